@@ -1,0 +1,765 @@
+//! The state machine (SPEC §5–§6): one program's points economy.
+//!
+//! [`Engine::apply`] takes one command and either applies all of it or returns a
+//! [`Rejection`] and changes nothing: every check runs before the first write. No clock, no
+//! I/O, no randomness, no floating point.
+
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
+
+use crate::cascade::{ExitIndex, TriggerKey};
+use crate::command::{Command, Level, SellQty};
+use crate::error::Rejection;
+use crate::ids::IdMap;
+use crate::num::{mul_div_ceil, mul_div_floor, mul_rate_ceil, mul_rate_floor, PPM, UNITS_PER_POINT};
+use crate::rules::Rules;
+
+/// Marks an absent member reference.
+pub const NONE: u32 = u32::MAX;
+
+/// One member's balances (SPEC §5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Member {
+    /// Free points, units.
+    pub points: i64,
+    /// Locked points (not sellable until released), units.
+    pub locked: i64,
+    pub cash_fen: i64,
+    pub coins_fen: i64,
+    /// C: consumption in the current cycle.
+    pub cycle_consumption_fen: i64,
+    /// R: gross value realised by sales and redemptions in this cycle.
+    pub cycle_realized_fen: i64,
+    pub lifetime_consumption_fen: i64,
+    /// All reward money ever credited.
+    pub rewards_fen: i64,
+    pub exits: u32,
+    /// The referrer's index, or [`NONE`].
+    pub referrer: u32,
+    /// Bit set of [`Level`]s this member holds an appointment of.
+    pub agent_levels: u8,
+}
+
+impl Member {
+    /// `points + locked`.
+    pub fn held_units(&self) -> i64 {
+        self.points + self.locked
+    }
+}
+
+/// A partner store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merchant {
+    pub commission_ppm: i64,
+    pub owner: u32,
+    pub recruiter: u32,
+    /// 6-digit region code, or [`NONE`].
+    pub region: u32,
+}
+
+/// The running totals of SPEC §7 and §8 (money in fen).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub commissions_fen: i64,
+    pub injected_fen: i64,
+    pub subsidies_fen: i64,
+    pub subsidy_returned_fen: i64,
+    /// Withdrawn, net of fee.
+    pub withdrawn_fen: i64,
+    pub cash_spent_fen: i64,
+    pub redeemed_fen: i64,
+    pub coins_issued_fen: i64,
+    pub coins_spent_fen: i64,
+    pub orders: u64,
+    pub exits: u64,
+}
+
+/// The active subsidy campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: String,
+    pub rate_ppm: i64,
+    pub remaining_fen: i64,
+}
+
+/// How the exit cascade finds the next member to exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CascadeMode {
+    /// The trigger-price index (the product).
+    #[default]
+    Indexed,
+    /// A scan of all members per step: obviously correct and slow, for tests.
+    NaiveScan,
+}
+
+/// What an accepted command did, for callers that report it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Members exited by the cascade this command ran.
+    pub exits: u32,
+    /// Points minted (orders).
+    pub minted: i64,
+}
+
+/// The state of one program.
+#[derive(Clone)]
+pub struct Engine {
+    rules: Rules,
+    pool: i64,
+    supply: i64,
+    /// `(pool, supply)` after the latest step that left supply > 0; `None` before the first.
+    last_positive: Option<(i64, i64)>,
+    platform_revenue: i64,
+    dividend_pool: i64,
+    totals: Totals,
+    members: Vec<Member>,
+    member_ids: IdMap,
+    merchants: Vec<Merchant>,
+    merchant_ids: IdMap,
+    order_ids: IdMap,
+    campaign_ids: IdMap,
+    campaign: Option<Campaign>,
+    /// `(level bit << 32 | normalised region)` → member.
+    agents: HashMap<u64, u32>,
+    /// member → weight (> 0).
+    shareholders: BTreeMap<u32, u32>,
+    index: ExitIndex,
+    mode: CascadeMode,
+}
+
+fn agent_key(level: Level, region: u32) -> u64 {
+    (level as u64) << 32 | u64::from(region)
+}
+
+/// The overflow bound of every stored quantity.
+const MAX: i64 = i64::MAX;
+
+fn fits(a: i64, b: i64) -> bool {
+    a.checked_add(b).is_some()
+}
+
+impl Engine {
+    pub fn new(rules: Rules) -> Self {
+        Self::with_mode(rules, CascadeMode::Indexed)
+    }
+
+    pub fn with_mode(rules: Rules, mode: CascadeMode) -> Self {
+        Engine {
+            rules,
+            pool: 0,
+            supply: 0,
+            last_positive: None,
+            platform_revenue: 0,
+            dividend_pool: 0,
+            totals: Totals::default(),
+            members: Vec::new(),
+            member_ids: IdMap::new(),
+            merchants: Vec::new(),
+            merchant_ids: IdMap::new(),
+            order_ids: IdMap::new(),
+            campaign_ids: IdMap::new(),
+            campaign: None,
+            agents: HashMap::new(),
+            shareholders: BTreeMap::new(),
+            index: ExitIndex::default(),
+            mode,
+        }
+    }
+
+    // ---- read access -------------------------------------------------------------------------
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+    pub fn pool_fen(&self) -> i64 {
+        self.pool
+    }
+    pub fn supply_units(&self) -> i64 {
+        self.supply
+    }
+    pub fn platform_revenue_fen(&self) -> i64 {
+        self.platform_revenue
+    }
+    pub fn dividend_pool_fen(&self) -> i64 {
+        self.dividend_pool
+    }
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+    pub fn campaign(&self) -> Option<&Campaign> {
+        self.campaign.as_ref()
+    }
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+    pub fn member_id(&self, index: u32) -> &str {
+        self.member_ids.name(index)
+    }
+    pub fn member_index(&self, id: &str) -> Option<u32> {
+        self.member_ids.get(id)
+    }
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.member_ids.get(id).map(|i| &self.members[i as usize])
+    }
+    pub fn merchant_count(&self) -> usize {
+        self.merchants.len()
+    }
+    pub fn shareholders(&self) -> &BTreeMap<u32, u32> {
+        &self.shareholders
+    }
+    /// Member indexes sorted by id (the order of the state JSON).
+    pub fn members_by_id(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.members.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.member_ids.name(a).cmp(self.member_ids.name(b)));
+        order
+    }
+
+    /// The reference price `(P_ref, N_ref)` of SPEC §3.
+    pub fn reference_price(&self) -> (i64, i64) {
+        if self.supply > 0 {
+            (self.pool, self.supply)
+        } else {
+            self.last_positive.unwrap_or((self.rules.initial_price_fen, UNITS_PER_POINT))
+        }
+    }
+
+    /// A member's held value `⌊(points + locked) · pool / supply⌋`.
+    pub fn held_value_fen(&self, m: &Member) -> i64 {
+        if self.supply <= 0 {
+            return 0;
+        }
+        mul_div_floor(i128::from(m.held_units()), i128::from(self.pool), i128::from(self.supply)) as i64
+    }
+
+    /// A member's cap `K = ⌊C · multiple⌋`.
+    pub fn cap_fen(&self, m: &Member) -> i128 {
+        mul_div_floor(i128::from(m.cycle_consumption_fen), i128::from(self.rules.exit_multiple_ppm), i128::from(PPM))
+    }
+
+    /// Does this member trigger a capped exit now?
+    pub fn triggers(&self, m: &Member) -> bool {
+        self.rules.exit_multiple_ppm > 0
+            && m.cycle_consumption_fen > 0
+            && i128::from(m.cycle_realized_fen) + i128::from(self.held_value_fen(m)) >= self.cap_fen(m)
+    }
+
+    /// Heap bytes held by the engine's own structures (approximate; members included).
+    pub fn heap_bytes(&self) -> usize {
+        self.members.capacity() * std::mem::size_of::<Member>()
+            + self.member_ids.heap_bytes()
+            + self.merchants.capacity() * std::mem::size_of::<Merchant>()
+            + self.merchant_ids.heap_bytes()
+            + self.order_ids.heap_bytes()
+            + self.index.heap_bytes()
+    }
+
+    // ---- the cascade index ---------------------------------------------------------------------
+
+    fn trigger_key(&self, m: &Member) -> Option<TriggerKey> {
+        trigger_key(m, self.rules.exit_multiple_ppm)
+    }
+
+    fn unindex(&mut self, i: u32) {
+        if self.mode == CascadeMode::Indexed {
+            let key = self.trigger_key(&self.members[i as usize]);
+            self.index.remove(i, key);
+        }
+    }
+
+    fn reindex(&mut self, i: u32) {
+        if self.mode == CascadeMode::Indexed {
+            let key = self.trigger_key(&self.members[i as usize]);
+            self.index.insert(i, key);
+        }
+    }
+
+    fn rebuild_index(&mut self) {
+        if self.mode == CascadeMode::Indexed {
+            self.index.clear();
+            for i in 0..self.members.len() as u32 {
+                self.reindex(i);
+            }
+        }
+    }
+
+    /// Records `(pool, supply)` as the reference after a step that left supply > 0.
+    fn mark_reference(&mut self) {
+        if self.supply > 0 {
+            self.last_positive = Some((self.pool, self.supply));
+        }
+    }
+
+    fn next_exit_candidate(&mut self) -> Option<u32> {
+        match self.mode {
+            CascadeMode::Indexed => {
+                let (members, multiple) = (&self.members, self.rules.exit_multiple_ppm);
+                self.index.advance_price(self.pool, self.supply, |i| {
+                    trigger_key(&members[i as usize], multiple).expect("indexed members have a key")
+                });
+                self.index.first()
+            }
+            CascadeMode::NaiveScan => (0..self.members.len() as u32)
+                .filter_map(|i| self.trigger_key(&self.members[i as usize]).map(|k| (k, i)))
+                .min()
+                .map(|(_, i)| i),
+        }
+    }
+
+    /// Runs the exit cascade (SPEC §6) and returns how many members exited.
+    fn cascade(&mut self) -> u32 {
+        let mut exits = 0;
+        while let Some(i) = self.next_exit_candidate() {
+            if !self.triggers(&self.members[i as usize]) {
+                break;
+            }
+            self.exit(i);
+            exits += 1;
+        }
+        exits
+    }
+
+    fn exit(&mut self, i: u32) {
+        self.unindex(i);
+        let held = self.held_value_fen(&self.members[i as usize]);
+        let retention = self.rules.retention_ppm;
+        let cap = self.cap_fen(&self.members[i as usize]);
+        let m = &mut self.members[i as usize];
+        let room = cap - i128::from(m.cycle_realized_fen);
+        let gross = room.clamp(0, i128::from(held)) as i64;
+        let kept = mul_rate_ceil(gross, retention);
+        let payout = gross - kept;
+        self.pool -= payout;
+        self.supply -= m.held_units();
+        m.points = 0;
+        m.locked = 0;
+        m.cash_fen += payout;
+        m.cycle_consumption_fen = 0;
+        m.cycle_realized_fen = 0;
+        m.exits += 1;
+        self.totals.exits += 1;
+        self.mark_reference();
+    }
+
+    // ---- commands ------------------------------------------------------------------------------
+
+    /// Applies one command: all of it, or nothing and a [`Rejection`].
+    pub fn apply(&mut self, command: &Command<'_>) -> Result<Applied, Rejection> {
+        match command {
+            Command::RegisterMember { member, referrer } => self.register_member(member, referrer.as_deref()),
+            Command::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region } => {
+                self.register_merchant(merchant, *commission_ppm, owner.as_deref(), recruiter.as_deref(), *region)
+            }
+            Command::AppointAgent { member, level, region } => self.appoint_agent(member, *level, *region),
+            Command::SetShareholder { member, weight } => self.set_shareholder(member, *weight),
+            Command::GrantCoins { member, amount_fen } => self.grant_coins(member, *amount_fen),
+            Command::Order { order, member, merchant, amount_fen, commission_fen, pay_cash_fen, pay_coins_fen } => {
+                self.order(order, member, merchant.as_deref(), *amount_fen, *commission_fen, *pay_cash_fen, *pay_coins_fen)
+            }
+            Command::Sell { member, points } => self.sell(member, *points),
+            Command::Redeem { member, amount_fen } => self.redeem(member, *amount_fen),
+            Command::Withdraw { member, amount_fen } => self.withdraw(member, *amount_fen),
+            Command::Inject { amount_fen } => self.inject(*amount_fen),
+            Command::StartCampaign { campaign, rate_ppm, budget_fen } => {
+                self.start_campaign(campaign, *rate_ppm, *budget_fen)
+            }
+            Command::EndCampaign => self.end_campaign(),
+            Command::ReleaseLocked => self.release_locked(),
+            Command::DistributeDividends => self.distribute_dividends(),
+            Command::UpdateRules { rules } => {
+                let next = self.rules.updated(rules).map_err(|_| Rejection::InvalidRules)?;
+                self.set_rules(next)
+            }
+        }
+    }
+
+    fn known(&self, id: &str) -> Result<u32, Rejection> {
+        self.member_ids.get(id).ok_or(Rejection::UnknownMember)
+    }
+
+    fn known_opt(&self, id: Option<&str>) -> Result<u32, Rejection> {
+        id.map_or(Ok(NONE), |id| self.known(id))
+    }
+
+    fn register_member(&mut self, id: &str, referrer: Option<&str>) -> Result<Applied, Rejection> {
+        if self.member_ids.contains(id) {
+            return Err(Rejection::DuplicateId);
+        }
+        let referrer = self.known_opt(referrer)?;
+        self.member_ids.insert(id).map_err(|_| Rejection::DuplicateId)?;
+        self.members.push(Member { referrer, ..Member::default() });
+        self.index.push_member();
+        Ok(Applied::default())
+    }
+
+    fn register_merchant(
+        &mut self,
+        id: &str,
+        commission_ppm: Option<i64>,
+        owner: Option<&str>,
+        recruiter: Option<&str>,
+        region: Option<u32>,
+    ) -> Result<Applied, Rejection> {
+        if self.merchant_ids.contains(id) {
+            return Err(Rejection::DuplicateId);
+        }
+        let owner = self.known_opt(owner)?;
+        let recruiter = self.known_opt(recruiter)?;
+        self.merchant_ids.insert(id).map_err(|_| Rejection::DuplicateId)?;
+        self.merchants.push(Merchant {
+            commission_ppm: commission_ppm.unwrap_or(self.rules.default_rate_ppm),
+            owner,
+            recruiter,
+            region: region.unwrap_or(NONE),
+        });
+        Ok(Applied::default())
+    }
+
+    fn appoint_agent(&mut self, member: &str, level: Level, region: u32) -> Result<Applied, Rejection> {
+        let m = self.known(member)?;
+        let key = agent_key(level, region);
+        if self.agents.contains_key(&key) {
+            return Err(Rejection::RegionTaken);
+        }
+        self.agents.insert(key, m);
+        self.members[m as usize].agent_levels |= level as u8;
+        Ok(Applied::default())
+    }
+
+    fn set_shareholder(&mut self, member: &str, weight: u32) -> Result<Applied, Rejection> {
+        let m = self.known(member)?;
+        if weight == 0 {
+            self.shareholders.remove(&m);
+        } else {
+            self.shareholders.insert(m, weight);
+        }
+        Ok(Applied::default())
+    }
+
+    fn grant_coins(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
+        let m = self.known(member)?;
+        if !fits(self.totals.coins_issued_fen, amount) {
+            return Err(Rejection::Overflow);
+        }
+        self.members[m as usize].coins_fen += amount;
+        self.totals.coins_issued_fen += amount;
+        Ok(Applied::default())
+    }
+
+    /// All money that ever entered: every money balance is a part of it (SPEC §10).
+    fn money_in(&self) -> i64 {
+        self.totals.commissions_fen + self.totals.injected_fen + self.totals.subsidies_fen
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn order(
+        &mut self,
+        order: &str,
+        member: &str,
+        merchant: Option<&str>,
+        amount: i64,
+        commission: Option<i64>,
+        pay_cash: i64,
+        pay_coins: i64,
+    ) -> Result<Applied, Rejection> {
+        // 1. Validate, in the order of SPEC §10.
+        if self.order_ids.contains(order) {
+            return Err(Rejection::DuplicateId);
+        }
+        let buyer = self.known(member)?;
+        let store = match merchant {
+            Some(id) => Some(self.merchant_ids.get(id).ok_or(Rejection::UnknownMerchant)?),
+            None => None,
+        };
+        if commission.is_some_and(|c| c > amount) {
+            return Err(Rejection::InvalidAmount);
+        }
+        let b = &self.members[buyer as usize];
+        if pay_cash > b.cash_fen {
+            return Err(Rejection::InsufficientCash);
+        }
+        if pay_coins > b.coins_fen {
+            return Err(Rejection::InsufficientCoins);
+        }
+        if pay_cash + pay_coins > amount {
+            return Err(Rejection::InvalidAmount);
+        }
+        let store = store.map(|s| &self.merchants[s as usize]);
+
+        // 2. Split the commission.
+        let rules = &self.rules;
+        let c = match (commission, store) {
+            (Some(c), _) => c,
+            (None, Some(s)) => mul_rate_floor(amount, s.commission_ppm),
+            (None, None) => unreachable!("an order names a merchant or a commission"),
+        };
+        let inflow_pool = mul_rate_floor(c, rules.pool_share_ppm);
+        let budget = mul_rate_floor(c, rules.distribution_share_ppm);
+        let mut platform = c - inflow_pool - budget;
+
+        // 3. Rewards, in order, each capped by what is left of the budget.
+        let mut left = budget;
+        let mut paid: [(u32, i64); 9] = [(NONE, 0); 9];
+        let mut n_paid = 0;
+        let mut pay = |to: u32, due: i64, left: &mut i64| -> i64 {
+            let x = due.min(*left);
+            *left -= x;
+            paid[n_paid] = (to, x);
+            n_paid += 1;
+            x
+        };
+        let direct = b.referrer;
+        if direct != NONE {
+            pay(direct, mul_rate_floor(amount, rules.referral_direct_ppm), &mut left);
+            let indirect = self.members[direct as usize].referrer;
+            if indirect != NONE {
+                pay(indirect, mul_rate_floor(amount, rules.referral_indirect_ppm), &mut left);
+            }
+        }
+        if let Some(s) = store {
+            if s.recruiter != NONE {
+                pay(s.recruiter, mul_rate_floor(amount, rules.referral_merchant_recruiter_ppm), &mut left);
+            }
+            if s.region != NONE {
+                let mut paid_rate = 0;
+                for (level, rate) in [
+                    (Level::District, rules.agent_district_ppm),
+                    (Level::City, rules.agent_city_ppm),
+                    (Level::Province, rules.agent_province_ppm),
+                ] {
+                    let Some(&agent) = self.agents.get(&agent_key(level, level.normalise(s.region))) else {
+                        continue;
+                    };
+                    let x = pay(agent, mul_rate_floor(amount, rate - paid_rate), &mut left);
+                    paid_rate = rate;
+                    let up = self.members[agent as usize].referrer;
+                    if up != NONE && self.members[up as usize].agent_levels & level as u8 != 0 {
+                        pay(up, mul_rate_floor(x, rules.agent_peer_ppm), &mut left);
+                    }
+                }
+            }
+        }
+        platform += left;
+
+        // 4. Dividends.
+        let dividend = mul_rate_floor(platform, rules.dividend_share_of_platform_ppm);
+        // 5. Subsidy.
+        let subsidy = self.campaign.as_ref().map_or(0, |cp| mul_rate_floor(amount, cp.rate_ppm).min(cp.remaining_fen));
+        // 6. Mint.
+        let inflow = inflow_pool + subsidy;
+        let mut value = mul_rate_floor(inflow, rules.mint_ratio_ppm);
+        if rules.max_mint_value_per_order_fen > 0 {
+            value = value.min(rules.max_mint_value_per_order_fen);
+        }
+        let (p_ref, n_ref) = self.reference_price();
+        let minted = mul_div_floor(i128::from(value), i128::from(n_ref), i128::from(p_ref));
+        let to_locked = if minted > 0 && pay_coins > 0 {
+            mul_div_floor(minted, i128::from(pay_coins), i128::from(amount))
+        } else {
+            0
+        };
+
+        // Overflow: after every other check (SPEC §10).
+        let b = &self.members[buyer as usize];
+        let in_total = i128::from(self.money_in()) + i128::from(c) + i128::from(subsidy);
+        if minted > i128::from(MAX - self.supply)
+            || i128::from(b.points) + (minted - to_locked) > i128::from(MAX)
+            || i128::from(b.locked) + to_locked > i128::from(MAX)
+            || !fits(b.lifetime_consumption_fen, amount)
+            || in_total > i128::from(MAX)
+        {
+            return Err(Rejection::Overflow);
+        }
+        let (minted, to_locked) = (minted as i64, to_locked as i64);
+
+        // Apply.
+        self.order_ids.insert(order).map_err(|_| Rejection::DuplicateId)?;
+        for &(to, x) in &paid[..n_paid] {
+            let r = &mut self.members[to as usize];
+            r.cash_fen += x;
+            r.rewards_fen += x;
+        }
+        self.dividend_pool += dividend;
+        self.platform_revenue += platform - dividend;
+        if let Some(cp) = &mut self.campaign {
+            cp.remaining_fen -= subsidy;
+        }
+        self.unindex(buyer);
+        let m = &mut self.members[buyer as usize];
+        m.cash_fen -= pay_cash;
+        m.coins_fen -= pay_coins;
+        m.points += minted - to_locked;
+        m.locked += to_locked;
+        m.cycle_consumption_fen += amount;
+        m.lifetime_consumption_fen += amount;
+        self.totals.cash_spent_fen += pay_cash;
+        self.totals.coins_spent_fen += pay_coins;
+        self.totals.commissions_fen += c;
+        self.totals.subsidies_fen += subsidy;
+        self.totals.orders += 1;
+        self.pool += inflow;
+        self.supply += minted;
+        self.reindex(buyer);
+        self.mark_reference();
+        // 7. Cascade.
+        let exits = self.cascade();
+        Ok(Applied { exits, minted })
+    }
+
+    fn sell(&mut self, member: &str, qty: SellQty) -> Result<Applied, Rejection> {
+        let i = self.known(member)?;
+        let m = &self.members[i as usize];
+        if m.lifetime_consumption_fen < self.rules.min_lifetime_consumption_fen {
+            return Err(Rejection::BelowSellThreshold);
+        }
+        let q = match qty {
+            SellQty::All => m.points,
+            SellQty::Units(q) => q,
+        };
+        if q == 0 || q > m.points {
+            return Err(Rejection::InsufficientPoints);
+        }
+        // points > 0 implies supply > 0.
+        let gross = mul_div_floor(i128::from(q), i128::from(self.pool), i128::from(self.supply)) as i64;
+        if gross == 0 {
+            return Err(Rejection::AmountTooSmall);
+        }
+        if !fits(m.cycle_realized_fen, gross) {
+            return Err(Rejection::Overflow);
+        }
+        let payout = gross - mul_rate_ceil(gross, self.rules.retention_ppm);
+        self.unindex(i);
+        let m = &mut self.members[i as usize];
+        m.points -= q;
+        m.cash_fen += payout;
+        m.cycle_realized_fen += gross;
+        self.pool -= payout;
+        self.supply -= q;
+        self.reindex(i);
+        self.mark_reference();
+        Ok(Applied { exits: self.cascade(), minted: 0 })
+    }
+
+    fn redeem(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
+        let i = self.known(member)?;
+        let (p_ref, n_ref) = self.reference_price();
+        let q = mul_div_ceil(i128::from(amount), i128::from(n_ref), i128::from(p_ref));
+        let m = &self.members[i as usize];
+        if q > i128::from(m.points) || self.pool < amount {
+            return Err(Rejection::InsufficientPoints);
+        }
+        if !fits(m.cycle_realized_fen, amount) {
+            return Err(Rejection::Overflow);
+        }
+        let q = q as i64;
+        self.unindex(i);
+        let m = &mut self.members[i as usize];
+        m.points -= q;
+        m.cycle_realized_fen += amount;
+        self.pool -= amount;
+        self.supply -= q;
+        self.totals.redeemed_fen += amount;
+        self.reindex(i);
+        self.mark_reference();
+        Ok(Applied { exits: self.cascade(), minted: 0 })
+    }
+
+    fn withdraw(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
+        let i = self.known(member)?;
+        if amount < self.rules.withdraw_min_fen {
+            return Err(Rejection::BelowMinimum);
+        }
+        let m = &mut self.members[i as usize];
+        if amount > m.cash_fen {
+            return Err(Rejection::InsufficientCash);
+        }
+        let fee = mul_rate_ceil(amount, self.rules.withdraw_fee_ppm);
+        m.cash_fen -= amount;
+        self.platform_revenue += fee;
+        self.totals.withdrawn_fen += amount - fee;
+        Ok(Applied::default())
+    }
+
+    fn inject(&mut self, amount: i64) -> Result<Applied, Rejection> {
+        if !fits(self.money_in(), amount) {
+            return Err(Rejection::Overflow);
+        }
+        self.pool += amount;
+        self.totals.injected_fen += amount;
+        self.mark_reference();
+        Ok(Applied { exits: self.cascade(), minted: 0 })
+    }
+
+    fn start_campaign(&mut self, id: &str, rate_ppm: i64, budget: i64) -> Result<Applied, Rejection> {
+        if self.campaign_ids.contains(id) {
+            return Err(Rejection::DuplicateId);
+        }
+        if self.campaign.is_some() {
+            return Err(Rejection::CampaignActive);
+        }
+        self.campaign_ids.insert(id).map_err(|_| Rejection::DuplicateId)?;
+        self.campaign = Some(Campaign { id: id.to_string(), rate_ppm, remaining_fen: budget });
+        Ok(Applied::default())
+    }
+
+    fn end_campaign(&mut self) -> Result<Applied, Rejection> {
+        let campaign = self.campaign.take().ok_or(Rejection::NoCampaign)?;
+        self.totals.subsidy_returned_fen += campaign.remaining_fen;
+        Ok(Applied::default())
+    }
+
+    fn release_locked(&mut self) -> Result<Applied, Rejection> {
+        let release = self.rules.vesting_release_ppm;
+        // points + locked is unchanged, so no trigger key moves.
+        for m in self.members.iter_mut().filter(|m| m.locked > 0) {
+            let freed = m.locked.min(mul_rate_floor(m.locked, release).max(1));
+            m.locked -= freed;
+            m.points += freed;
+        }
+        Ok(Applied::default())
+    }
+
+    fn distribute_dividends(&mut self) -> Result<Applied, Rejection> {
+        let total_weight: i128 = self.shareholders.values().map(|&w| i128::from(w)).sum();
+        if total_weight == 0 {
+            return Ok(Applied::default());
+        }
+        let pot = i128::from(self.dividend_pool);
+        let mut paid = 0;
+        for (&m, &w) in &self.shareholders {
+            let share = (pot * i128::from(w) / total_weight) as i64;
+            self.members[m as usize].cash_fen += share;
+            paid += share;
+        }
+        self.dividend_pool -= paid;
+        Ok(Applied::default())
+    }
+
+    /// Replaces the rules (already validated) and runs the cascade at once.
+    pub fn set_rules(&mut self, rules: Rules) -> Result<Applied, Rejection> {
+        let rekey = rules.exit_multiple_ppm != self.rules.exit_multiple_ppm;
+        self.rules = rules;
+        if rekey {
+            self.rebuild_index();
+        }
+        Ok(Applied { exits: self.cascade(), minted: 0 })
+    }
+}
+
+/// A member's trigger key under an exit multiple; `None` when it cannot trigger until its
+/// balances change (exits off, not in a cycle, or nothing held and below the cap).
+fn trigger_key(m: &Member, multiple_ppm: i64) -> Option<TriggerKey> {
+    if multiple_ppm == 0 || m.cycle_consumption_fen == 0 {
+        return None;
+    }
+    let cap = mul_div_floor(i128::from(m.cycle_consumption_fen), i128::from(multiple_ppm), i128::from(PPM));
+    let num = cap - i128::from(m.cycle_realized_fen);
+    let den = m.held_units();
+    if den == 0 && num > 0 {
+        return None;
+    }
+    Some(TriggerKey { num, den })
+}

@@ -1,0 +1,77 @@
+//! Why a command was rejected: the stable error codes of SPEC §8.
+
+/// A business rejection. The state is unchanged whenever one is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    InvalidCommand,
+    InvalidAmount,
+    InvalidRules,
+    InvalidRegion,
+    DuplicateId,
+    UnknownMember,
+    UnknownMerchant,
+    InsufficientCash,
+    InsufficientCoins,
+    InsufficientPoints,
+    BelowSellThreshold,
+    BelowMinimum,
+    AmountTooSmall,
+    RegionTaken,
+    CampaignActive,
+    NoCampaign,
+    Overflow,
+}
+
+impl Rejection {
+    /// Every code, for documentation and tests.
+    pub const ALL: [Rejection; 17] = [
+        Rejection::InvalidCommand,
+        Rejection::InvalidAmount,
+        Rejection::InvalidRules,
+        Rejection::InvalidRegion,
+        Rejection::DuplicateId,
+        Rejection::UnknownMember,
+        Rejection::UnknownMerchant,
+        Rejection::InsufficientCash,
+        Rejection::InsufficientCoins,
+        Rejection::InsufficientPoints,
+        Rejection::BelowSellThreshold,
+        Rejection::BelowMinimum,
+        Rejection::AmountTooSmall,
+        Rejection::RegionTaken,
+        Rejection::CampaignActive,
+        Rejection::NoCampaign,
+        Rejection::Overflow,
+    ];
+
+    /// The stable code written to `results` and API errors.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::InvalidCommand => "invalid_command",
+            Rejection::InvalidAmount => "invalid_amount",
+            Rejection::InvalidRules => "invalid_rules",
+            Rejection::InvalidRegion => "invalid_region",
+            Rejection::DuplicateId => "duplicate_id",
+            Rejection::UnknownMember => "unknown_member",
+            Rejection::UnknownMerchant => "unknown_merchant",
+            Rejection::InsufficientCash => "insufficient_cash",
+            Rejection::InsufficientCoins => "insufficient_coins",
+            Rejection::InsufficientPoints => "insufficient_points",
+            Rejection::BelowSellThreshold => "below_sell_threshold",
+            Rejection::BelowMinimum => "below_minimum",
+            Rejection::AmountTooSmall => "amount_too_small",
+            Rejection::RegionTaken => "region_taken",
+            Rejection::CampaignActive => "campaign_active",
+            Rejection::NoCampaign => "no_campaign",
+            Rejection::Overflow => "overflow",
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::error::Error for Rejection {}
