@@ -45,7 +45,11 @@ impl Ord for TriggerKey {
         }
         let (a_neg, b_neg) = (self.num < 0, other.num < 0);
         if a_neg != b_neg {
-            return if a_neg { Ordering::Less } else { Ordering::Greater };
+            return if a_neg {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         // Compare |a.num| · b.den with |b.num| · a.den; reversed when both are negative.
         let left = wide_mul(self.num.unsigned_abs(), other.den as u64);
@@ -96,7 +100,11 @@ pub fn bucket(num: i128, den: i64) -> usize {
         return 0;
     }
     let pos = 127 - q.leading_zeros() as usize;
-    let mantissa = if pos >= 3 { (q >> (pos - 3)) & 7 } else { (q << (3 - pos)) & 7 } as usize;
+    let mantissa = if pos >= 3 {
+        (q >> (pos - 3)) & 7
+    } else {
+        (q << (3 - pos)) & 7
+    } as usize;
     1 + pos * 8 + mantissa
 }
 
@@ -114,7 +122,13 @@ pub struct ExitIndex {
 
 impl Default for ExitIndex {
     fn default() -> Self {
-        ExitIndex { hot: BTreeSet::new(), cold: vec![Vec::new(); BUCKETS], where_: Vec::new(), pos: Vec::new(), price_bucket: 0 }
+        ExitIndex {
+            hot: BTreeSet::new(),
+            cold: vec![Vec::new(); BUCKETS],
+            where_: Vec::new(),
+            pos: Vec::new(),
+            price_bucket: 0,
+        }
     }
 }
 
@@ -129,7 +143,11 @@ impl ExitIndex {
     pub fn insert(&mut self, member: u32, key: Option<TriggerKey>) {
         debug_assert_eq!(self.where_[member as usize], NOWHERE);
         let Some(key) = key else { return };
-        let b = if key.den == 0 { 0 } else { bucket(key.num, key.den) };
+        let b = if key.den == 0 {
+            0
+        } else {
+            bucket(key.num, key.den)
+        };
         if b <= self.price_bucket {
             self.hot.insert(HotEntry { key, member });
             self.where_[member as usize] = HOT;
@@ -171,7 +189,10 @@ impl ExitIndex {
         while self.price_bucket < target {
             self.price_bucket += 1;
             for member in std::mem::take(&mut self.cold[self.price_bucket]) {
-                self.hot.insert(HotEntry { key: key_of(member), member });
+                self.hot.insert(HotEntry {
+                    key: key_of(member),
+                    member,
+                });
                 self.where_[member as usize] = HOT;
             }
         }
@@ -196,7 +217,9 @@ impl ExitIndex {
 
     /// Approximate heap bytes used.
     pub fn heap_bytes(&self) -> usize {
-        self.where_.capacity() * 8 + self.cold.iter().map(|b| b.capacity() * 4).sum::<usize>() + self.hot.len() * 48
+        self.where_.capacity() * 8
+            + self.cold.iter().map(|b| b.capacity() * 4).sum::<usize>()
+            + self.hot.len() * 48
     }
 }
 

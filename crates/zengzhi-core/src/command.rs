@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use crate::error::Rejection;
 use crate::json::{self, Json};
-use crate::num::{parse_money, parse_points, parse_rate, PPM};
+use crate::num::{
+    format_money, format_points, format_rate, parse_money, parse_points, parse_rate, PPM,
+};
 use crate::rules::{doc_from_json, RuleDoc};
 
 /// An agent level; the discriminant is the bit used in a member's set of held levels.
@@ -54,7 +56,10 @@ pub enum SellQty {
 /// One command, with every value already in exact units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command<'a> {
-    RegisterMember { member: Cow<'a, str>, referrer: Option<Cow<'a, str>> },
+    RegisterMember {
+        member: Cow<'a, str>,
+        referrer: Option<Cow<'a, str>>,
+    },
     RegisterMerchant {
         merchant: Cow<'a, str>,
         commission_ppm: Option<i64>,
@@ -62,9 +67,19 @@ pub enum Command<'a> {
         recruiter: Option<Cow<'a, str>>,
         region: Option<u32>,
     },
-    AppointAgent { member: Cow<'a, str>, level: Level, region: u32 },
-    SetShareholder { member: Cow<'a, str>, weight: u32 },
-    GrantCoins { member: Cow<'a, str>, amount_fen: i64 },
+    AppointAgent {
+        member: Cow<'a, str>,
+        level: Level,
+        region: u32,
+    },
+    SetShareholder {
+        member: Cow<'a, str>,
+        weight: u32,
+    },
+    GrantCoins {
+        member: Cow<'a, str>,
+        amount_fen: i64,
+    },
     Order {
         order: Cow<'a, str>,
         member: Cow<'a, str>,
@@ -74,15 +89,32 @@ pub enum Command<'a> {
         pay_cash_fen: i64,
         pay_coins_fen: i64,
     },
-    Sell { member: Cow<'a, str>, points: SellQty },
-    Redeem { member: Cow<'a, str>, amount_fen: i64 },
-    Withdraw { member: Cow<'a, str>, amount_fen: i64 },
-    Inject { amount_fen: i64 },
-    StartCampaign { campaign: Cow<'a, str>, rate_ppm: i64, budget_fen: i64 },
+    Sell {
+        member: Cow<'a, str>,
+        points: SellQty,
+    },
+    Redeem {
+        member: Cow<'a, str>,
+        amount_fen: i64,
+    },
+    Withdraw {
+        member: Cow<'a, str>,
+        amount_fen: i64,
+    },
+    Inject {
+        amount_fen: i64,
+    },
+    StartCampaign {
+        campaign: Cow<'a, str>,
+        rate_ppm: i64,
+        budget_fen: i64,
+    },
     EndCampaign,
     ReleaseLocked,
     DistributeDividends,
-    UpdateRules { rules: RuleDoc },
+    UpdateRules {
+        rules: RuleDoc,
+    },
 }
 
 impl Command<'_> {
@@ -108,6 +140,176 @@ impl Command<'_> {
     }
 }
 
+impl Command<'_> {
+    /// The canonical JSON line of this command (no newline): keys in a fixed order, money with
+    /// 2 decimals, points with 8, rates with as few decimals as needed, optional fields left
+    /// out when absent. `parse_line` reads it back to an equal command.
+    pub fn to_json(&self, at: Option<&str>) -> String {
+        let mut out = String::with_capacity(96);
+        out.push_str("{\"op\":\"");
+        out.push_str(self.op());
+        out.push('"');
+        let mut put = |key: &str, value: &str| {
+            out.push_str(",\"");
+            out.push_str(key);
+            out.push_str("\":\"");
+            push_escaped(&mut out, value);
+            out.push('"');
+        };
+        let money = |fen: i64| format_money(fen);
+        match self {
+            Command::RegisterMember { member, referrer } => {
+                put("member", member);
+                if let Some(r) = referrer {
+                    put("referrer", r);
+                }
+            }
+            Command::RegisterMerchant {
+                merchant,
+                commission_ppm,
+                owner,
+                recruiter,
+                region,
+            } => {
+                put("merchant", merchant);
+                if let Some(c) = commission_ppm {
+                    put("commission", &format_rate(*c));
+                }
+                if let Some(o) = owner {
+                    put("owner", o);
+                }
+                if let Some(r) = recruiter {
+                    put("recruiter", r);
+                }
+                if let Some(r) = region {
+                    put("region", &format!("{r:06}"));
+                }
+            }
+            Command::AppointAgent {
+                member,
+                level,
+                region,
+            } => {
+                put("member", member);
+                put("level", level.as_str());
+                put("region", &format!("{region:06}"));
+            }
+            Command::SetShareholder { member, weight } => {
+                put("member", member);
+                out.push_str(&format!(",\"weight\":{weight}"));
+            }
+            Command::GrantCoins { member, amount_fen }
+            | Command::Redeem { member, amount_fen }
+            | Command::Withdraw { member, amount_fen } => {
+                put("member", member);
+                put("amount", &money(*amount_fen));
+            }
+            Command::Order {
+                order,
+                member,
+                merchant,
+                amount_fen,
+                commission_fen,
+                pay_cash_fen,
+                pay_coins_fen,
+            } => {
+                put("order", order);
+                put("member", member);
+                if let Some(m) = merchant {
+                    put("merchant", m);
+                }
+                put("amount", &money(*amount_fen));
+                if let Some(c) = commission_fen {
+                    put("commission", &money(*c));
+                }
+                if *pay_cash_fen > 0 {
+                    put("pay_cash", &money(*pay_cash_fen));
+                }
+                if *pay_coins_fen > 0 {
+                    put("pay_coins", &money(*pay_coins_fen));
+                }
+            }
+            Command::Sell { member, points } => {
+                put("member", member);
+                match points {
+                    SellQty::All => put("points", "all"),
+                    SellQty::Units(q) => put("points", &format_points(*q)),
+                }
+            }
+            Command::Inject { amount_fen } => put("amount", &money(*amount_fen)),
+            Command::StartCampaign {
+                campaign,
+                rate_ppm,
+                budget_fen,
+            } => {
+                put("campaign", campaign);
+                put("rate", &format_rate(*rate_ppm));
+                put("budget", &money(*budget_fen));
+            }
+            Command::EndCampaign | Command::ReleaseLocked | Command::DistributeDividends => {}
+            Command::UpdateRules { rules } => {
+                out.push_str(",\"rules\":{");
+                for (n, (section, keys)) in rules.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    out.push('"');
+                    push_escaped(&mut out, section);
+                    out.push_str("\":");
+                    match keys {
+                        None => out.push_str("null"),
+                        Some(keys) => {
+                            out.push('{');
+                            for (k, (key, value)) in keys.iter().enumerate() {
+                                if k > 0 {
+                                    out.push(',');
+                                }
+                                out.push('"');
+                                push_escaped(&mut out, key);
+                                out.push_str("\":");
+                                match value {
+                                    None => out.push_str("null"),
+                                    Some(v) => {
+                                        out.push('"');
+                                        push_escaped(&mut out, v);
+                                        out.push('"');
+                                    }
+                                }
+                            }
+                            out.push('}');
+                        }
+                    }
+                }
+                out.push('}');
+            }
+        }
+        if let Some(at) = at {
+            out.push_str(",\"at\":\"");
+            push_escaped(&mut out, at);
+            out.push('"');
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// Appends `s` as the inside of a JSON string (ASCII output: non-ASCII is `\u` escaped).
+fn push_escaped(out: &mut String, s: &str) {
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(ch),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in ch.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+}
+
 /// A command read from a line, with its optional `at` time (recorded, never used by the engine).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<'a> {
@@ -119,7 +321,9 @@ pub struct Parsed<'a> {
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 /// Is `at` an RFC 3339 date-time as SPEC §10 reads it.
@@ -127,14 +331,26 @@ pub fn valid_at(at: &str) -> bool {
     let b = at.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let s = b.get(r)?;
-        s.iter().all(u8::is_ascii_digit).then(|| s.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')))
+        s.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| s.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')))
     };
-    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
-        (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19))
-    else {
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) else {
         return false;
     };
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return false;
     }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -180,7 +396,11 @@ type Step<T> = Result<T, Rejection>;
 
 impl<'j, 'a> Fields<'j, 'a> {
     fn raw(&self, name: &str) -> Option<&'j Json<'a>> {
-        self.obj.iter().find(|(k, _)| k == name).map(|(_, v)| v).filter(|v| **v != Json::Null)
+        self.obj
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .filter(|v| **v != Json::Null)
     }
 
     /// An optional string field (`null` = absent); another JSON type → `invalid_command`.
@@ -210,7 +430,9 @@ impl<'j, 'a> Fields<'j, 'a> {
 
 /// A money argument that must be > 0.
 fn positive_money(text: &str) -> Step<i64> {
-    parse_money(text).filter(|&v| v > 0).ok_or(Rejection::InvalidAmount)
+    parse_money(text)
+        .filter(|&v| v > 0)
+        .ok_or(Rejection::InvalidAmount)
 }
 
 fn money(text: &str) -> Step<i64> {
@@ -248,7 +470,9 @@ pub fn parse_line(line: &[u8]) -> Result<Parsed<'_>, Rejection> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let text = std::str::from_utf8(line).map_err(|_| Rejection::InvalidCommand)?;
     let value = json::parse(text).map_err(|_| Rejection::InvalidCommand)?;
-    let Json::Obj(obj) = value else { return Err(Rejection::InvalidCommand) };
+    let Json::Obj(obj) = value else {
+        return Err(Rejection::InvalidCommand);
+    };
     // Commands borrow from `text`; the parsed object is dropped after reading.
     let parsed = read_object(&obj)?;
     Ok(parsed)
@@ -263,7 +487,15 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
         "appoint_agent" => &["member", "level", "region"],
         "set_shareholder" => &["member", "weight"],
         "grant_coins" | "redeem" | "withdraw" => &["member", "amount"],
-        "order" => &["order", "member", "merchant", "amount", "commission", "pay_cash", "pay_coins"],
+        "order" => &[
+            "order",
+            "member",
+            "merchant",
+            "amount",
+            "commission",
+            "pay_cash",
+            "pay_coins",
+        ],
         "sell" => &["member", "points"],
         "inject" => &["amount"],
         "start_campaign" => &["campaign", "rate", "budget"],
@@ -271,7 +503,10 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
         "update_rules" => &["rules"],
         _ => return Err(Rejection::InvalidCommand),
     };
-    if obj.iter().any(|(k, _)| k != "op" && k != "at" && !allowed.contains(&&**k)) {
+    if obj
+        .iter()
+        .any(|(k, _)| k != "op" && k != "at" && !allowed.contains(&&**k))
+    {
         return Err(Rejection::InvalidCommand);
     }
     let at = f.opt_str("at")?;
@@ -279,7 +514,10 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
         return Err(Rejection::InvalidCommand);
     }
     let command = match &*op {
-        "register_member" => Command::RegisterMember { member: f.id("member")?, referrer: f.opt_id("referrer")? },
+        "register_member" => Command::RegisterMember {
+            member: f.id("member")?,
+            referrer: f.opt_id("referrer")?,
+        },
         "register_merchant" => {
             let (merchant, commission, owner, recruiter, reg) = (
                 f.id("merchant")?,
@@ -300,12 +538,21 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
             let member = f.id("member")?;
             let level = Level::parse(&f.str("level")?).ok_or(Rejection::InvalidCommand)?;
             let reg = f.str("region")?;
-            Command::AppointAgent { member, level, region: level.normalise(region(&reg)?) }
+            Command::AppointAgent {
+                member,
+                level,
+                region: level.normalise(region(&reg)?),
+            }
         }
         "set_shareholder" => {
             let member = f.id("member")?;
-            let Some(Json::Num(n)) = f.raw("weight") else { return Err(Rejection::InvalidCommand) };
-            Command::SetShareholder { member, weight: weight(n)? }
+            let Some(Json::Num(n)) = f.raw("weight") else {
+                return Err(Rejection::InvalidCommand);
+            };
+            Command::SetShareholder {
+                member,
+                weight: weight(n)?,
+            }
         }
         "grant_coins" | "redeem" | "withdraw" => {
             let member = f.id("member")?;
@@ -345,20 +592,33 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
             let points = if points == "all" {
                 SellQty::All
             } else {
-                SellQty::Units(parse_points(&points).filter(|&q| q > 0).ok_or(Rejection::InvalidAmount)?)
+                SellQty::Units(
+                    parse_points(&points)
+                        .filter(|&q| q > 0)
+                        .ok_or(Rejection::InvalidAmount)?,
+                )
             };
             Command::Sell { member, points }
         }
-        "inject" => Command::Inject { amount_fen: positive_money(&f.str("amount")?)? },
+        "inject" => Command::Inject {
+            amount_fen: positive_money(&f.str("amount")?)?,
+        },
         "start_campaign" => {
             let (campaign, r, budget) = (f.id("campaign")?, f.str("rate")?, f.str("budget")?);
-            Command::StartCampaign { campaign, rate_ppm: rate(&r)?, budget_fen: positive_money(&budget)? }
+            Command::StartCampaign {
+                campaign,
+                rate_ppm: rate(&r)?,
+                budget_fen: positive_money(&budget)?,
+            }
         }
         "end_campaign" => Command::EndCampaign,
         "release_locked" => Command::ReleaseLocked,
         "distribute_dividends" => Command::DistributeDividends,
         "update_rules" => {
-            let rules = f.raw("rules").and_then(doc_from_json).ok_or(Rejection::InvalidCommand)?;
+            let rules = f
+                .raw("rules")
+                .and_then(doc_from_json)
+                .ok_or(Rejection::InvalidCommand)?;
             Command::UpdateRules { rules }
         }
         _ => unreachable!("op names are matched above"),
@@ -371,7 +631,9 @@ mod tests {
     use super::*;
 
     fn code(line: &str) -> Result<Command<'_>, &'static str> {
-        parse_line(line.as_bytes()).map(|p| p.command).map_err(Rejection::code)
+        parse_line(line.as_bytes())
+            .map(|p| p.command)
+            .map_err(Rejection::code)
     }
 
     #[test]
@@ -406,36 +668,98 @@ mod tests {
 
     #[test]
     fn field_rules() {
-        assert_eq!(code(r#"{"op":"register_member","member":"u1","nickname":"Li"}"#), Err("invalid_command"));
-        assert_eq!(code(r#"{"op":"inject","amount":100}"#), Err("invalid_command"));
-        assert_eq!(code(r#"{"op":"inject","amount":"1e3"}"#), Err("invalid_amount"));
-        assert_eq!(code(r#"{"op":"order","order":"o","member":"u","amount":"1"}"#), Err("invalid_command"));
-        assert_eq!(code(r#"{"op":"set_shareholder","member":"u","weight":"2"}"#), Err("invalid_command"));
-        assert_eq!(code(r#"{"op":"set_shareholder","member":"u","weight":1e2}"#), Err("invalid_amount"));
-        assert_eq!(code(r#"{"op":"set_shareholder","member":"u","weight":-0}"#).unwrap(), Command::SetShareholder {
-            member: "u".into(),
-            weight: 0
-        });
-        assert_eq!(code(r#"{"op":"appoint_agent","member":"u","level":"city","region":"440305"}"#).unwrap(), Command::AppointAgent {
-            member: "u".into(),
-            level: Level::City,
-            region: 440300
-        });
-        assert_eq!(code(r#"{"op":"register_member","member":"u\u0031"}"#).unwrap(), Command::RegisterMember {
-            member: "u1".into(),
-            referrer: None
-        });
-        assert_eq!(code("{\"op\":\"end_campaign\"}\r").unwrap(), Command::EndCampaign);
-        assert_eq!(code(r#"{"op":"sell","member":"u","points":"all"}"#).unwrap(), Command::Sell {
-            member: "u".into(),
-            points: SellQty::All
-        });
+        assert_eq!(
+            code(r#"{"op":"register_member","member":"u1","nickname":"Li"}"#),
+            Err("invalid_command")
+        );
+        assert_eq!(
+            code(r#"{"op":"inject","amount":100}"#),
+            Err("invalid_command")
+        );
+        assert_eq!(
+            code(r#"{"op":"inject","amount":"1e3"}"#),
+            Err("invalid_amount")
+        );
+        assert_eq!(
+            code(r#"{"op":"order","order":"o","member":"u","amount":"1"}"#),
+            Err("invalid_command")
+        );
+        assert_eq!(
+            code(r#"{"op":"set_shareholder","member":"u","weight":"2"}"#),
+            Err("invalid_command")
+        );
+        assert_eq!(
+            code(r#"{"op":"set_shareholder","member":"u","weight":1e2}"#),
+            Err("invalid_amount")
+        );
+        assert_eq!(
+            code(r#"{"op":"set_shareholder","member":"u","weight":-0}"#).unwrap(),
+            Command::SetShareholder {
+                member: "u".into(),
+                weight: 0
+            }
+        );
+        assert_eq!(
+            code(r#"{"op":"appoint_agent","member":"u","level":"city","region":"440305"}"#)
+                .unwrap(),
+            Command::AppointAgent {
+                member: "u".into(),
+                level: Level::City,
+                region: 440300
+            }
+        );
+        assert_eq!(
+            code(r#"{"op":"register_member","member":"u\u0031"}"#).unwrap(),
+            Command::RegisterMember {
+                member: "u1".into(),
+                referrer: None
+            }
+        );
+        assert_eq!(
+            code("{\"op\":\"end_campaign\"}\r").unwrap(),
+            Command::EndCampaign
+        );
+        assert_eq!(
+            code(r#"{"op":"sell","member":"u","points":"all"}"#).unwrap(),
+            Command::Sell {
+                member: "u".into(),
+                points: SellQty::All
+            }
+        );
+    }
+
+    #[test]
+    fn canonical_json_reads_back() {
+        for line in [
+            r#"{"op":"register_member","member":"u1","referrer":"u0"}"#,
+            r#"{"op":"register_merchant","merchant":"s","commission":"0.15","owner":"a","recruiter":"b","region":"441900"}"#,
+            r#"{"op":"appoint_agent","member":"u","level":"province","region":"440000"}"#,
+            r#"{"op":"set_shareholder","member":"u","weight":7}"#,
+            r#"{"op":"order","order":"o","member":"u","merchant":"s","amount":"10.50","commission":"1.00","pay_cash":"0.01","pay_coins":"2.00"}"#,
+            r#"{"op":"sell","member":"u","points":"1.50000000"}"#,
+            r#"{"op":"start_campaign","campaign":"c","rate":"0.1","budget":"5.00"}"#,
+            r#"{"op":"update_rules","rules":{"exit":{"multiple":"2"},"sell":{"retention":"0.1"}}}"#,
+            r#"{"op":"release_locked","at":"2026-11-25T08:00:00+08:00"}"#,
+        ] {
+            let parsed = parse_line(line.as_bytes()).unwrap();
+            let again = parsed.command.to_json(parsed.at.as_deref());
+            assert_eq!(again, line);
+            assert_eq!(parse_line(again.as_bytes()).unwrap(), parsed);
+        }
     }
 
     #[test]
     fn type_errors_come_before_format_errors() {
         // A bad amount format and a wrong type elsewhere: the type error wins.
-        assert_eq!(code(r#"{"op":"order","order":"o","member":"u","merchant":"s","amount":"x","pay_cash":5}"#), Err("invalid_command"));
-        assert_eq!(code(r#"{"op":"register_merchant","merchant":"s","region":"1","owner":"bad id"}"#), Err("invalid_command"));
+        assert_eq!(
+            code(
+                r#"{"op":"order","order":"o","member":"u","merchant":"s","amount":"x","pay_cash":5}"#
+            ),
+            Err("invalid_command")
+        );
+        assert_eq!(
+            code(r#"{"op":"register_merchant","merchant":"s","region":"1","owner":"bad id"}"#),
+            Err("invalid_command")
+        );
     }
 }

@@ -12,7 +12,9 @@ use crate::cascade::{ExitIndex, TriggerKey};
 use crate::command::{Command, Level, SellQty};
 use crate::error::Rejection;
 use crate::ids::IdMap;
-use crate::num::{mul_div_ceil, mul_div_floor, mul_rate_ceil, mul_rate_floor, PPM, UNITS_PER_POINT};
+use crate::num::{
+    mul_div_ceil, mul_div_floor, mul_rate_ceil, mul_rate_floor, PPM, UNITS_PER_POINT,
+};
 use crate::rules::Rules;
 
 /// Marks an absent member reference.
@@ -223,7 +225,8 @@ impl Engine {
         if self.supply > 0 {
             (self.pool, self.supply)
         } else {
-            self.last_positive.unwrap_or((self.rules.initial_price_fen, UNITS_PER_POINT))
+            self.last_positive
+                .unwrap_or((self.rules.initial_price_fen, UNITS_PER_POINT))
         }
     }
 
@@ -232,19 +235,28 @@ impl Engine {
         if self.supply <= 0 {
             return 0;
         }
-        mul_div_floor(i128::from(m.held_units()), i128::from(self.pool), i128::from(self.supply)) as i64
+        mul_div_floor(
+            i128::from(m.held_units()),
+            i128::from(self.pool),
+            i128::from(self.supply),
+        ) as i64
     }
 
     /// A member's cap `K = ⌊C · multiple⌋`.
     pub fn cap_fen(&self, m: &Member) -> i128 {
-        mul_div_floor(i128::from(m.cycle_consumption_fen), i128::from(self.rules.exit_multiple_ppm), i128::from(PPM))
+        mul_div_floor(
+            i128::from(m.cycle_consumption_fen),
+            i128::from(self.rules.exit_multiple_ppm),
+            i128::from(PPM),
+        )
     }
 
     /// Does this member trigger a capped exit now?
     pub fn triggers(&self, m: &Member) -> bool {
         self.rules.exit_multiple_ppm > 0
             && m.cycle_consumption_fen > 0
-            && i128::from(m.cycle_realized_fen) + i128::from(self.held_value_fen(m)) >= self.cap_fen(m)
+            && i128::from(m.cycle_realized_fen) + i128::from(self.held_value_fen(m))
+                >= self.cap_fen(m)
     }
 
     /// Heap bytes held by the engine's own structures (approximate; members included).
@@ -349,28 +361,63 @@ impl Engine {
     /// Applies one command: all of it, or nothing and a [`Rejection`].
     pub fn apply(&mut self, command: &Command<'_>) -> Result<Applied, Rejection> {
         match command {
-            Command::RegisterMember { member, referrer } => self.register_member(member, referrer.as_deref()),
-            Command::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region } => {
-                self.register_merchant(merchant, *commission_ppm, owner.as_deref(), recruiter.as_deref(), *region)
+            Command::RegisterMember { member, referrer } => {
+                self.register_member(member, referrer.as_deref())
             }
-            Command::AppointAgent { member, level, region } => self.appoint_agent(member, *level, *region),
+            Command::RegisterMerchant {
+                merchant,
+                commission_ppm,
+                owner,
+                recruiter,
+                region,
+            } => self.register_merchant(
+                merchant,
+                *commission_ppm,
+                owner.as_deref(),
+                recruiter.as_deref(),
+                *region,
+            ),
+            Command::AppointAgent {
+                member,
+                level,
+                region,
+            } => self.appoint_agent(member, *level, *region),
             Command::SetShareholder { member, weight } => self.set_shareholder(member, *weight),
             Command::GrantCoins { member, amount_fen } => self.grant_coins(member, *amount_fen),
-            Command::Order { order, member, merchant, amount_fen, commission_fen, pay_cash_fen, pay_coins_fen } => {
-                self.order(order, member, merchant.as_deref(), *amount_fen, *commission_fen, *pay_cash_fen, *pay_coins_fen)
-            }
+            Command::Order {
+                order,
+                member,
+                merchant,
+                amount_fen,
+                commission_fen,
+                pay_cash_fen,
+                pay_coins_fen,
+            } => self.order(
+                order,
+                member,
+                merchant.as_deref(),
+                *amount_fen,
+                *commission_fen,
+                *pay_cash_fen,
+                *pay_coins_fen,
+            ),
             Command::Sell { member, points } => self.sell(member, *points),
             Command::Redeem { member, amount_fen } => self.redeem(member, *amount_fen),
             Command::Withdraw { member, amount_fen } => self.withdraw(member, *amount_fen),
             Command::Inject { amount_fen } => self.inject(*amount_fen),
-            Command::StartCampaign { campaign, rate_ppm, budget_fen } => {
-                self.start_campaign(campaign, *rate_ppm, *budget_fen)
-            }
+            Command::StartCampaign {
+                campaign,
+                rate_ppm,
+                budget_fen,
+            } => self.start_campaign(campaign, *rate_ppm, *budget_fen),
             Command::EndCampaign => self.end_campaign(),
             Command::ReleaseLocked => self.release_locked(),
             Command::DistributeDividends => self.distribute_dividends(),
             Command::UpdateRules { rules } => {
-                let next = self.rules.updated(rules).map_err(|_| Rejection::InvalidRules)?;
+                let next = self
+                    .rules
+                    .updated(rules)
+                    .map_err(|_| Rejection::InvalidRules)?;
                 self.set_rules(next)
             }
         }
@@ -389,8 +436,13 @@ impl Engine {
             return Err(Rejection::DuplicateId);
         }
         let referrer = self.known_opt(referrer)?;
-        self.member_ids.insert(id).map_err(|_| Rejection::DuplicateId)?;
-        self.members.push(Member { referrer, ..Member::default() });
+        self.member_ids
+            .insert(id)
+            .map_err(|_| Rejection::DuplicateId)?;
+        self.members.push(Member {
+            referrer,
+            ..Member::default()
+        });
         self.index.push_member();
         Ok(Applied::default())
     }
@@ -408,7 +460,9 @@ impl Engine {
         }
         let owner = self.known_opt(owner)?;
         let recruiter = self.known_opt(recruiter)?;
-        self.merchant_ids.insert(id).map_err(|_| Rejection::DuplicateId)?;
+        self.merchant_ids
+            .insert(id)
+            .map_err(|_| Rejection::DuplicateId)?;
         self.merchants.push(Merchant {
             commission_ppm: commission_ppm.unwrap_or(self.rules.default_rate_ppm),
             owner,
@@ -418,7 +472,12 @@ impl Engine {
         Ok(Applied::default())
     }
 
-    fn appoint_agent(&mut self, member: &str, level: Level, region: u32) -> Result<Applied, Rejection> {
+    fn appoint_agent(
+        &mut self,
+        member: &str,
+        level: Level,
+        region: u32,
+    ) -> Result<Applied, Rejection> {
         let m = self.known(member)?;
         let key = agent_key(level, region);
         if self.agents.contains_key(&key) {
@@ -471,7 +530,11 @@ impl Engine {
         }
         let buyer = self.known(member)?;
         let store = match merchant {
-            Some(id) => Some(self.merchant_ids.get(id).ok_or(Rejection::UnknownMerchant)?),
+            Some(id) => Some(
+                self.merchant_ids
+                    .get(id)
+                    .ok_or(Rejection::UnknownMerchant)?,
+            ),
             None => None,
         };
         if commission.is_some_and(|c| c > amount) {
@@ -513,15 +576,27 @@ impl Engine {
         };
         let direct = b.referrer;
         if direct != NONE {
-            pay(direct, mul_rate_floor(amount, rules.referral_direct_ppm), &mut left);
+            pay(
+                direct,
+                mul_rate_floor(amount, rules.referral_direct_ppm),
+                &mut left,
+            );
             let indirect = self.members[direct as usize].referrer;
             if indirect != NONE {
-                pay(indirect, mul_rate_floor(amount, rules.referral_indirect_ppm), &mut left);
+                pay(
+                    indirect,
+                    mul_rate_floor(amount, rules.referral_indirect_ppm),
+                    &mut left,
+                );
             }
         }
         if let Some(s) = store {
             if s.recruiter != NONE {
-                pay(s.recruiter, mul_rate_floor(amount, rules.referral_merchant_recruiter_ppm), &mut left);
+                pay(
+                    s.recruiter,
+                    mul_rate_floor(amount, rules.referral_merchant_recruiter_ppm),
+                    &mut left,
+                );
             }
             if s.region != NONE {
                 let mut paid_rate = 0;
@@ -530,7 +605,10 @@ impl Engine {
                     (Level::City, rules.agent_city_ppm),
                     (Level::Province, rules.agent_province_ppm),
                 ] {
-                    let Some(&agent) = self.agents.get(&agent_key(level, level.normalise(s.region))) else {
+                    let Some(&agent) = self
+                        .agents
+                        .get(&agent_key(level, level.normalise(s.region)))
+                    else {
                         continue;
                     };
                     let x = pay(agent, mul_rate_floor(amount, rate - paid_rate), &mut left);
@@ -547,7 +625,9 @@ impl Engine {
         // 4. Dividends.
         let dividend = mul_rate_floor(platform, rules.dividend_share_of_platform_ppm);
         // 5. Subsidy.
-        let subsidy = self.campaign.as_ref().map_or(0, |cp| mul_rate_floor(amount, cp.rate_ppm).min(cp.remaining_fen));
+        let subsidy = self.campaign.as_ref().map_or(0, |cp| {
+            mul_rate_floor(amount, cp.rate_ppm).min(cp.remaining_fen)
+        });
         // 6. Mint.
         let inflow = inflow_pool + subsidy;
         let mut value = mul_rate_floor(inflow, rules.mint_ratio_ppm);
@@ -576,7 +656,9 @@ impl Engine {
         let (minted, to_locked) = (minted as i64, to_locked as i64);
 
         // Apply.
-        self.order_ids.insert(order).map_err(|_| Rejection::DuplicateId)?;
+        self.order_ids
+            .insert(order)
+            .map_err(|_| Rejection::DuplicateId)?;
         for &(to, x) in &paid[..n_paid] {
             let r = &mut self.members[to as usize];
             r.cash_fen += x;
@@ -623,7 +705,11 @@ impl Engine {
             return Err(Rejection::InsufficientPoints);
         }
         // points > 0 implies supply > 0.
-        let gross = mul_div_floor(i128::from(q), i128::from(self.pool), i128::from(self.supply)) as i64;
+        let gross = mul_div_floor(
+            i128::from(q),
+            i128::from(self.pool),
+            i128::from(self.supply),
+        ) as i64;
         if gross == 0 {
             return Err(Rejection::AmountTooSmall);
         }
@@ -640,7 +726,10 @@ impl Engine {
         self.supply -= q;
         self.reindex(i);
         self.mark_reference();
-        Ok(Applied { exits: self.cascade(), minted: 0 })
+        Ok(Applied {
+            exits: self.cascade(),
+            minted: 0,
+        })
     }
 
     fn redeem(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
@@ -664,7 +753,10 @@ impl Engine {
         self.totals.redeemed_fen += amount;
         self.reindex(i);
         self.mark_reference();
-        Ok(Applied { exits: self.cascade(), minted: 0 })
+        Ok(Applied {
+            exits: self.cascade(),
+            minted: 0,
+        })
     }
 
     fn withdraw(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
@@ -690,18 +782,32 @@ impl Engine {
         self.pool += amount;
         self.totals.injected_fen += amount;
         self.mark_reference();
-        Ok(Applied { exits: self.cascade(), minted: 0 })
+        Ok(Applied {
+            exits: self.cascade(),
+            minted: 0,
+        })
     }
 
-    fn start_campaign(&mut self, id: &str, rate_ppm: i64, budget: i64) -> Result<Applied, Rejection> {
+    fn start_campaign(
+        &mut self,
+        id: &str,
+        rate_ppm: i64,
+        budget: i64,
+    ) -> Result<Applied, Rejection> {
         if self.campaign_ids.contains(id) {
             return Err(Rejection::DuplicateId);
         }
         if self.campaign.is_some() {
             return Err(Rejection::CampaignActive);
         }
-        self.campaign_ids.insert(id).map_err(|_| Rejection::DuplicateId)?;
-        self.campaign = Some(Campaign { id: id.to_string(), rate_ppm, remaining_fen: budget });
+        self.campaign_ids
+            .insert(id)
+            .map_err(|_| Rejection::DuplicateId)?;
+        self.campaign = Some(Campaign {
+            id: id.to_string(),
+            rate_ppm,
+            remaining_fen: budget,
+        });
         Ok(Applied::default())
     }
 
@@ -745,7 +851,10 @@ impl Engine {
         if rekey {
             self.rebuild_index();
         }
-        Ok(Applied { exits: self.cascade(), minted: 0 })
+        Ok(Applied {
+            exits: self.cascade(),
+            minted: 0,
+        })
     }
 }
 
@@ -755,7 +864,11 @@ fn trigger_key(m: &Member, multiple_ppm: i64) -> Option<TriggerKey> {
     if multiple_ppm == 0 || m.cycle_consumption_fen == 0 {
         return None;
     }
-    let cap = mul_div_floor(i128::from(m.cycle_consumption_fen), i128::from(multiple_ppm), i128::from(PPM));
+    let cap = mul_div_floor(
+        i128::from(m.cycle_consumption_fen),
+        i128::from(multiple_ppm),
+        i128::from(PPM),
+    );
     let num = cap - i128::from(m.cycle_realized_fen);
     let den = m.held_units();
     if den == 0 && num > 0 {

@@ -41,7 +41,11 @@ impl IdMap {
     #[inline]
     pub fn get(&self, id: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(id.as_bytes());
-        self.table.find(hash, |&i| span_of(&self.bytes, &self.spans, i) == id.as_bytes()).copied()
+        self.table
+            .find(hash, |&i| {
+                span_of(&self.bytes, &self.spans, i) == id.as_bytes()
+            })
+            .copied()
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -52,7 +56,12 @@ impl IdMap {
     pub fn insert(&mut self, id: &str) -> Result<u32, u32> {
         assert!(id.len() <= 255, "ids are at most 64 bytes");
         let hash = self.hasher.hash_one(id.as_bytes());
-        let Self { bytes, spans, table, hasher } = self;
+        let Self {
+            bytes,
+            spans,
+            table,
+            hasher,
+        } = self;
         if let Some(&i) = table.find(hash, |&i| span_of(bytes, spans, i) == id.as_bytes()) {
             return Err(i);
         }

@@ -37,6 +37,7 @@ pub mod num;
 pub mod replay;
 pub mod rules;
 pub mod state;
+pub mod workload;
 
 pub use command::{parse_line, Command};
 pub use engine::{Applied, CascadeMode, Engine};

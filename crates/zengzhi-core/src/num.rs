@@ -36,7 +36,10 @@ fn parse_scaled(text: &str, max_decimals: u32) -> Option<i128> {
         }
     }
     // Leading zeros are allowed ("007"); skip them so long inputs cannot overflow.
-    let significant = &int_part[int_part.iter().position(|&b| b != b'0').unwrap_or(int_part.len())..];
+    let significant = &int_part[int_part
+        .iter()
+        .position(|&b| b != b'0')
+        .unwrap_or(int_part.len())..];
     if significant.len() > 20 {
         return None;
     }
@@ -74,7 +77,12 @@ fn format_fixed(value: i128, decimals: u32) -> String {
     let sign = if value < 0 { "-" } else { "" };
     let abs = value.unsigned_abs();
     let scale = scale as u128;
-    format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = decimals as usize)
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = decimals as usize
+    )
 }
 
 /// Fen → yuan text with exactly 2 decimals.
@@ -100,7 +108,11 @@ pub fn format_price(pool_fen: i64, supply_units: i64) -> String {
     let scaled = if supply_units <= 0 {
         0
     } else {
-        mul_div_floor(i128::from(pool_fen), 100_000_000_000_000, i128::from(supply_units))
+        mul_div_floor(
+            i128::from(pool_fen),
+            100_000_000_000_000,
+            i128::from(supply_units),
+        )
     };
     format_fixed(scaled, 8)
 }
@@ -144,7 +156,18 @@ mod tests {
         assert_eq!(parse_money("007"), Some(700));
         assert_eq!(parse_money("100000000"), Some(MAX_MONEY_ARG_FEN));
         for bad in [
-            "-1", "1.234", "1e3", " 5", "5 ", "٣", "", "12.", ".5", "+5", "1,5", "100000000.01",
+            "-1",
+            "1.234",
+            "1e3",
+            " 5",
+            "5 ",
+            "٣",
+            "",
+            "12.",
+            ".5",
+            "+5",
+            "1,5",
+            "100000000.01",
             "99999999999999999999999999999999",
         ] {
             assert_eq!(parse_money(bad), None, "{bad:?}");

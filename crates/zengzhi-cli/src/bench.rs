@@ -1,0 +1,258 @@
+//! `zengzhi bench`: engine throughput and memory, replay speed.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use zengzhi_core::workload::{id_tables, Op, Operations, Workload};
+use zengzhi_core::{Engine, Rules};
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Orders per second and bytes per member through the engine on one core.
+    Engine(EngineArgs),
+    /// Seconds to replay a generated JSON Lines file (parse + apply + write the state).
+    Replay(ReplayBenchArgs),
+}
+
+#[derive(Args)]
+pub struct EngineArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    members: u32,
+    #[arg(long, default_value_t = 1_000)]
+    stores: u32,
+    /// Orders (sells come on top of these).
+    #[arg(long, default_value_t = 5_000_000)]
+    orders: u64,
+    /// Share of all operations that are sells, per mille.
+    #[arg(long, default_value_t = 100)]
+    sell_per_mille: u32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Check every invariant of SPEC §7 at the end.
+    #[arg(long)]
+    check: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ReplayBenchArgs {
+    /// Lines in the generated file.
+    #[arg(long, default_value_t = 1_000_000)]
+    lines: u64,
+    /// Members in the generated economy.
+    #[arg(long, default_value_t = 100_000)]
+    members: u32,
+    /// Keep the generated file here instead of a temporary one.
+    #[arg(long)]
+    keep: Option<std::path::PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: BenchCmd) -> Result<()> {
+    match cmd {
+        BenchCmd::Engine(args) => engine(args),
+        BenchCmd::Replay(args) => replay(args),
+    }
+}
+
+/// Peak resident memory of this process, bytes (Linux `VmHWM`).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn bar(len: u64, quiet: bool, template: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(ProgressStyle::with_template(template).expect("static template"));
+    bar
+}
+
+fn per_second(count: u64, elapsed: Duration) -> f64 {
+    #[allow(clippy::float_arithmetic)]
+    let rate = count as f64 / elapsed.as_secs_f64().max(1e-9);
+    rate
+}
+
+fn engine(args: EngineArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.members > 0 && args.stores > 0,
+        "--members and --stores must be above 0"
+    );
+    anyhow::ensure!(
+        args.sell_per_mille < 1000,
+        "--sell-per-mille must be below 1000"
+    );
+    let operations = args.orders * 1000 / u64::from(1000 - args.sell_per_mille);
+    let work = Workload {
+        members: args.members,
+        stores: args.stores,
+        operations,
+        sell_per_mille: args.sell_per_mille,
+        seed: args.seed,
+    };
+    let mut engine = Engine::new(Rules::default());
+    let setup = work.setup();
+    let setup_bar = bar(
+        setup.len() as u64,
+        args.json,
+        "准备 set-up {bar:40} {pos}/{len}",
+    );
+    for (n, command) in setup.iter().enumerate() {
+        engine
+            .apply(command)
+            .with_context(|| format!("set-up command {n} rejected"))?;
+        if n % 65_536 == 0 {
+            setup_bar.set_position(n as u64);
+        }
+    }
+    setup_bar.finish_and_clear();
+    drop(setup);
+    let (member_ids, store_ids) = id_tables(&work);
+
+    let run_bar = bar(
+        operations,
+        args.json,
+        "订单 orders {bar:40} {pos}/{len} {per_sec} exits {msg}",
+    );
+    let mut ops = work.operations();
+    let (mut orders, mut sells, mut rejected) = (0u64, 0u64, 0u64);
+    let started = Instant::now();
+    let mut n = 0u64;
+    while let Some(op) = ops.next_op() {
+        let command = Operations::command(&op, &member_ids, &store_ids, &engine);
+        let ok = engine.apply(&command).is_ok();
+        match op {
+            Op::Order { .. } => orders += 1,
+            Op::Sell { .. } => sells += 1,
+        }
+        rejected += u64::from(!ok);
+        n += 1;
+        if n % 131_072 == 0 {
+            run_bar.set_position(n);
+            run_bar.set_message(engine.totals().exits.to_string());
+        }
+    }
+    let elapsed = started.elapsed();
+    run_bar.finish_and_clear();
+    if args.check {
+        zengzhi_core::invariants::check_state(&engine).map_err(|v| anyhow::anyhow!("{v}"))?;
+    }
+    let peak = peak_rss_bytes().unwrap_or(0);
+    let report = serde_json::json!({
+        "members": args.members,
+        "stores": args.stores,
+        "orders": orders,
+        "sells": sells,
+        "rejected": rejected,
+        "exits": engine.totals().exits,
+        "seconds": elapsed.as_secs_f64(),
+        "orders_per_s": per_second(orders, elapsed).round(),
+        "commands_per_s": per_second(orders + sells, elapsed).round(),
+        "peak_rss_bytes": peak,
+        "bytes_per_member": peak / u64::from(args.members),
+        "engine_heap_bytes": engine.heap_bytes(),
+        "invariants_checked": args.check,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("引擎基准 engine benchmark (one core)");
+        println!(
+            "  members {}  stores {}  orders {orders}  sells {sells} ({rejected} rejected)",
+            args.members, args.stores
+        );
+        println!("  elapsed {:.3} s", elapsed.as_secs_f64());
+        println!(
+            "  orders/s {:.0}  commands/s {:.0}",
+            per_second(orders, elapsed),
+            per_second(orders + sells, elapsed)
+        );
+        println!("  exits {}", engine.totals().exits);
+        println!(
+            "  peak RSS {:.1} MiB = {} bytes/member (includes {} order ids)",
+            peak as f64 / 1_048_576.0,
+            peak / u64::from(args.members),
+            orders
+        );
+    }
+    Ok(())
+}
+
+fn replay(args: ReplayBenchArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.members > 0 && args.lines > u64::from(args.members) + 200,
+        "--lines must exceed the set-up"
+    );
+    let work = Workload {
+        members: args.members,
+        stores: 1_000.min(args.members),
+        operations: 0,
+        sell_per_mille: 100,
+        seed: 7,
+    };
+    let mut engine = Engine::new(Rules::default());
+    let setup = work.setup();
+    let work = Workload {
+        operations: args.lines - setup.len() as u64,
+        ..work
+    };
+    let gen_bar = bar(args.lines, args.json, "生成 generate {bar:40} {pos}/{len}");
+    let mut text = String::with_capacity(args.lines as usize * 100);
+    for command in &setup {
+        text.push_str(&command.to_json(None));
+        text.push('\n');
+        engine.apply(command).ok();
+    }
+    let (member_ids, store_ids) = id_tables(&work);
+    let mut ops = work.operations();
+    let mut n = setup.len() as u64;
+    while let Some(op) = ops.next_op() {
+        let command = Operations::command(&op, &member_ids, &store_ids, &engine);
+        text.push_str(&command.to_json(None));
+        text.push('\n');
+        engine.apply(&command).ok();
+        n += 1;
+        if n % 65_536 == 0 {
+            gen_bar.set_position(n);
+        }
+    }
+    gen_bar.finish_and_clear();
+    if let Some(path) = &args.keep {
+        std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let started = Instant::now();
+    let replayed = zengzhi_core::replay::replay(
+        Engine::new(Rules::default()),
+        text.as_bytes(),
+        false,
+        |_| {},
+    )
+    .map_err(|b| anyhow::anyhow!("line {}: {}", b.line, b.violation))?;
+    let mut out = Vec::with_capacity(replayed.results.len() * 64);
+    zengzhi_core::state::write_state(&replayed.engine, Some(&replayed.results), &mut out)?;
+    let elapsed = started.elapsed();
+    let report = serde_json::json!({
+        "lines": args.lines,
+        "bytes_in": text.len(),
+        "bytes_out": out.len(),
+        "seconds": elapsed.as_secs_f64(),
+        "lines_per_s": per_second(args.lines, elapsed).round(),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("回放基准 replay benchmark: {} lines ({:.1} MB in, {:.1} MB out) in {:.3} s = {:.0} lines/s",
+            args.lines, text.len() as f64 / 1e6, out.len() as f64 / 1e6, elapsed.as_secs_f64(), per_second(args.lines, elapsed));
+    }
+    Ok(())
+}
