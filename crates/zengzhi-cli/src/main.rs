@@ -11,11 +11,7 @@ mod bench;
 mod seed;
 
 #[derive(Parser)]
-#[command(
-    name = "zengzhi",
-    version,
-    about = "增值 — the consumption-appreciation points engine"
-)]
+#[command(name = "zengzhi", version, about = "增值 — the consumption-appreciation points engine")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -72,8 +68,7 @@ fn main() -> ExitCode {
         // A closed pipe (`zengzhi seed | head`) is the reader's choice, not an error.
         Err(e)
             if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             }) =>
         {
             ExitCode::SUCCESS
@@ -90,15 +85,12 @@ pub(crate) fn load_rules(path: Option<&Path>) -> Result<Option<zengzhi_core::Rul
     let Some(path) = path else {
         return Ok(Some(zengzhi_core::Rules::default()));
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the rules file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the rules file {}", path.display()))?;
     match zengzhi_core::Rules::from_toml(&text) {
         Ok(rules) => Ok(Some(rules)),
         Err(problems) => {
-            eprintln!(
-                "zengzhi: 规则文件无效 / invalid rules file {}:",
-                path.display()
-            );
+            eprintln!("zengzhi: 规则文件无效 / invalid rules file {}:", path.display());
             for p in problems {
                 eprintln!("  - {p}");
             }
@@ -113,12 +105,10 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     };
     let input = if args.input.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .context("cannot read standard input")?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("cannot read standard input")?;
         buf
     } else {
-        std::fs::read(&args.input)
-            .with_context(|| format!("cannot read {}", args.input.display()))?
+        std::fs::read(&args.input).with_context(|| format!("cannot read {}", args.input.display()))?
     };
     let bar = indicatif::ProgressBar::new(input.len() as u64);
     if std::io::stderr().is_terminal() {
@@ -132,9 +122,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let engine = zengzhi_core::Engine::new(rules);
-    let outcome = zengzhi_core::replay::replay(engine, &input, args.check, |done| {
-        bar.set_position(done as u64)
-    });
+    let outcome = zengzhi_core::replay::replay(engine, &input, args.check, |done| bar.set_position(done as u64));
     bar.finish_and_clear();
     let replayed = match outcome {
         Ok(r) => r,
@@ -160,10 +148,7 @@ pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
         out.write_all(bytes)?;
         return Ok(out.flush()?);
     }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -171,17 +156,14 @@ pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn check_rules(args: CheckRulesArgs) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.rules)
-        .with_context(|| format!("cannot read {}", args.rules.display()))?;
+    let text = std::fs::read_to_string(&args.rules).with_context(|| format!("cannot read {}", args.rules.display()))?;
     let (errors, warnings) = match zengzhi_core::Rules::from_toml(&text) {
         Ok(rules) => (Vec::new(), rules.warnings()),
         Err(errors) => (errors, Vec::new()),
     };
     if args.json {
         let list = |ps: &[zengzhi_core::rules::RuleProblem]| {
-            ps.iter()
-                .map(|p| serde_json::json!({"path": p.path, "zh": p.zh, "en": p.en}))
-                .collect::<Vec<_>>()
+            ps.iter().map(|p| serde_json::json!({"path": p.path, "zh": p.zh, "en": p.en})).collect::<Vec<_>>()
         };
         let report = serde_json::json!({
             "ok": errors.is_empty(),
@@ -203,16 +185,8 @@ fn check_rules(args: CheckRulesArgs) -> Result<ExitCode> {
                 warnings.len()
             );
         } else {
-            println!(
-                "规则无效 / rules are invalid ({} 个错误 / {} error(s))",
-                errors.len(),
-                errors.len()
-            );
+            println!("规则无效 / rules are invalid ({} 个错误 / {} error(s))", errors.len(), errors.len());
         }
     }
-    Ok(if errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

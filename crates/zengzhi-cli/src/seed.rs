@@ -23,17 +23,12 @@ pub struct SeedArgs {
 }
 
 fn apply(engine: &mut Engine, command: Command<'_>) -> Result<zengzhi_core::Applied> {
-    engine
-        .apply(&command)
-        .map_err(|e| anyhow::anyhow!("{} rejected: {e}", command.op()))
+    engine.apply(&command).map_err(|e| anyhow::anyhow!("{} rejected: {e}", command.op()))
 }
 
 pub fn run(args: SeedArgs) -> Result<()> {
     let Some(amount_fen) = parse_money(&args.amount).filter(|&a| a > 0) else {
-        bail!(
-            "--amount must be a positive amount with at most 2 decimals, got {:?}",
-            args.amount
-        );
+        bail!("--amount must be a positive amount with at most 2 decimals, got {:?}", args.amount);
     };
     let mut out = std::io::stdout().lock();
     let mut engine = Engine::new(Rules::default());
@@ -59,13 +54,7 @@ pub fn run(args: SeedArgs) -> Result<()> {
     )?;
     for n in 1..=args.max_orders {
         let member = format!("u{n}");
-        apply(
-            &mut engine,
-            Command::RegisterMember {
-                member: Cow::Owned(member.clone()),
-                referrer: None,
-            },
-        )?;
+        apply(&mut engine, Command::RegisterMember { member: Cow::Owned(member.clone()), referrer: None })?;
         let applied = apply(
             &mut engine,
             Command::Order {

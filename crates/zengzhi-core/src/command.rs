@@ -4,9 +4,7 @@ use std::borrow::Cow;
 
 use crate::error::Rejection;
 use crate::json::{self, Json};
-use crate::num::{
-    format_money, format_points, format_rate, parse_money, parse_points, parse_rate, PPM,
-};
+use crate::num::{format_money, format_points, format_rate, parse_money, parse_points, parse_rate, PPM};
 use crate::rules::{doc_from_json, RuleDoc};
 
 /// An agent level; the discriminant is the bit used in a member's set of held levels.
@@ -164,13 +162,7 @@ impl Command<'_> {
                     put("referrer", r);
                 }
             }
-            Command::RegisterMerchant {
-                merchant,
-                commission_ppm,
-                owner,
-                recruiter,
-                region,
-            } => {
+            Command::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region } => {
                 put("merchant", merchant);
                 if let Some(c) = commission_ppm {
                     put("commission", &format_rate(*c));
@@ -185,11 +177,7 @@ impl Command<'_> {
                     put("region", &format!("{r:06}"));
                 }
             }
-            Command::AppointAgent {
-                member,
-                level,
-                region,
-            } => {
+            Command::AppointAgent { member, level, region } => {
                 put("member", member);
                 put("level", level.as_str());
                 put("region", &format!("{region:06}"));
@@ -204,15 +192,7 @@ impl Command<'_> {
                 put("member", member);
                 put("amount", &money(*amount_fen));
             }
-            Command::Order {
-                order,
-                member,
-                merchant,
-                amount_fen,
-                commission_fen,
-                pay_cash_fen,
-                pay_coins_fen,
-            } => {
+            Command::Order { order, member, merchant, amount_fen, commission_fen, pay_cash_fen, pay_coins_fen } => {
                 put("order", order);
                 put("member", member);
                 if let Some(m) = merchant {
@@ -237,11 +217,7 @@ impl Command<'_> {
                 }
             }
             Command::Inject { amount_fen } => put("amount", &money(*amount_fen)),
-            Command::StartCampaign {
-                campaign,
-                rate_ppm,
-                budget_fen,
-            } => {
+            Command::StartCampaign { campaign, rate_ppm, budget_fen } => {
                 put("campaign", campaign);
                 put("rate", &format_rate(*rate_ppm));
                 put("budget", &money(*budget_fen));
@@ -321,9 +297,7 @@ pub struct Parsed<'a> {
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 /// Is `at` an RFC 3339 date-time as SPEC §10 reads it.
@@ -331,26 +305,14 @@ pub fn valid_at(at: &str) -> bool {
     let b = at.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let s = b.get(r)?;
-        s.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| s.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')))
+        s.iter().all(u8::is_ascii_digit).then(|| s.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')))
     };
-    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
-        num(0..4),
-        num(5..7),
-        num(8..10),
-        num(11..13),
-        num(14..16),
-        num(17..19),
-    ) else {
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
+        (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19))
+    else {
         return false;
     };
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return false;
     }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -396,11 +358,7 @@ type Step<T> = Result<T, Rejection>;
 
 impl<'j, 'a> Fields<'j, 'a> {
     fn raw(&self, name: &str) -> Option<&'j Json<'a>> {
-        self.obj
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-            .filter(|v| **v != Json::Null)
+        self.obj.iter().find(|(k, _)| k == name).map(|(_, v)| v).filter(|v| **v != Json::Null)
     }
 
     /// An optional string field (`null` = absent); another JSON type → `invalid_command`.
@@ -430,9 +388,7 @@ impl<'j, 'a> Fields<'j, 'a> {
 
 /// A money argument that must be > 0.
 fn positive_money(text: &str) -> Step<i64> {
-    parse_money(text)
-        .filter(|&v| v > 0)
-        .ok_or(Rejection::InvalidAmount)
+    parse_money(text).filter(|&v| v > 0).ok_or(Rejection::InvalidAmount)
 }
 
 fn money(text: &str) -> Step<i64> {
@@ -487,15 +443,7 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
         "appoint_agent" => &["member", "level", "region"],
         "set_shareholder" => &["member", "weight"],
         "grant_coins" | "redeem" | "withdraw" => &["member", "amount"],
-        "order" => &[
-            "order",
-            "member",
-            "merchant",
-            "amount",
-            "commission",
-            "pay_cash",
-            "pay_coins",
-        ],
+        "order" => &["order", "member", "merchant", "amount", "commission", "pay_cash", "pay_coins"],
         "sell" => &["member", "points"],
         "inject" => &["amount"],
         "start_campaign" => &["campaign", "rate", "budget"],
@@ -503,10 +451,7 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
         "update_rules" => &["rules"],
         _ => return Err(Rejection::InvalidCommand),
     };
-    if obj
-        .iter()
-        .any(|(k, _)| k != "op" && k != "at" && !allowed.contains(&&**k))
-    {
+    if obj.iter().any(|(k, _)| k != "op" && k != "at" && !allowed.contains(&&**k)) {
         return Err(Rejection::InvalidCommand);
     }
     let at = f.opt_str("at")?;
@@ -514,10 +459,7 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
         return Err(Rejection::InvalidCommand);
     }
     let command = match &*op {
-        "register_member" => Command::RegisterMember {
-            member: f.id("member")?,
-            referrer: f.opt_id("referrer")?,
-        },
+        "register_member" => Command::RegisterMember { member: f.id("member")?, referrer: f.opt_id("referrer")? },
         "register_merchant" => {
             let (merchant, commission, owner, recruiter, reg) = (
                 f.id("merchant")?,
@@ -538,21 +480,14 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
             let member = f.id("member")?;
             let level = Level::parse(&f.str("level")?).ok_or(Rejection::InvalidCommand)?;
             let reg = f.str("region")?;
-            Command::AppointAgent {
-                member,
-                level,
-                region: level.normalise(region(&reg)?),
-            }
+            Command::AppointAgent { member, level, region: level.normalise(region(&reg)?) }
         }
         "set_shareholder" => {
             let member = f.id("member")?;
             let Some(Json::Num(n)) = f.raw("weight") else {
                 return Err(Rejection::InvalidCommand);
             };
-            Command::SetShareholder {
-                member,
-                weight: weight(n)?,
-            }
+            Command::SetShareholder { member, weight: weight(n)? }
         }
         "grant_coins" | "redeem" | "withdraw" => {
             let member = f.id("member")?;
@@ -592,33 +527,20 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
             let points = if points == "all" {
                 SellQty::All
             } else {
-                SellQty::Units(
-                    parse_points(&points)
-                        .filter(|&q| q > 0)
-                        .ok_or(Rejection::InvalidAmount)?,
-                )
+                SellQty::Units(parse_points(&points).filter(|&q| q > 0).ok_or(Rejection::InvalidAmount)?)
             };
             Command::Sell { member, points }
         }
-        "inject" => Command::Inject {
-            amount_fen: positive_money(&f.str("amount")?)?,
-        },
+        "inject" => Command::Inject { amount_fen: positive_money(&f.str("amount")?)? },
         "start_campaign" => {
             let (campaign, r, budget) = (f.id("campaign")?, f.str("rate")?, f.str("budget")?);
-            Command::StartCampaign {
-                campaign,
-                rate_ppm: rate(&r)?,
-                budget_fen: positive_money(&budget)?,
-            }
+            Command::StartCampaign { campaign, rate_ppm: rate(&r)?, budget_fen: positive_money(&budget)? }
         }
         "end_campaign" => Command::EndCampaign,
         "release_locked" => Command::ReleaseLocked,
         "distribute_dividends" => Command::DistributeDividends,
         "update_rules" => {
-            let rules = f
-                .raw("rules")
-                .and_then(doc_from_json)
-                .ok_or(Rejection::InvalidCommand)?;
+            let rules = f.raw("rules").and_then(doc_from_json).ok_or(Rejection::InvalidCommand)?;
             Command::UpdateRules { rules }
         }
         _ => unreachable!("op names are matched above"),
@@ -631,9 +553,7 @@ mod tests {
     use super::*;
 
     fn code(line: &str) -> Result<Command<'_>, &'static str> {
-        parse_line(line.as_bytes())
-            .map(|p| p.command)
-            .map_err(Rejection::code)
+        parse_line(line.as_bytes()).map(|p| p.command).map_err(Rejection::code)
     }
 
     #[test]
@@ -668,63 +588,28 @@ mod tests {
 
     #[test]
     fn field_rules() {
-        assert_eq!(
-            code(r#"{"op":"register_member","member":"u1","nickname":"Li"}"#),
-            Err("invalid_command")
-        );
-        assert_eq!(
-            code(r#"{"op":"inject","amount":100}"#),
-            Err("invalid_command")
-        );
-        assert_eq!(
-            code(r#"{"op":"inject","amount":"1e3"}"#),
-            Err("invalid_amount")
-        );
-        assert_eq!(
-            code(r#"{"op":"order","order":"o","member":"u","amount":"1"}"#),
-            Err("invalid_command")
-        );
-        assert_eq!(
-            code(r#"{"op":"set_shareholder","member":"u","weight":"2"}"#),
-            Err("invalid_command")
-        );
-        assert_eq!(
-            code(r#"{"op":"set_shareholder","member":"u","weight":1e2}"#),
-            Err("invalid_amount")
-        );
+        assert_eq!(code(r#"{"op":"register_member","member":"u1","nickname":"Li"}"#), Err("invalid_command"));
+        assert_eq!(code(r#"{"op":"inject","amount":100}"#), Err("invalid_command"));
+        assert_eq!(code(r#"{"op":"inject","amount":"1e3"}"#), Err("invalid_amount"));
+        assert_eq!(code(r#"{"op":"order","order":"o","member":"u","amount":"1"}"#), Err("invalid_command"));
+        assert_eq!(code(r#"{"op":"set_shareholder","member":"u","weight":"2"}"#), Err("invalid_command"));
+        assert_eq!(code(r#"{"op":"set_shareholder","member":"u","weight":1e2}"#), Err("invalid_amount"));
         assert_eq!(
             code(r#"{"op":"set_shareholder","member":"u","weight":-0}"#).unwrap(),
-            Command::SetShareholder {
-                member: "u".into(),
-                weight: 0
-            }
+            Command::SetShareholder { member: "u".into(), weight: 0 }
         );
         assert_eq!(
-            code(r#"{"op":"appoint_agent","member":"u","level":"city","region":"440305"}"#)
-                .unwrap(),
-            Command::AppointAgent {
-                member: "u".into(),
-                level: Level::City,
-                region: 440300
-            }
+            code(r#"{"op":"appoint_agent","member":"u","level":"city","region":"440305"}"#).unwrap(),
+            Command::AppointAgent { member: "u".into(), level: Level::City, region: 440300 }
         );
         assert_eq!(
             code(r#"{"op":"register_member","member":"u\u0031"}"#).unwrap(),
-            Command::RegisterMember {
-                member: "u1".into(),
-                referrer: None
-            }
+            Command::RegisterMember { member: "u1".into(), referrer: None }
         );
-        assert_eq!(
-            code("{\"op\":\"end_campaign\"}\r").unwrap(),
-            Command::EndCampaign
-        );
+        assert_eq!(code("{\"op\":\"end_campaign\"}\r").unwrap(), Command::EndCampaign);
         assert_eq!(
             code(r#"{"op":"sell","member":"u","points":"all"}"#).unwrap(),
-            Command::Sell {
-                member: "u".into(),
-                points: SellQty::All
-            }
+            Command::Sell { member: "u".into(), points: SellQty::All }
         );
     }
 
@@ -752,9 +637,7 @@ mod tests {
     fn type_errors_come_before_format_errors() {
         // A bad amount format and a wrong type elsewhere: the type error wins.
         assert_eq!(
-            code(
-                r#"{"op":"order","order":"o","member":"u","merchant":"s","amount":"x","pay_cash":5}"#
-            ),
+            code(r#"{"op":"order","order":"o","member":"u","merchant":"s","amount":"x","pay_cash":5}"#),
             Err("invalid_command")
         );
         assert_eq!(

@@ -37,14 +37,8 @@ impl Checker {
     pub fn check(&mut self, engine: &Engine) -> Result<(), Violation> {
         let (pool, supply) = (engine.pool_fen(), engine.supply_units());
         if let Some((p0, s0)) = self.previous {
-            if s0 > 0
-                && supply > 0
-                && i128::from(pool) * i128::from(s0) < i128::from(p0) * i128::from(supply)
-            {
-                return fail(
-                    "7.1 price never falls",
-                    format!("{p0}/{s0} fen/unit became {pool}/{supply}"),
-                );
+            if s0 > 0 && supply > 0 && i128::from(pool) * i128::from(s0) < i128::from(p0) * i128::from(supply) {
+                return fail("7.1 price never falls", format!("{p0}/{s0} fen/unit became {pool}/{supply}"));
             }
         }
         self.previous = Some((pool, supply));
@@ -60,12 +54,7 @@ pub fn check_state(engine: &Engine) -> Result<(), Violation> {
     let mut coins: i128 = 0;
     for (i, m) in engine.members().iter().enumerate() {
         let id = engine.member_id(i as u32);
-        if m.points < 0
-            || m.locked < 0
-            || m.cash_fen < 0
-            || m.coins_fen < 0
-            || m.cycle_realized_fen < 0
-        {
+        if m.points < 0 || m.locked < 0 || m.cash_fen < 0 || m.coins_fen < 0 || m.cycle_realized_fen < 0 {
             return fail("7.5 no negative balance", format!("member {id}: {m:?}"));
         }
         if engine.triggers(m) {
@@ -88,25 +77,15 @@ pub fn check_state(engine: &Engine) -> Result<(), Violation> {
         || engine.dividend_pool_fen() < 0
         || engine.platform_revenue_fen() < 0
     {
-        return fail(
-            "7.5 no negative balance",
-            "pool, supply, dividend pool or platform revenue".into(),
-        );
+        return fail("7.5 no negative balance", "pool, supply, dividend pool or platform revenue".into());
     }
     if engine.supply_units() == 0 && engine.pool_fen() < 0 {
         return fail("7.5 no negative balance", "pool".into());
     }
     if held != i128::from(engine.supply_units()) {
-        return fail(
-            "7.2 points add up",
-            format!(
-                "supply {} ≠ Σ(points + locked) {held}",
-                engine.supply_units()
-            ),
-        );
+        return fail("7.2 points add up", format!("supply {} ≠ Σ(points + locked) {held}", engine.supply_units()));
     }
-    let money_in =
-        i128::from(t.commissions_fen) + i128::from(t.injected_fen) + i128::from(t.subsidies_fen);
+    let money_in = i128::from(t.commissions_fen) + i128::from(t.injected_fen) + i128::from(t.subsidies_fen);
     let money_out = i128::from(engine.pool_fen())
         + cash
         + i128::from(engine.platform_revenue_fen())
@@ -115,18 +94,12 @@ pub fn check_state(engine: &Engine) -> Result<(), Violation> {
         + i128::from(t.cash_spent_fen)
         + i128::from(t.redeemed_fen);
     if money_in != money_out {
-        return fail(
-            "7.3 money adds up",
-            format!("in {money_in} fen ≠ held and paid out {money_out} fen"),
-        );
+        return fail("7.3 money adds up", format!("in {money_in} fen ≠ held and paid out {money_out} fen"));
     }
     if i128::from(t.coins_issued_fen) != coins + i128::from(t.coins_spent_fen) {
         return fail(
             "7.4 coins add up",
-            format!(
-                "issued {} ≠ Σcoins {coins} + spent {}",
-                t.coins_issued_fen, t.coins_spent_fen
-            ),
+            format!("issued {} ≠ Σcoins {coins} + spent {}", t.coins_issued_fen, t.coins_spent_fen),
         );
     }
     Ok(())

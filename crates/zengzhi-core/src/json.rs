@@ -44,11 +44,7 @@ pub struct JsonError {
 
 /// Parses one JSON value that fills `text` (surrounding JSON whitespace allowed).
 pub fn parse(text: &str) -> Result<Json<'_>, JsonError> {
-    let mut p = Parser {
-        s: text,
-        b: text.as_bytes(),
-        i: 0,
-    };
+    let mut p = Parser { s: text, b: text.as_bytes(), i: 0 };
     p.ws();
     let v = p.value(0)?;
     p.ws();
@@ -66,10 +62,7 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn err(&self, reason: &'static str) -> JsonError {
-        JsonError {
-            offset: self.i,
-            reason,
-        }
+        JsonError { offset: self.i, reason }
     }
 
     fn ws(&mut self) {
@@ -140,10 +133,7 @@ impl<'a> Parser<'a> {
                 }
             };
             if duplicate {
-                return Err(JsonError {
-                    offset: key_at,
-                    reason: "duplicate key",
-                });
+                return Err(JsonError { offset: key_at, reason: "duplicate key" });
             }
             self.ws();
             if self.b.get(self.i) != Some(&b':') {
@@ -235,9 +225,7 @@ impl<'a> Parser<'a> {
         };
         let mut v = 0u32;
         for &c in h {
-            let d = (c as char)
-                .to_digit(16)
-                .ok_or_else(|| self.err("bad \\u escape"))?;
+            let d = (c as char).to_digit(16).ok_or_else(|| self.err("bad \\u escape"))?;
             v = v * 16 + d;
         }
         self.i += 4;
@@ -300,9 +288,7 @@ impl<'a> Parser<'a> {
                             } else {
                                 hi
                             };
-                            out.push(
-                                char::from_u32(code).ok_or_else(|| self.err("lone surrogate"))?,
-                            );
+                            out.push(char::from_u32(code).ok_or_else(|| self.err("lone surrogate"))?);
                         }
                         _ => return Err(self.err("invalid escape")),
                     }
@@ -331,12 +317,7 @@ mod tests {
         assert_eq!(v.get("b"), Some(&Json::Str(Cow::Owned("xé😀".into()))));
         assert_eq!(
             v.get("a"),
-            Some(&Json::Arr(vec![
-                Json::Num("1"),
-                Json::Num("-2.5e3"),
-                Json::Bool(true),
-                Json::Null
-            ]))
+            Some(&Json::Arr(vec![Json::Num("1"), Json::Num("-2.5e3"), Json::Bool(true), Json::Null]))
         );
     }
 

@@ -39,23 +39,14 @@ pub fn replay(
     let mut results = Vec::new();
     let mut checker = Checker::new();
     if check {
-        checker
-            .check(&engine)
-            .map_err(|violation| Box::new(BrokenAt { line: 0, violation }))?;
+        checker.check(&engine).map_err(|violation| Box::new(BrokenAt { line: 0, violation }))?;
     }
     let base = input.as_ptr() as usize;
     for (n, line) in lines(input).enumerate() {
-        let result = parse_line(line)
-            .and_then(|p| engine.apply(&p.command))
-            .map(|_| ());
+        let result = parse_line(line).and_then(|p| engine.apply(&p.command)).map(|_| ());
         results.push(result);
         if check {
-            checker.check(&engine).map_err(|violation| {
-                Box::new(BrokenAt {
-                    line: n + 1,
-                    violation,
-                })
-            })?;
+            checker.check(&engine).map_err(|violation| Box::new(BrokenAt { line: n + 1, violation }))?;
         }
         if n % 65_536 == 65_535 {
             progress(line.as_ptr() as usize - base);

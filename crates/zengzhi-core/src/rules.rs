@@ -69,56 +69,26 @@ enum Kind {
 
 /// Every rule key: section, key, kind, and the field it sets.
 const KEYS: &[(&str, &str, Kind, fn(&mut Rules) -> &mut i64)] = &[
-    ("points", "initial_price", Kind::Money, |r| {
-        &mut r.initial_price_fen
-    }),
-    ("points", "mint_ratio", Kind::Rate, |r| {
-        &mut r.mint_ratio_ppm
-    }),
-    ("commission", "default_rate", Kind::Rate, |r| {
-        &mut r.default_rate_ppm
-    }),
-    ("commission", "pool_share", Kind::Rate, |r| {
-        &mut r.pool_share_ppm
-    }),
-    ("commission", "distribution_share", Kind::Rate, |r| {
-        &mut r.distribution_share_ppm
-    }),
+    ("points", "initial_price", Kind::Money, |r| &mut r.initial_price_fen),
+    ("points", "mint_ratio", Kind::Rate, |r| &mut r.mint_ratio_ppm),
+    ("commission", "default_rate", Kind::Rate, |r| &mut r.default_rate_ppm),
+    ("commission", "pool_share", Kind::Rate, |r| &mut r.pool_share_ppm),
+    ("commission", "distribution_share", Kind::Rate, |r| &mut r.distribution_share_ppm),
     ("sell", "retention", Kind::Rate, |r| &mut r.retention_ppm),
-    ("sell", "min_lifetime_consumption", Kind::Money, |r| {
-        &mut r.min_lifetime_consumption_fen
-    }),
-    ("exit", "multiple", Kind::Multiple, |r| {
-        &mut r.exit_multiple_ppm
-    }),
-    ("referral", "direct", Kind::Rate, |r| {
-        &mut r.referral_direct_ppm
-    }),
-    ("referral", "indirect", Kind::Rate, |r| {
-        &mut r.referral_indirect_ppm
-    }),
-    ("referral", "merchant_recruiter", Kind::Rate, |r| {
-        &mut r.referral_merchant_recruiter_ppm
-    }),
-    ("agents", "district", Kind::Rate, |r| {
-        &mut r.agent_district_ppm
-    }),
+    ("sell", "min_lifetime_consumption", Kind::Money, |r| &mut r.min_lifetime_consumption_fen),
+    ("exit", "multiple", Kind::Multiple, |r| &mut r.exit_multiple_ppm),
+    ("referral", "direct", Kind::Rate, |r| &mut r.referral_direct_ppm),
+    ("referral", "indirect", Kind::Rate, |r| &mut r.referral_indirect_ppm),
+    ("referral", "merchant_recruiter", Kind::Rate, |r| &mut r.referral_merchant_recruiter_ppm),
+    ("agents", "district", Kind::Rate, |r| &mut r.agent_district_ppm),
     ("agents", "city", Kind::Rate, |r| &mut r.agent_city_ppm),
-    ("agents", "province", Kind::Rate, |r| {
-        &mut r.agent_province_ppm
-    }),
+    ("agents", "province", Kind::Rate, |r| &mut r.agent_province_ppm),
     ("agents", "peer", Kind::Rate, |r| &mut r.agent_peer_ppm),
-    ("dividends", "share_of_platform", Kind::Rate, |r| {
-        &mut r.dividend_share_of_platform_ppm
-    }),
-    ("vesting", "release", Kind::Rate, |r| {
-        &mut r.vesting_release_ppm
-    }),
+    ("dividends", "share_of_platform", Kind::Rate, |r| &mut r.dividend_share_of_platform_ppm),
+    ("vesting", "release", Kind::Rate, |r| &mut r.vesting_release_ppm),
     ("withdraw", "min", Kind::Money, |r| &mut r.withdraw_min_fen),
     ("withdraw", "fee", Kind::Rate, |r| &mut r.withdraw_fee_ppm),
-    ("limits", "max_mint_value_per_order", Kind::Money, |r| {
-        &mut r.max_mint_value_per_order_fen
-    }),
+    ("limits", "max_mint_value_per_order", Kind::Money, |r| &mut r.max_mint_value_per_order_fen),
 ];
 
 /// One problem found in a rules document, in Chinese and English.
@@ -141,11 +111,7 @@ impl std::fmt::Display for RuleProblem {
 }
 
 fn problem(path: &str, zh: impl Into<String>, en: impl Into<String>) -> RuleProblem {
-    RuleProblem {
-        path: path.to_string(),
-        zh: zh.into(),
-        en: en.into(),
-    }
+    RuleProblem { path: path.to_string(), zh: zh.into(), en: en.into() }
 }
 
 /// A rules document reduced to what validation needs: sections, keys and string values.
@@ -156,11 +122,7 @@ pub type RuleDoc = Vec<(String, Option<Vec<(String, Option<String>)>>)>;
 pub fn doc_from_toml(text: &str) -> Result<RuleDoc, RuleProblem> {
     let table: toml::Table = toml::from_str(text).map_err(|e| {
         let msg = e.message().to_string();
-        problem(
-            "",
-            format!("TOML 格式错误：{msg}"),
-            format!("not valid TOML: {msg}"),
-        )
+        problem("", format!("TOML 格式错误：{msg}"), format!("not valid TOML: {msg}"))
     })?;
     Ok(table
         .into_iter()
@@ -219,27 +181,17 @@ impl Rules {
                 continue;
             }
             let Some(keys) = keys else {
-                problems.push(problem(
-                    section,
-                    "规则分组必须是表",
-                    "a section must be a table",
-                ));
+                problems.push(problem(section, "规则分组必须是表", "a section must be a table"));
                 continue;
             };
             for (key, value) in keys {
                 let path = format!("{section}.{key}");
-                let Some((_, _, kind, field)) =
-                    KEYS.iter().find(|(s, k, ..)| s == section && k == key)
-                else {
+                let Some((_, _, kind, field)) = KEYS.iter().find(|(s, k, ..)| s == section && k == key) else {
                     problems.push(problem(&path, "未知的规则项", "unknown key"));
                     continue;
                 };
                 let Some(text) = value else {
-                    problems.push(problem(
-                        &path,
-                        "取值必须是字符串",
-                        "the value must be a string",
-                    ));
+                    problems.push(problem(&path, "取值必须是字符串", "the value must be a string"));
                     continue;
                 };
                 let parsed = match kind {
@@ -293,9 +245,7 @@ impl Rules {
                 "pool_share + distribution_share exceeds 1",
             ));
         }
-        if !(self.agent_district_ppm <= self.agent_city_ppm
-            && self.agent_city_ppm <= self.agent_province_ppm)
-        {
+        if !(self.agent_district_ppm <= self.agent_city_ppm && self.agent_city_ppm <= self.agent_province_ppm) {
             problems.push(problem(
                 "agents",
                 "区代、市代、省代比例必须满足 区代 ≤ 市代 ≤ 省代",
@@ -303,11 +253,7 @@ impl Rules {
             ));
         }
         if self.initial_price_fen <= 0 {
-            problems.push(problem(
-                "points.initial_price",
-                "积分起盘价必须大于 0",
-                "initial_price must be above 0",
-            ));
+            problems.push(problem("points.initial_price", "积分起盘价必须大于 0", "initial_price must be above 0"));
         }
         debug_assert!(self.mint_ratio_ppm <= PPM && self.exit_multiple_ppm <= MAX_MULTIPLE_PPM);
         debug_assert!(self.withdraw_min_fen <= MAX_MONEY_ARG_FEN);
@@ -403,16 +349,12 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].path, "exit.multiple");
         // 1.25 × 0.8 = 1 exactly: no warning.
-        assert!(Rules::from_toml("[exit]\nmultiple = \"1.25\"")
-            .unwrap()
-            .warnings()
-            .is_empty());
+        assert!(Rules::from_toml("[exit]\nmultiple = \"1.25\"").unwrap().warnings().is_empty());
     }
 
     #[test]
     fn warns_on_reward_budget_and_flat_price() {
-        let r = Rules::from_toml("[referral]\ndirect = \"0.05\"\n[points]\nmint_ratio = \"1\"")
-            .unwrap();
+        let r = Rules::from_toml("[referral]\ndirect = \"0.05\"\n[points]\nmint_ratio = \"1\"").unwrap();
         let paths: Vec<_> = r.warnings().into_iter().map(|w| w.path).collect();
         assert_eq!(paths, ["referral", "points.mint_ratio"]);
     }

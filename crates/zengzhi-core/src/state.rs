@@ -20,22 +20,10 @@ pub fn write_state<W: Write>(
     let (p_ref, n_ref) = engine.reference_price();
     writeln!(out, "{{")?;
     writeln!(out, "  \"pool\": \"{}\",", format_money(engine.pool_fen()))?;
-    writeln!(
-        out,
-        "  \"supply\": \"{}\",",
-        format_points(engine.supply_units())
-    )?;
+    writeln!(out, "  \"supply\": \"{}\",", format_points(engine.supply_units()))?;
     writeln!(out, "  \"price\": \"{}\",", format_price(p_ref, n_ref))?;
-    writeln!(
-        out,
-        "  \"platform_revenue\": \"{}\",",
-        format_money(engine.platform_revenue_fen())
-    )?;
-    writeln!(
-        out,
-        "  \"dividend_pool\": \"{}\",",
-        format_money(engine.dividend_pool_fen())
-    )?;
+    writeln!(out, "  \"platform_revenue\": \"{}\",", format_money(engine.platform_revenue_fen()))?;
+    writeln!(out, "  \"dividend_pool\": \"{}\",", format_money(engine.dividend_pool_fen()))?;
     writeln!(out, "  \"totals\": {{")?;
     for (key, fen) in [
         ("commissions", t.commissions_fen),
@@ -65,27 +53,11 @@ pub fn write_state<W: Write>(
             writeln!(out, "      \"locked\": \"{}\",", format_points(m.locked))?;
             writeln!(out, "      \"cash\": \"{}\",", format_money(m.cash_fen))?;
             writeln!(out, "      \"coins\": \"{}\",", format_money(m.coins_fen))?;
-            writeln!(
-                out,
-                "      \"cycle_consumption\": \"{}\",",
-                format_money(m.cycle_consumption_fen)
-            )?;
-            writeln!(
-                out,
-                "      \"cycle_realized\": \"{}\",",
-                format_money(m.cycle_realized_fen)
-            )?;
-            writeln!(
-                out,
-                "      \"lifetime_consumption\": \"{}\",",
-                format_money(m.lifetime_consumption_fen)
-            )?;
+            writeln!(out, "      \"cycle_consumption\": \"{}\",", format_money(m.cycle_consumption_fen))?;
+            writeln!(out, "      \"cycle_realized\": \"{}\",", format_money(m.cycle_realized_fen))?;
+            writeln!(out, "      \"lifetime_consumption\": \"{}\",", format_money(m.lifetime_consumption_fen))?;
             writeln!(out, "      \"exits\": {},", m.exits)?;
-            writeln!(
-                out,
-                "      \"rewards\": \"{}\"",
-                format_money(m.rewards_fen)
-            )?;
+            writeln!(out, "      \"rewards\": \"{}\"", format_money(m.rewards_fen))?;
             let comma = if n + 1 < order.len() { "," } else { "" };
             writeln!(out, "    }}{comma}")?;
         }

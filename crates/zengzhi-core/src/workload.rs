@@ -45,13 +45,7 @@ impl Default for Workload {
     /// The figures of the engine benchmark: 1,000,000 members, 1,000 stores, 5,000,000
     /// orders with 10% sells mixed in.
     fn default() -> Self {
-        Workload {
-            members: 1_000_000,
-            stores: 1_000,
-            operations: 5_555_556,
-            sell_per_mille: 100,
-            seed: 42,
-        }
+        Workload { members: 1_000_000, stores: 1_000, operations: 5_555_556, sell_per_mille: 100, seed: 42 }
     }
 }
 
@@ -69,8 +63,7 @@ fn store_id(i: u32) -> String {
 }
 
 fn district_code(n: u32) -> u32 {
-    let province =
-        PROVINCES[(n / (CITIES_PER_PROVINCE * DISTRICTS_PER_CITY)) as usize % PROVINCES.len()];
+    let province = PROVINCES[(n / (CITIES_PER_PROVINCE * DISTRICTS_PER_CITY)) as usize % PROVINCES.len()];
     let city = 1 + (n / DISTRICTS_PER_CITY) % CITIES_PER_PROVINCE;
     let district = 1 + n % DISTRICTS_PER_CITY;
     province * 10_000 + city * 100 + district
@@ -84,28 +77,31 @@ impl Workload {
 
     /// The set-up commands: members (each but the first few referred by an earlier member, so
     /// referral trees form), stores with recruiters and regions, agents at all three levels.
-    pub fn setup(&self) -> Vec<Command<'static>> {
+    /// Generated lazily, so a million members cost no memory before they are applied.
+    pub fn setup(&self) -> impl Iterator<Item = Command<'static>> + '_ {
         let mut rng = SplitMix64::new(self.seed);
-        let mut out = Vec::with_capacity(self.members as usize + self.stores as usize + 200);
-        for i in 0..self.members {
+        let members = (0..self.members).map(move |i| {
             // One in ten members joins without a referrer; the rest pick an earlier member.
-            let referrer = (i > 0 && rng.below(10) != 0)
-                .then(|| Cow::Owned(member_id(rng.below(u64::from(i)) as u32)));
-            out.push(Command::RegisterMember {
-                member: Cow::Owned(member_id(i)),
-                referrer,
-            });
-        }
+            let referrer = (i > 0 && rng.below(10) != 0).then(|| Cow::Owned(member_id(rng.below(u64::from(i)) as u32)));
+            Command::RegisterMember { member: Cow::Owned(member_id(i)), referrer }
+        });
+        members.chain(self.stores_and_agents())
+    }
+
+    /// Set-up sizes: commands in [`setup`](Self::setup).
+    pub fn setup_len(&self) -> u64 {
+        u64::from(self.members) + self.stores_and_agents().len() as u64
+    }
+
+    fn stores_and_agents(&self) -> Vec<Command<'static>> {
+        let mut rng = SplitMix64::new(self.seed ^ 0x5707e);
+        let mut out = Vec::new();
         for s in 0..self.stores {
             out.push(Command::RegisterMerchant {
                 merchant: Cow::Owned(store_id(s)),
                 commission_ppm: None,
-                owner: Some(Cow::Owned(member_id(
-                    rng.below(u64::from(self.members)) as u32
-                ))),
-                recruiter: Some(Cow::Owned(member_id(
-                    rng.below(u64::from(self.members)) as u32
-                ))),
+                owner: Some(Cow::Owned(member_id(rng.below(u64::from(self.members)) as u32))),
+                recruiter: Some(Cow::Owned(member_id(rng.below(u64::from(self.members)) as u32))),
                 region: Some(district_code(s % self.districts())),
             });
         }
@@ -130,12 +126,7 @@ impl Workload {
     /// The operations, generated one at a time against the live engine (a sell takes half of a
     /// random member's free points, or all of them when fewer than 2 units).
     pub fn operations(&self) -> Operations {
-        Operations {
-            rng: SplitMix64::new(self.seed ^ 0x5eed),
-            work: self.clone(),
-            done: 0,
-            orders: 0,
-        }
+        Operations { rng: SplitMix64::new(self.seed ^ 0x5eed), work: self.clone(), done: 0, orders: 0 }
     }
 }
 
@@ -149,15 +140,8 @@ pub struct Operations {
 
 /// One generated operation, owning its ids.
 pub enum Op {
-    Order {
-        order: String,
-        member: u32,
-        store: u32,
-        amount_fen: i64,
-    },
-    Sell {
-        member: u32,
-    },
+    Order { order: u64, member: u32, store: u32, amount_fen: i64 },
+    Sell { member: u32 },
 }
 
 impl Operations {
@@ -173,7 +157,7 @@ impl Operations {
         }
         self.orders += 1;
         Some(Op::Order {
-            order: format!("o{}", self.orders),
+            order: self.orders,
             member,
             store: self.rng.below(u64::from(self.work.stores)) as u32,
             // 10.00 to 509.99 yuan.
@@ -181,49 +165,53 @@ impl Operations {
         })
     }
 
-    /// The command for `op`, with ids from the given tables.
-    pub fn command<'a>(
-        op: &'a Op,
-        member_ids: &'a [String],
-        store_ids: &'a [String],
-        engine: &Engine,
-    ) -> Command<'a> {
+    /// The command for `op`, given its ids as text (see [`Op::ids_into`]).
+    pub fn command<'a>(op: &Op, ids: &'a OpIds, engine: &Engine) -> Command<'a> {
+        let (member, store) = (ids.member.as_str(), ids.store.as_str());
         match op {
-            Op::Order {
-                order,
-                member,
-                store,
-                amount_fen,
-            } => Command::Order {
-                order: Cow::Borrowed(order),
-                member: Cow::Borrowed(&member_ids[*member as usize]),
-                merchant: Some(Cow::Borrowed(&store_ids[*store as usize])),
+            Op::Order { amount_fen, .. } => Command::Order {
+                order: Cow::Borrowed(&ids.order),
+                member: Cow::Borrowed(member),
+                merchant: Some(Cow::Borrowed(store)),
                 amount_fen: *amount_fen,
                 commission_fen: None,
                 pay_cash_fen: 0,
                 pay_coins_fen: 0,
             },
-            Op::Sell { member } => {
-                let id = &member_ids[*member as usize];
-                let free = engine.member(id).map_or(0, |m| m.points);
-                let points = if free >= 2 {
-                    SellQty::Units(free / 2)
-                } else {
-                    SellQty::All
-                };
-                Command::Sell {
-                    member: Cow::Borrowed(id),
-                    points,
-                }
+            Op::Sell { .. } => {
+                let free = engine.member(member).map_or(0, |m| m.points);
+                let points = if free >= 2 { SellQty::Units(free / 2) } else { SellQty::All };
+                Command::Sell { member: Cow::Borrowed(member), points }
             }
         }
     }
 }
 
-/// The member and store id tables of a workload.
-pub fn id_tables(work: &Workload) -> (Vec<String>, Vec<String>) {
-    (
-        (0..work.members).map(member_id).collect(),
-        (0..work.stores).map(store_id).collect(),
-    )
+/// Reusable text buffers for one operation's ids.
+#[derive(Debug, Default, Clone)]
+pub struct OpIds {
+    pub order: String,
+    pub member: String,
+    pub store: String,
+}
+
+impl Op {
+    /// Writes this operation's ids into reusable buffers (as a request handler would have
+    /// them: fresh, in cache).
+    pub fn ids_into(&self, ids: &mut OpIds) {
+        use std::fmt::Write;
+        ids.order.clear();
+        ids.member.clear();
+        ids.store.clear();
+        match self {
+            Op::Order { order, member, store, .. } => {
+                let _ = write!(ids.order, "o{order}");
+                let _ = write!(ids.member, "m{member}");
+                let _ = write!(ids.store, "s{store}");
+            }
+            Op::Sell { member } => {
+                let _ = write!(ids.member, "m{member}");
+            }
+        }
+    }
 }

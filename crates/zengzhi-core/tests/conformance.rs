@@ -19,12 +19,8 @@ fn conformance_dir() -> PathBuf {
 
 fn cases() -> Vec<(String, PathBuf)> {
     let dir = conformance_dir();
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!(
-            "the conformance folder {} cannot be read: {e}",
-            dir.display()
-        )
-    });
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the conformance folder {} cannot be read: {e}", dir.display()));
     let mut cases: Vec<(String, PathBuf)> = entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
@@ -33,25 +29,14 @@ fn cases() -> Vec<(String, PathBuf)> {
         })
         .collect();
     cases.sort();
-    assert!(
-        !cases.is_empty(),
-        "no conformance cases found in {}",
-        dir.display()
-    );
+    assert!(!cases.is_empty(), "no conformance cases found in {}", dir.display());
     cases
 }
 
-fn run_case(
-    name: &str,
-    dir: &std::path::Path,
-    mode: CascadeMode,
-    check: bool,
-) -> Result<(), String> {
+fn run_case(name: &str, dir: &std::path::Path, mode: CascadeMode, check: bool) -> Result<(), String> {
     let rules_path = dir.join(format!("{name}.rules.toml"));
     let rules = match std::fs::read_to_string(&rules_path) {
-        Ok(text) => {
-            Rules::from_toml(&text).map_err(|e| format!("{name}: rules rejected: {e:?}"))?
-        }
+        Ok(text) => Rules::from_toml(&text).map_err(|e| format!("{name}: rules rejected: {e:?}"))?,
         Err(_) => Rules::default(),
     };
     let input = std::fs::read(dir.join(format!("{name}.jsonl"))).map_err(|e| e.to_string())?;
@@ -64,18 +49,8 @@ fn run_case(
     if text != expected {
         let got = String::from_utf8_lossy(&text);
         let want = String::from_utf8_lossy(&expected);
-        let first = got
-            .lines()
-            .zip(want.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(0);
-        let context = |s: &str| {
-            s.lines()
-                .skip(first.saturating_sub(3))
-                .take(8)
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
+        let first = got.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        let context = |s: &str| s.lines().skip(first.saturating_sub(3)).take(8).collect::<Vec<_>>().join("\n");
         return Err(format!(
             "{name} ({mode:?}): output differs at line {}\n--- got\n{}\n--- expected\n{}",
             first + 1,
@@ -88,28 +63,14 @@ fn run_case(
 
 #[test]
 fn every_case_byte_for_byte() {
-    let failures: Vec<String> = cases()
-        .iter()
-        .filter_map(|(name, dir)| run_case(name, dir, CascadeMode::Indexed, false).err())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    let failures: Vec<String> =
+        cases().iter().filter_map(|(name, dir)| run_case(name, dir, CascadeMode::Indexed, false).err()).collect();
+    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n\n"));
 }
 
 #[test]
 fn every_case_with_the_naive_cascade_and_invariants_checked() {
-    let failures: Vec<String> = cases()
-        .iter()
-        .filter_map(|(name, dir)| run_case(name, dir, CascadeMode::NaiveScan, true).err())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    let failures: Vec<String> =
+        cases().iter().filter_map(|(name, dir)| run_case(name, dir, CascadeMode::NaiveScan, true).err()).collect();
+    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n\n"));
 }
