@@ -90,11 +90,10 @@ fn engine(args: EngineArgs) -> Result<()> {
     anyhow::ensure!(args.members > 0 && args.stores > 0, "--members and --stores must be above 0");
     anyhow::ensure!(args.sell_per_mille < 1000, "--sell-per-mille must be below 1000");
     anyhow::ensure!(args.batch > 0, "--batch must be at least 1");
-    let operations = args.orders * 1000 / u64::from(1000 - args.sell_per_mille);
     let work = Workload {
         members: args.members,
         stores: args.stores,
-        operations,
+        orders: args.orders,
         sell_per_mille: args.sell_per_mille,
         seed: args.seed,
     };
@@ -109,7 +108,7 @@ fn engine(args: EngineArgs) -> Result<()> {
     setup_bar.finish_and_clear();
     let setup_rss = peak_rss_bytes().unwrap_or(0);
 
-    let run_bar = bar(operations, args.json, "订单 orders {bar:40} {pos}/{len} {per_sec} exits {msg}");
+    let run_bar = bar(args.orders * 1000 / u64::from(1000 - args.sell_per_mille), args.json, "订单 orders {bar:40} {pos}/{len} {per_sec} exits {msg}");
     let mut ops = work.operations();
     let (mut orders, mut sells, mut rejected) = (0u64, 0u64, 0u64);
     let started = Instant::now();
@@ -210,12 +209,13 @@ fn replay(args: ReplayBenchArgs) -> Result<()> {
     let work = Workload {
         members: args.members,
         stores: 1_000.min(args.members),
-        operations: 0,
+        orders: 0,
         sell_per_mille: 100,
         seed: 7,
     };
     let mut engine = Engine::new(Rules::default());
-    let work = Workload { operations: args.lines - work.setup_len(), ..work };
+    // Orders so that set-up, orders and the sells among them make about `lines` lines.
+    let work = Workload { orders: (args.lines - work.setup_len()) * 9 / 10, ..work };
     let gen_bar = bar(args.lines, args.json, "生成 generate {bar:40} {pos}/{len}");
     let mut text = String::with_capacity(args.lines as usize * 100);
     for command in work.setup() {
@@ -248,22 +248,22 @@ fn replay(args: ReplayBenchArgs) -> Result<()> {
     zengzhi_core::state::write_state(&replayed.engine, Some(&replayed.results), &mut out)?;
     let elapsed = started.elapsed();
     let report = serde_json::json!({
-        "lines": args.lines,
+        "lines": n,
         "bytes_in": text.len(),
         "bytes_out": out.len(),
         "seconds": elapsed.as_secs_f64(),
-        "lines_per_s": per_second(args.lines, elapsed).round(),
+        "lines_per_s": per_second(n, elapsed).round(),
     });
     if args.json {
         println!("{report}");
     } else {
         println!(
             "回放基准 replay benchmark: {} lines ({:.1} MB in, {:.1} MB out) in {:.3} s = {:.0} lines/s",
-            args.lines,
+            n,
             text.len() as f64 / 1e6,
             out.len() as f64 / 1e6,
             elapsed.as_secs_f64(),
-            per_second(args.lines, elapsed)
+            per_second(n, elapsed)
         );
     }
     Ok(())

@@ -34,8 +34,8 @@ impl SplitMix64 {
 pub struct Workload {
     pub members: u32,
     pub stores: u32,
-    /// Commands after set-up (orders and sells).
-    pub operations: u64,
+    /// Orders after set-up; sells come on top (see `sell_per_mille`).
+    pub orders: u64,
     /// Share of operations that are sells, per mille.
     pub sell_per_mille: u32,
     pub seed: u64,
@@ -45,7 +45,7 @@ impl Default for Workload {
     /// The figures of the engine benchmark: 1,000,000 members, 1,000 stores, 5,000,000
     /// orders with 10% sells mixed in.
     fn default() -> Self {
-        Workload { members: 1_000_000, stores: 1_000, operations: 5_555_556, sell_per_mille: 100, seed: 42 }
+        Workload { members: 1_000_000, stores: 1_000, orders: 5_000_000, sell_per_mille: 100, seed: 42 }
     }
 }
 
@@ -126,7 +126,7 @@ impl Workload {
     /// The operations, generated one at a time against the live engine (a sell takes half of a
     /// random member's free points, or all of them when fewer than 2 units).
     pub fn operations(&self) -> Operations {
-        Operations { rng: SplitMix64::new(self.seed ^ 0x5eed), work: self.clone(), done: 0, orders: 0 }
+        Operations { rng: SplitMix64::new(self.seed ^ 0x5eed), work: self.clone(), orders: 0 }
     }
 }
 
@@ -134,7 +134,6 @@ impl Workload {
 pub struct Operations {
     rng: SplitMix64,
     work: Workload,
-    done: u64,
     orders: u64,
 }
 
@@ -147,10 +146,9 @@ pub enum Op {
 impl Operations {
     /// The next operation, or `None` when all are done.
     pub fn next_op(&mut self) -> Option<Op> {
-        if self.done == self.work.operations {
+        if self.orders == self.work.orders {
             return None;
         }
-        self.done += 1;
         let member = self.rng.below(u64::from(self.work.members)) as u32;
         if self.rng.below(1000) < u64::from(self.work.sell_per_mille) {
             return Some(Op::Sell { member });
