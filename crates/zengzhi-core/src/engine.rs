@@ -44,8 +44,8 @@ pub struct Member {
     /// Bit set of [`Level`]s this member holds an appointment of.
     pub agent_levels: u8,
     /// The member's place in the exit index (kept here so a re-key touches one record).
-    place: u32,
-    place_pos: u32,
+    pub(crate) place: u32,
+    pub(crate) place_pos: u32,
 }
 
 impl Default for Member {
@@ -162,30 +162,30 @@ pub struct Applied {
 /// The state of one program.
 #[derive(Clone)]
 pub struct Engine {
-    rules: Rules,
-    pool: i64,
-    supply: i64,
+    pub(crate) rules: Rules,
+    pub(crate) pool: i64,
+    pub(crate) supply: i64,
     /// `(pool, supply)` after the latest step that left supply > 0; `None` before the first.
-    last_positive: Option<(i64, i64)>,
-    platform_revenue: i64,
-    dividend_pool: i64,
-    totals: Totals,
-    members: Vec<Member>,
-    member_ids: IdMap,
-    merchants: Vec<Merchant>,
-    merchant_ids: IdMap,
-    order_ids: IdSet,
-    campaign_ids: IdSet,
-    campaign: Option<Campaign>,
+    pub(crate) last_positive: Option<(i64, i64)>,
+    pub(crate) platform_revenue: i64,
+    pub(crate) dividend_pool: i64,
+    pub(crate) totals: Totals,
+    pub(crate) members: Vec<Member>,
+    pub(crate) member_ids: IdMap,
+    pub(crate) merchants: Vec<Merchant>,
+    pub(crate) merchant_ids: IdMap,
+    pub(crate) order_ids: IdSet,
+    pub(crate) campaign_ids: IdSet,
+    pub(crate) campaign: Option<Campaign>,
     /// `(level bit << 32 | normalised region)` → member.
-    agents: HashMap<u64, u32>,
+    pub(crate) agents: HashMap<u64, u32>,
     /// member → weight (> 0).
-    shareholders: BTreeMap<u32, u32>,
-    index: ExitIndex,
-    mode: CascadeMode,
+    pub(crate) shareholders: BTreeMap<u32, u32>,
+    pub(crate) index: ExitIndex,
+    pub(crate) mode: CascadeMode,
 }
 
-fn agent_key(level: Level, region: u32) -> u64 {
+pub(crate) fn agent_key(level: Level, region: u32) -> u64 {
     (level as u64) << 32 | u64::from(region)
 }
 
@@ -347,7 +347,7 @@ impl Engine {
     }
 
     /// Re-keys every member (after the exit multiple changed).
-    fn rebuild_index(&mut self) {
+    pub(crate) fn rebuild_index(&mut self) {
         if self.mode == CascadeMode::Indexed {
             let mut index = std::mem::take(&mut self.index);
             index.clear(&mut self.places());

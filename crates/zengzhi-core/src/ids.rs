@@ -224,6 +224,13 @@ impl IdSet {
         true
     }
 
+    /// Calls `f` with every id, in no particular order.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
+        for &word in &self.table {
+            f(name_bytes(&self.arena, word).as_slice());
+        }
+    }
+
     /// Approximate heap bytes used.
     pub fn heap_bytes(&self) -> usize {
         self.arena.capacity() + self.table.capacity() * 9

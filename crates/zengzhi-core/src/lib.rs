@@ -36,6 +36,7 @@ pub mod json;
 pub mod num;
 pub mod replay;
 pub mod rules;
+pub mod snapshot;
 pub mod state;
 pub mod workload;
 

@@ -229,6 +229,52 @@ impl Rules {
         }
     }
 
+    /// Every rule value in a fixed order (for snapshots).
+    pub fn to_values(&self) -> Vec<i64> {
+        let mut copy = self.clone();
+        KEYS.iter().map(|(_, _, _, field)| *field(&mut copy)).collect()
+    }
+
+    /// Rules from [`to_values`](Self::to_values) output; `None` if the values do not make valid
+    /// rules.
+    pub fn from_values(values: &[i64]) -> Option<Rules> {
+        if values.len() != KEYS.len() {
+            return None;
+        }
+        let mut rules = Rules::default();
+        for ((_, _, kind, field), &v) in KEYS.iter().zip(values) {
+            let max = match kind {
+                Kind::Rate => PPM,
+                Kind::Multiple => MAX_MULTIPLE_PPM,
+                Kind::Money => MAX_MONEY_ARG_FEN,
+            };
+            if !(0..=max).contains(&v) {
+                return None;
+            }
+            *field(&mut rules) = v;
+        }
+        rules.whole_problems().is_empty().then_some(rules)
+    }
+
+    /// The whole rules as a document of strings (every key), e.g. for an `update_rules` command
+    /// that recreates them on top of the defaults.
+    pub fn to_doc(&self) -> RuleDoc {
+        let mut copy = self.clone();
+        let mut doc: RuleDoc = Vec::new();
+        for (section, key, kind, field) in KEYS {
+            let v = *field(&mut copy);
+            let text = match kind {
+                Kind::Money => crate::num::format_money(v),
+                Kind::Rate | Kind::Multiple => format_rate(v),
+            };
+            match doc.iter_mut().find(|(s, _)| s == section) {
+                Some((_, Some(keys))) => keys.push((key.to_string(), Some(text))),
+                _ => doc.push((section.to_string(), Some(vec![(key.to_string(), Some(text))]))),
+            }
+        }
+        doc
+    }
+
     /// Loads rules from TOML text on top of the defaults.
     pub fn from_toml(text: &str) -> Result<Rules, Vec<RuleProblem>> {
         let doc = doc_from_toml(text).map_err(|p| vec![p])?;
@@ -333,6 +379,16 @@ mod tests {
         ] {
             assert!(Rules::from_toml(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn values_and_doc_round_trip() {
+        let r = Rules::from_toml("[exit]\nmultiple = \"2.5\"\n[withdraw]\nmin = \"10.5\"\nfee = \"0.006\"").unwrap();
+        assert_eq!(Rules::from_values(&r.to_values()), Some(r.clone()));
+        assert_eq!(Rules::default().updated(&r.to_doc()), Ok(r.clone()));
+        let mut bad = r.to_values();
+        bad[0] = 0; // initial price 0
+        assert_eq!(Rules::from_values(&bad), None);
     }
 
     #[test]

@@ -1,0 +1,311 @@
+//! Snapshots: the whole engine state as bytes, and back.
+//!
+//! The format is private to this crate and versioned by its magic. Decoding checks every
+//! length and value and returns an error for bytes that do not make a valid state; it never
+//! panics. The exit index is not stored: it is rebuilt from the members.
+
+use crate::command::valid_id;
+use crate::engine::{Campaign, CascadeMode, Engine, Member, Merchant, Totals, NONE};
+use crate::rules::Rules;
+
+const MAGIC: &[u8; 8] = b"ZZSNAP01";
+
+/// Why snapshot bytes could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotError(pub String);
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid snapshot: {}", self.0)
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn id(&mut self, id: &[u8]) {
+        self.u8(id.len() as u8);
+        self.0.extend_from_slice(id);
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+type Read<T> = Result<T, SnapshotError>;
+
+fn bad(what: &str) -> SnapshotError {
+    SnapshotError(what.to_string())
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Read<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| bad("truncated"))?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn i64(&mut self) -> Read<i64> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn nonneg(&mut self, what: &str) -> Read<i64> {
+        let v = self.i64()?;
+        if v < 0 {
+            return Err(bad(&format!("negative {what}")));
+        }
+        Ok(v)
+    }
+    fn u64(&mut self) -> Read<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn u32(&mut self) -> Read<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u8(&mut self) -> Read<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn id(&mut self) -> Read<&'a str> {
+        let len = self.u8()? as usize;
+        let id = std::str::from_utf8(self.take(len)?).map_err(|_| bad("id is not UTF-8"))?;
+        if !valid_id(id) {
+            return Err(bad("invalid id"));
+        }
+        Ok(id)
+    }
+    /// A count of records, each at least `min_size` bytes: bounded by the bytes left.
+    fn count(&mut self, min_size: usize) -> Read<usize> {
+        let n = self.u64()?;
+        if n > ((self.bytes.len() - self.at) / min_size.max(1)) as u64 {
+            return Err(bad("count larger than the data"));
+        }
+        Ok(n as usize)
+    }
+    fn member_ref(&mut self, members: usize) -> Read<u32> {
+        let r = self.u32()?;
+        if r != NONE && r as usize >= members {
+            return Err(bad("member reference out of range"));
+        }
+        Ok(r)
+    }
+}
+
+impl Engine {
+    /// The whole state as snapshot bytes.
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(64 + self.members.len() * 96 + self.order_ids.len() * 10));
+        w.0.extend_from_slice(MAGIC);
+        let values = self.rules.to_values();
+        w.u64(values.len() as u64);
+        values.iter().for_each(|&v| w.i64(v));
+        w.i64(self.pool);
+        w.i64(self.supply);
+        match self.last_positive {
+            Some((p, s)) => {
+                w.u8(1);
+                w.i64(p);
+                w.i64(s);
+            }
+            None => w.u8(0),
+        }
+        w.i64(self.platform_revenue);
+        w.i64(self.dividend_pool);
+        let t = &self.totals;
+        for v in [
+            t.commissions_fen,
+            t.injected_fen,
+            t.subsidies_fen,
+            t.subsidy_returned_fen,
+            t.withdrawn_fen,
+            t.cash_spent_fen,
+            t.redeemed_fen,
+            t.coins_issued_fen,
+            t.coins_spent_fen,
+        ] {
+            w.i64(v);
+        }
+        w.u64(t.orders);
+        w.u64(t.exits);
+        w.u64(self.members.len() as u64);
+        for (i, m) in self.members.iter().enumerate() {
+            w.id(self.member_ids.name(i as u32).as_bytes());
+            for v in [
+                m.points,
+                m.locked,
+                m.cash_fen,
+                m.coins_fen,
+                m.cycle_consumption_fen,
+                m.cycle_realized_fen,
+                m.lifetime_consumption_fen,
+                m.rewards_fen,
+            ] {
+                w.i64(v);
+            }
+            w.u32(m.exits);
+            w.u32(m.referrer);
+            w.u8(m.agent_levels);
+        }
+        w.u64(self.merchants.len() as u64);
+        for (i, s) in self.merchants.iter().enumerate() {
+            w.id(self.merchant_ids.name(i as u32).as_bytes());
+            w.i64(s.commission_ppm);
+            w.u32(s.owner);
+            w.u32(s.recruiter);
+            w.u32(s.region);
+        }
+        for set in [&self.order_ids, &self.campaign_ids] {
+            w.u64(set.len() as u64);
+            set.for_each(|id| w.id(id));
+        }
+        match &self.campaign {
+            Some(c) => {
+                w.u8(1);
+                w.id(c.id.as_bytes());
+                w.i64(c.rate_ppm);
+                w.i64(c.remaining_fen);
+            }
+            None => w.u8(0),
+        }
+        let mut agents: Vec<(u64, u32)> = self.agents.iter().map(|(&k, &m)| (k, m)).collect();
+        agents.sort_unstable();
+        w.u64(agents.len() as u64);
+        for (k, m) in agents {
+            w.u64(k);
+            w.u32(m);
+        }
+        w.u64(self.shareholders.len() as u64);
+        for (&m, &weight) in &self.shareholders {
+            w.u32(m);
+            w.u32(weight);
+        }
+        w.0
+    }
+
+    /// The state from snapshot bytes, with the exit index rebuilt.
+    pub fn from_snapshot(bytes: &[u8], mode: CascadeMode) -> Result<Engine, SnapshotError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(bad("not a zengzhi snapshot (or another version)"));
+        }
+        let n = r.count(8)?;
+        let values = (0..n).map(|_| r.i64()).collect::<Read<Vec<i64>>>()?;
+        let rules = Rules::from_values(&values).ok_or_else(|| bad("invalid rules"))?;
+        let mut e = Engine::with_mode(rules, mode);
+        e.pool = r.nonneg("pool")?;
+        e.supply = r.nonneg("supply")?;
+        e.last_positive = match r.u8()? {
+            0 => None,
+            1 => Some((r.nonneg("reference pool")?, r.nonneg("reference supply")?)),
+            _ => return Err(bad("bad flag")),
+        };
+        e.platform_revenue = r.nonneg("platform revenue")?;
+        e.dividend_pool = r.nonneg("dividend pool")?;
+        e.totals = Totals {
+            commissions_fen: r.nonneg("total")?,
+            injected_fen: r.nonneg("total")?,
+            subsidies_fen: r.nonneg("total")?,
+            subsidy_returned_fen: r.nonneg("total")?,
+            withdrawn_fen: r.nonneg("total")?,
+            cash_spent_fen: r.nonneg("total")?,
+            redeemed_fen: r.nonneg("total")?,
+            coins_issued_fen: r.nonneg("total")?,
+            coins_spent_fen: r.nonneg("total")?,
+            orders: r.u64()?,
+            exits: r.u64()?,
+        };
+        let members = r.count(2 + 8 * 8 + 9)?;
+        e.members.reserve_exact(members);
+        for _ in 0..members {
+            let id = r.id()?;
+            if e.member_ids.insert(id).is_err() {
+                return Err(bad("duplicate member id"));
+            }
+            let mut m = Member {
+                points: r.nonneg("points")?,
+                locked: r.nonneg("locked")?,
+                cash_fen: r.nonneg("cash")?,
+                coins_fen: r.nonneg("coins")?,
+                cycle_consumption_fen: r.nonneg("consumption")?,
+                cycle_realized_fen: r.nonneg("realised")?,
+                lifetime_consumption_fen: r.nonneg("consumption")?,
+                rewards_fen: r.nonneg("rewards")?,
+                ..Member::default()
+            };
+            m.exits = r.u32()?;
+            m.referrer = r.member_ref(members)?;
+            m.agent_levels = r.u8()?;
+            e.members.push(m);
+        }
+        let merchants = r.count(2 + 8 + 12)?;
+        for _ in 0..merchants {
+            let id = r.id()?;
+            if e.merchant_ids.insert(id).is_err() {
+                return Err(bad("duplicate merchant id"));
+            }
+            let commission_ppm = r.nonneg("commission")?;
+            if commission_ppm > crate::num::PPM {
+                return Err(bad("commission above 1"));
+            }
+            let owner = r.member_ref(members)?;
+            let recruiter = r.member_ref(members)?;
+            let region = r.u32()?;
+            if region != NONE && region > 999_999 {
+                return Err(bad("region out of range"));
+            }
+            e.merchants.push(Merchant { commission_ppm, owner, recruiter, region });
+        }
+        for set in [&mut e.order_ids, &mut e.campaign_ids] {
+            let n = r.count(2)?;
+            for _ in 0..n {
+                if !set.insert(r.id()?) {
+                    return Err(bad("duplicate order or campaign id"));
+                }
+            }
+        }
+        e.campaign = match r.u8()? {
+            0 => None,
+            1 => Some(Campaign { id: r.id()?.to_string(), rate_ppm: r.nonneg("rate")?, remaining_fen: r.nonneg("budget")? }),
+            _ => return Err(bad("bad flag")),
+        };
+        let agents = r.count(12)?;
+        for _ in 0..agents {
+            let key = r.u64()?;
+            let m = r.member_ref(members)?;
+            if m == NONE || e.agents.insert(key, m).is_some() {
+                return Err(bad("bad agent"));
+            }
+        }
+        let holders = r.count(8)?;
+        for _ in 0..holders {
+            let m = r.member_ref(members)?;
+            let weight = r.u32()?;
+            if m == NONE || weight == 0 || e.shareholders.insert(m, weight).is_some() {
+                return Err(bad("bad shareholder"));
+            }
+        }
+        if r.at != bytes.len() {
+            return Err(bad("trailing bytes"));
+        }
+        let held: i128 = e.members.iter().map(|m| i128::from(m.points) + i128::from(m.locked)).sum();
+        if held != i128::from(e.supply) {
+            return Err(bad("supply does not add up"));
+        }
+        e.rebuild_index();
+        Ok(e)
+    }
+}
