@@ -157,6 +157,54 @@ pub struct Applied {
     pub exits: u32,
     /// Points minted (orders).
     pub minted: i64,
+    /// The commission `c` of an order.
+    pub commission_fen: i64,
+}
+
+/// Why a member's balance changed (the ledger's reason column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The buyer of an order: points minted, cash and coins spent.
+    Order,
+    /// A referral, recruitment, agent or peer reward.
+    Reward,
+    Sell,
+    Redeem,
+    Withdraw,
+    /// A capped exit: points and locked points force-sold.
+    Exit,
+    /// `release_locked`: locked points freed.
+    Release,
+    Dividend,
+    /// `grant_coins`.
+    Coins,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Order => "order",
+            Reason::Reward => "reward",
+            Reason::Sell => "sell",
+            Reason::Redeem => "redeem",
+            Reason::Withdraw => "withdraw",
+            Reason::Exit => "exit",
+            Reason::Release => "release",
+            Reason::Dividend => "dividend",
+            Reason::Coins => "coins",
+        }
+    }
+}
+
+/// One change to one member's balances by one command (recorded when asked for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub member: u32,
+    pub reason: Reason,
+    pub points: i64,
+    pub locked: i64,
+    pub cash_fen: i64,
+    pub coins_fen: i64,
 }
 
 /// The state of one program.
@@ -183,6 +231,8 @@ pub struct Engine {
     pub(crate) shareholders: BTreeMap<u32, u32>,
     pub(crate) index: ExitIndex,
     pub(crate) mode: CascadeMode,
+    /// Changes recorded since the last `take_changes`, when recording is on.
+    pub(crate) changes: Option<Vec<Change>>,
 }
 
 pub(crate) fn agent_key(level: Level, region: u32) -> u64 {
@@ -221,6 +271,26 @@ impl Engine {
             shareholders: BTreeMap::new(),
             index: ExitIndex::default(),
             mode,
+            changes: None,
+        }
+    }
+
+    /// Turns recording of balance changes ([`Change`]) on or off.
+    pub fn record_changes(&mut self, on: bool) {
+        self.changes = if on { Some(self.changes.take().unwrap_or_default()) } else { None };
+    }
+
+    /// The changes recorded since the last call (empty when recording is off).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.changes.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    #[inline]
+    fn note(&mut self, member: u32, reason: Reason, points: i64, locked: i64, cash_fen: i64, coins_fen: i64) {
+        if let Some(changes) = &mut self.changes {
+            if points != 0 || locked != 0 || cash_fen != 0 || coins_fen != 0 {
+                changes.push(Change { member, reason, points, locked, cash_fen, coins_fen });
+            }
         }
     }
 
@@ -406,6 +476,7 @@ impl Engine {
         let gross = room.clamp(0, i128::from(held)) as i64;
         let kept = mul_rate_ceil(gross, retention);
         let payout = gross - kept;
+        let (points, locked) = (m.points, m.locked);
         self.pool -= payout;
         self.supply -= m.held_units();
         m.points = 0;
@@ -416,6 +487,7 @@ impl Engine {
         m.exits += 1;
         self.totals.exits += 1;
         self.mark_reference();
+        self.note(i, Reason::Exit, -points, -locked, payout, 0);
     }
 
     // ---- commands ------------------------------------------------------------------------------
@@ -593,6 +665,7 @@ impl Engine {
         }
         self.members[m as usize].coins_fen += amount;
         self.totals.coins_issued_fen += amount;
+        self.note(m, Reason::Coins, 0, 0, 0, amount);
         Ok(Applied::default())
     }
 
@@ -732,6 +805,7 @@ impl Engine {
             let r = &mut self.members[to as usize];
             r.cash_fen += x;
             r.rewards_fen += x;
+            self.note(to, Reason::Reward, 0, 0, x, 0);
         }
         self.dividend_pool += dividend;
         self.platform_revenue += platform - dividend;
@@ -755,9 +829,10 @@ impl Engine {
         self.supply += minted;
         self.reindex(buyer);
         self.mark_reference();
+        self.note(buyer, Reason::Order, minted - to_locked, to_locked, -pay_cash, -pay_coins);
         // 7. Cascade.
         let exits = self.cascade();
-        Ok(Applied { exits, minted })
+        Ok(Applied { exits, minted, commission_fen: c })
     }
 
     fn sell(&mut self, member: &str, qty: SellQty) -> Result<Applied, Rejection> {
@@ -791,7 +866,8 @@ impl Engine {
         self.supply -= q;
         self.reindex(i);
         self.mark_reference();
-        Ok(Applied { exits: self.cascade(), minted: 0 })
+        self.note(i, Reason::Sell, -q, 0, payout, 0);
+        Ok(Applied { exits: self.cascade(), ..Applied::default() })
     }
 
     fn redeem(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
@@ -815,7 +891,8 @@ impl Engine {
         self.totals.redeemed_fen += amount;
         self.reindex(i);
         self.mark_reference();
-        Ok(Applied { exits: self.cascade(), minted: 0 })
+        self.note(i, Reason::Redeem, -q, 0, 0, 0);
+        Ok(Applied { exits: self.cascade(), ..Applied::default() })
     }
 
     fn withdraw(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
@@ -831,6 +908,7 @@ impl Engine {
         m.cash_fen -= amount;
         self.platform_revenue += fee;
         self.totals.withdrawn_fen += amount - fee;
+        self.note(i, Reason::Withdraw, 0, 0, -amount, 0);
         Ok(Applied::default())
     }
 
@@ -841,7 +919,7 @@ impl Engine {
         self.pool += amount;
         self.totals.injected_fen += amount;
         self.mark_reference();
-        Ok(Applied { exits: self.cascade(), minted: 0 })
+        Ok(Applied { exits: self.cascade(), ..Applied::default() })
     }
 
     fn start_campaign(&mut self, id: &str, rate_ppm: i64, budget: i64) -> Result<Applied, Rejection> {
@@ -865,10 +943,14 @@ impl Engine {
     fn release_locked(&mut self) -> Result<Applied, Rejection> {
         let release = self.rules.vesting_release_ppm;
         // points + locked is unchanged, so no trigger key moves.
-        for m in self.members.iter_mut().filter(|m| m.locked > 0) {
-            let freed = m.locked.min(mul_rate_floor(m.locked, release).max(1));
-            m.locked -= freed;
-            m.points += freed;
+        for i in 0..self.members.len() {
+            let m = &mut self.members[i];
+            if m.locked > 0 {
+                let freed = m.locked.min(mul_rate_floor(m.locked, release).max(1));
+                m.locked -= freed;
+                m.points += freed;
+                self.note(i as u32, Reason::Release, freed, -freed, 0, 0);
+            }
         }
         Ok(Applied::default())
     }
@@ -884,6 +966,11 @@ impl Engine {
             let share = (pot * i128::from(w) / total_weight) as i64;
             self.members[m as usize].cash_fen += share;
             paid += share;
+            if let Some(changes) = &mut self.changes {
+                if share > 0 {
+                    changes.push(Change { member: m, reason: Reason::Dividend, points: 0, locked: 0, cash_fen: share, coins_fen: 0 });
+                }
+            }
         }
         self.dividend_pool -= paid;
         Ok(Applied::default())
@@ -896,7 +983,7 @@ impl Engine {
         if rekey {
             self.rebuild_index();
         }
-        Ok(Applied { exits: self.cascade(), minted: 0 })
+        Ok(Applied { exits: self.cascade(), ..Applied::default() })
     }
 }
 

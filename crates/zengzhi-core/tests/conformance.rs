@@ -131,3 +131,39 @@ fn damaged_snapshots_are_refused() {
         let _ = Engine::from_snapshot(&flipped, CascadeMode::Indexed);
     }
 }
+
+/// With change recording on, every member's recorded changes add up to its final balances in
+/// every case: no balance moves without a ledger line.
+#[test]
+fn recorded_changes_add_up_to_the_balances() {
+    use std::collections::HashMap;
+    use zengzhi_core::command::parse_line;
+    use zengzhi_core::replay::lines;
+    for (name, dir) in cases() {
+        let rules = std::fs::read_to_string(dir.join(format!("{name}.rules.toml")))
+            .map(|t| Rules::from_toml(&t).unwrap())
+            .unwrap_or_default();
+        let input = std::fs::read(dir.join(format!("{name}.jsonl"))).unwrap();
+        let mut engine = Engine::new(rules);
+        engine.record_changes(true);
+        let mut sums: HashMap<u32, [i64; 4]> = HashMap::new();
+        for line in lines(&input) {
+            let before = engine.take_changes();
+            assert!(before.is_empty());
+            if parse_line(line).and_then(|p| engine.apply(&p.command)).is_err() {
+                assert!(engine.take_changes().is_empty(), "{name}: a rejected command recorded changes");
+            }
+            for c in engine.take_changes() {
+                let s = sums.entry(c.member).or_default();
+                s[0] += c.points;
+                s[1] += c.locked;
+                s[2] += c.cash_fen;
+                s[3] += c.coins_fen;
+            }
+        }
+        for (i, m) in engine.members().iter().enumerate() {
+            let s = sums.get(&(i as u32)).copied().unwrap_or_default();
+            assert_eq!(s, [m.points, m.locked, m.cash_fen, m.coins_fen], "{name}: member {}", engine.member_id(i as u32));
+        }
+    }
+}
