@@ -1,0 +1,115 @@
+//! The storage interface both backends implement, and opening one from a location.
+
+use std::path::Path;
+
+use crate::{Entry, Hash, Result};
+
+/// A snapshot's description (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    /// The journal entry the snapshot was taken after.
+    pub seq: u64,
+    /// The chain hash of that entry.
+    pub chain: Hash,
+    /// SHA-256 of the state bytes.
+    pub sha256: Hash,
+}
+
+/// A snapshot with its state bytes (`Engine::to_snapshot`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    pub meta: SnapshotMeta,
+    pub state: Vec<u8>,
+}
+
+/// One row of the per-member ledger projection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub seq: u64,
+    pub member: String,
+    pub reason: &'static str,
+    pub points: i64,
+    pub locked: i64,
+    pub cash_fen: i64,
+    pub coins_fen: i64,
+}
+
+/// One row of the orders projection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub seq: u64,
+    pub order_id: String,
+    pub member: String,
+    pub merchant: Option<String>,
+    pub amount_fen: i64,
+    pub commission_fen: i64,
+    pub minted_units: i64,
+    pub at: String,
+}
+
+/// One price candle: the price (yuan per point × 10^8, rounded down) over one interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candle {
+    /// `minute`, `hour` or `day`.
+    pub interval: &'static str,
+    /// The interval's start, UTC, RFC 3339.
+    pub start: String,
+    pub open: i64,
+    pub high: i64,
+    pub low: i64,
+    pub close: i64,
+    /// Pool and supply at the close.
+    pub pool_fen: i64,
+    pub supply_units: i64,
+}
+
+/// What the projector writes for a range of journal entries, with the new watermark, in one
+/// transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectionBatch {
+    pub orders: Vec<OrderRow>,
+    pub ledger: Vec<LedgerRow>,
+    /// Candles to merge into the stored ones (same interval and start: the stored open stays,
+    /// high and low widen, close, pool and supply are replaced).
+    pub candles: Vec<Candle>,
+    /// The last journal entry these rows cover.
+    pub watermark: u64,
+}
+
+/// Durable storage of one program's journal, snapshots and query tables.
+///
+/// Every method is one transaction. `append` is durable when it returns (fsync on).
+pub trait Backend: Send {
+    /// A short name for messages (`sqlite:/path` or `postgres`).
+    fn describe(&self) -> String;
+    /// The last entry's sequence number and hash, if any.
+    fn head(&mut self) -> Result<Option<(u64, Hash)>>;
+    /// Appends entries whose sequence numbers follow the head, in one transaction.
+    fn append(&mut self, entries: &[Entry]) -> Result<()>;
+    /// Up to `limit` entries with `seq ≥ from`, in order.
+    fn read(&mut self, from: u64, limit: usize) -> Result<Vec<Entry>>;
+    /// Stores a snapshot.
+    fn save_snapshot(&mut self, snapshot: &SnapshotRecord) -> Result<()>;
+    /// All snapshots, newest first.
+    fn snapshots(&mut self) -> Result<Vec<SnapshotMeta>>;
+    /// One snapshot's bytes.
+    fn load_snapshot(&mut self, seq: u64) -> Result<Option<SnapshotRecord>>;
+    /// The last entry the query tables cover (0: none).
+    fn watermark(&mut self) -> Result<u64>;
+    /// Writes query-table rows and the new watermark in one transaction.
+    fn write_projection(&mut self, batch: &ProjectionBatch) -> Result<()>;
+    /// Deletes every projected row and sets the watermark to 0 (to rebuild them).
+    fn reset_projection(&mut self) -> Result<()>;
+}
+
+/// Opens the backend: PostgreSQL when `database_url` is given, else the SQLite file
+/// `zengzhi.db` in `data_dir` (created if needed).
+pub fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Box<dyn Backend>> {
+    match database_url {
+        Some(url) => Ok(Box::new(crate::postgres::Postgres::connect(url)?)),
+        None => {
+            std::fs::create_dir_all(data_dir)?;
+            Ok(Box::new(crate::sqlite::Sqlite::open(&data_dir.join("zengzhi.db"))?))
+        }
+    }
+}

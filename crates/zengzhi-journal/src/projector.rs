@@ -1,0 +1,150 @@
+//! Query tables derived from the journal behind a watermark.
+//!
+//! The writer's hot path appends only the journal. The projector follows it with an engine of
+//! its own: it reads the entries after its watermark, re-applies them with change recording on,
+//! and writes the rows (orders, ledger, candles) together with the new watermark in one
+//! transaction. So the tables are always exactly the journal up to the watermark — never half
+//! a batch — and a crash loses no rows: the projector resumes after the watermark.
+//! (`exits` and `rewards` are views over the ledger.)
+
+use std::collections::BTreeMap;
+
+use zengzhi_core::command::{parse_line, Command};
+use zengzhi_core::{Engine, Rules};
+
+use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch};
+use crate::recovery::for_each_entry;
+use crate::time_fmt::{bucket_start, parse_at};
+use crate::{Error, Result};
+
+const INTERVALS: [&str; 3] = ["minute", "hour", "day"];
+
+/// The price in yuan per point × 10^8, rounded down (the shown price of SPEC §3), saturating.
+fn price_scaled(engine: &Engine) -> i64 {
+    let (p, n) = engine.reference_price();
+    if n <= 0 {
+        return 0;
+    }
+    let v = i128::from(p) * 100_000_000_000_000 / i128::from(n);
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Follows the journal and keeps the query tables up to date.
+pub struct Projector {
+    engine: Engine,
+    /// The last entry applied to `engine` (= the stored watermark).
+    position: u64,
+}
+
+impl Projector {
+    /// Rebuilds the projector's engine up to the stored watermark (from the start of the
+    /// journal; rows are not written again).
+    pub fn start(backend: &mut dyn Backend) -> Result<Projector> {
+        let watermark = backend.watermark()?;
+        let mut engine = Engine::new(Rules::default());
+        let mut done = 0;
+        if watermark > 0 {
+            for_each_entry(backend, 0, |e| {
+                if e.seq > watermark {
+                    return Ok(());
+                }
+                apply(&mut engine, e.seq, &e.command)?;
+                done = e.seq;
+                Ok(())
+            })?;
+        }
+        if done != watermark {
+            return Err(Error::Corrupt { seq: done + 1, what: format!("the query tables cover entry {watermark}, the journal ends at {done}") });
+        }
+        engine.record_changes(true);
+        Ok(Projector { engine, position: watermark })
+    }
+
+    /// The last entry the tables cover.
+    pub fn watermark(&self) -> u64 {
+        self.position
+    }
+
+    /// Projects every entry after the watermark, `page` entries per transaction. Returns how
+    /// many entries were projected.
+    pub fn catch_up(&mut self, backend: &mut dyn Backend, page: usize) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let entries = backend.read(self.position + 1, page.max(1))?;
+            if entries.is_empty() {
+                return Ok(total);
+            }
+            let mut batch = ProjectionBatch::default();
+            let mut candles: BTreeMap<(&'static str, String), Candle> = BTreeMap::new();
+            for e in &entries {
+                if e.seq != self.position + 1 {
+                    return Err(Error::Corrupt { seq: self.position + 1, what: "missing entry".into() });
+                }
+                let parsed = parse_line(e.command.as_bytes())
+                    .map_err(|r| Error::Corrupt { seq: e.seq, what: format!("the command no longer reads ({r})") })?;
+                let applied = self
+                    .engine
+                    .apply(&parsed.command)
+                    .map_err(|r| Error::Corrupt { seq: e.seq, what: format!("the accepted command is now rejected ({r})") })?;
+                if let Command::Order { order, member, merchant, amount_fen, .. } = &parsed.command {
+                    batch.orders.push(OrderRow {
+                        seq: e.seq,
+                        order_id: order.to_string(),
+                        member: member.to_string(),
+                        merchant: merchant.as_ref().map(|m| m.to_string()),
+                        amount_fen: *amount_fen,
+                        commission_fen: applied.commission_fen,
+                        minted_units: applied.minted,
+                        at: e.at.clone(),
+                    });
+                }
+                for c in self.engine.take_changes() {
+                    batch.ledger.push(LedgerRow {
+                        seq: e.seq,
+                        member: self.engine.member_id(c.member).to_string(),
+                        reason: c.reason.as_str(),
+                        points: c.points,
+                        locked: c.locked,
+                        cash_fen: c.cash_fen,
+                        coins_fen: c.coins_fen,
+                    });
+                }
+                if let Some(t) = parse_at(&e.at) {
+                    let price = price_scaled(&self.engine);
+                    for interval in INTERVALS {
+                        let start = bucket_start(t, interval);
+                        let candle = candles.entry((interval, start.clone())).or_insert(Candle {
+                            interval,
+                            start,
+                            open: price,
+                            high: price,
+                            low: price,
+                            close: price,
+                            pool_fen: 0,
+                            supply_units: 0,
+                        });
+                        candle.high = candle.high.max(price);
+                        candle.low = candle.low.min(price);
+                        candle.close = price;
+                        candle.pool_fen = self.engine.pool_fen();
+                        candle.supply_units = self.engine.supply_units();
+                    }
+                }
+                self.position = e.seq;
+            }
+            batch.candles = candles.into_values().collect();
+            batch.watermark = self.position;
+            backend.write_projection(&batch)?;
+            total += entries.len() as u64;
+        }
+    }
+}
+
+fn apply(engine: &mut Engine, seq: u64, command: &str) -> Result<()> {
+    let parsed =
+        parse_line(command.as_bytes()).map_err(|r| Error::Corrupt { seq, what: format!("the command no longer reads ({r})") })?;
+    engine
+        .apply(&parsed.command)
+        .map_err(|r| Error::Corrupt { seq, what: format!("the accepted command is now rejected ({r})") })?;
+    Ok(())
+}

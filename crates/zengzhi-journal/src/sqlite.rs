@@ -1,0 +1,238 @@
+//! The embedded default backend: one SQLite file, WAL mode, `synchronous = FULL` (every commit
+//! is fsynced before `append` returns).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::backend::{Backend, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::{Entry, Error, Hash, Result};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: journal, snapshots, query tables.
+    "CREATE TABLE journal (
+        seq     INTEGER PRIMARY KEY,
+        at      TEXT    NOT NULL,
+        command TEXT    NOT NULL,
+        hash    BLOB    NOT NULL
+     );
+     CREATE TABLE snapshots (
+        seq        INTEGER PRIMARY KEY,
+        chain      BLOB NOT NULL,
+        sha256     BLOB NOT NULL,
+        state      BLOB NOT NULL
+     );
+     CREATE TABLE orders (
+        order_id       TEXT PRIMARY KEY,
+        seq            INTEGER NOT NULL,
+        member         TEXT NOT NULL,
+        merchant       TEXT,
+        amount_fen     INTEGER NOT NULL,
+        commission_fen INTEGER NOT NULL,
+        minted_units   INTEGER NOT NULL,
+        at             TEXT NOT NULL
+     );
+     CREATE INDEX orders_member ON orders (member, seq);
+     CREATE TABLE ledger (
+        seq       INTEGER NOT NULL,
+        member    TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        points    INTEGER NOT NULL,
+        locked    INTEGER NOT NULL,
+        cash_fen  INTEGER NOT NULL,
+        coins_fen INTEGER NOT NULL
+     );
+     CREATE INDEX ledger_member ON ledger (member, seq);
+     CREATE INDEX ledger_reason ON ledger (reason, seq);
+     CREATE VIEW exits AS
+        SELECT seq, member, -points - locked AS units_sold, cash_fen AS payout_fen FROM ledger WHERE reason = 'exit';
+     CREATE VIEW rewards AS
+        SELECT seq, member, cash_fen AS amount_fen FROM ledger WHERE reason = 'reward';
+     CREATE TABLE candles (
+        interval     TEXT NOT NULL,
+        start        TEXT NOT NULL,
+        open         INTEGER NOT NULL,
+        high         INTEGER NOT NULL,
+        low          INTEGER NOT NULL,
+        close        INTEGER NOT NULL,
+        pool_fen     INTEGER NOT NULL,
+        supply_units INTEGER NOT NULL,
+        PRIMARY KEY (interval, start)
+     );
+     CREATE TABLE projection (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        watermark INTEGER NOT NULL
+     );
+     INSERT INTO projection (id, watermark) VALUES (1, 0);",
+];
+
+/// The SQLite backend.
+pub struct Sqlite {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn hash_from(bytes: Vec<u8>, seq: u64) -> Result<Hash> {
+    bytes.try_into().map_err(|_| Error::Corrupt { seq, what: "stored hash is not 32 bytes".into() })
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) the database file and runs pending migrations.
+    pub fn open(path: &Path) -> Result<Sqlite> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut this = Sqlite { conn, path: path.to_path_buf() };
+        this.migrate()?;
+        Ok(this)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            return Err(Error::Config(format!(
+                "{} has schema version {version}, newer than this program knows ({})",
+                self.path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (n + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+impl Backend for Sqlite {
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    fn head(&mut self) -> Result<Option<(u64, Hash)>> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(seq, hash)| Ok((seq as u64, hash_from(hash, seq as u64)?))).transpose()
+    }
+
+    fn append(&mut self, entries: &[Entry]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached("INSERT INTO journal (seq, at, command, hash) VALUES (?1, ?2, ?3, ?4)")?;
+            for e in entries {
+                insert.execute(params![e.seq as i64, e.at, e.command, &e.hash[..]])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read(&mut self, from: u64, limit: usize) -> Result<Vec<Entry>> {
+        let mut q = self.conn.prepare_cached("SELECT seq, at, command, hash FROM journal WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
+        let rows = q.query_map(params![from as i64, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Vec<u8>>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, command, hash) = row?;
+            out.push(Entry { seq: seq as u64, at, command, hash: hash_from(hash, seq as u64)? });
+        }
+        Ok(out)
+    }
+
+    fn save_snapshot(&mut self, s: &SnapshotRecord) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO snapshots (seq, chain, sha256, state) VALUES (?1, ?2, ?3, ?4)",
+            params![s.meta.seq as i64, &s.meta.chain[..], &s.meta.sha256[..], s.state],
+        )?;
+        Ok(())
+    }
+
+    fn snapshots(&mut self) -> Result<Vec<SnapshotMeta>> {
+        let mut q = self.conn.prepare("SELECT seq, chain, sha256 FROM snapshots ORDER BY seq DESC")?;
+        let rows = q.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, chain, sha) = row?;
+            let seq = seq as u64;
+            out.push(SnapshotMeta { seq, chain: hash_from(chain, seq)?, sha256: hash_from(sha, seq)? });
+        }
+        Ok(out)
+    }
+
+    fn load_snapshot(&mut self, seq: u64) -> Result<Option<SnapshotRecord>> {
+        let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = self
+            .conn
+            .query_row("SELECT chain, sha256, state FROM snapshots WHERE seq = ?1", [seq as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        row.map(|(chain, sha, state)| {
+            Ok(SnapshotRecord { meta: SnapshotMeta { seq, chain: hash_from(chain, seq)?, sha256: hash_from(sha, seq)? }, state })
+        })
+        .transpose()
+    }
+
+    fn watermark(&mut self) -> Result<u64> {
+        let w: i64 = self.conn.query_row("SELECT watermark FROM projection WHERE id = 1", [], |r| r.get(0))?;
+        Ok(w as u64)
+    }
+
+    fn write_projection(&mut self, b: &ProjectionBatch) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut orders = tx.prepare_cached(
+                "INSERT INTO orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for o in &b.orders {
+                orders.execute(params![
+                    o.order_id,
+                    o.seq as i64,
+                    o.member,
+                    o.merchant,
+                    o.amount_fen,
+                    o.commission_fen,
+                    o.minted_units,
+                    o.at
+                ])?;
+            }
+            let mut ledger = tx.prepare_cached(
+                "INSERT INTO ledger (seq, member, reason, points, locked, cash_fen, coins_fen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for l in &b.ledger {
+                ledger.execute(params![l.seq as i64, l.member, l.reason, l.points, l.locked, l.cash_fen, l.coins_fen])?;
+            }
+            let mut candles = tx.prepare_cached(
+                "INSERT INTO candles (interval, start, open, high, low, close, pool_fen, supply_units)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (interval, start) DO UPDATE SET
+                    high = max(high, excluded.high), low = min(low, excluded.low), close = excluded.close,
+                    pool_fen = excluded.pool_fen, supply_units = excluded.supply_units",
+            )?;
+            for c in &b.candles {
+                candles.execute(params![c.interval, c.start, c.open, c.high, c.low, c.close, c.pool_fen, c.supply_units])?;
+            }
+            tx.execute("UPDATE projection SET watermark = ?1 WHERE id = 1", [b.watermark as i64])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn reset_projection(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM orders; DELETE FROM ledger; DELETE FROM candles; UPDATE projection SET watermark = 0 WHERE id = 1;",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

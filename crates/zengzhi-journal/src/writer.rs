@@ -1,0 +1,292 @@
+//! The single writer: one thread owns the engine and the storage.
+//!
+//! Callers send commands through a bounded queue ([`WriterHandle::submit`] blocks when it is
+//! full: back-pressure, not unbounded memory). The writer takes what is waiting, up to
+//! `max_batch` commands, applies them one by one (cache-warmed with `Engine::apply_batch`),
+//! appends the accepted ones as one batch in one transaction (group commit), and only then
+//! answers each caller. A rejected command changes nothing and is not journaled.
+//!
+//! If the storage fails, every caller of that batch gets the error (none was told "accepted"),
+//! and the writer reloads the engine from storage — the state the storage actually holds — before
+//! taking more work. If that fails too, the writer stops and says why.
+
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+use zengzhi_core::command::Command;
+use zengzhi_core::{Applied, Engine, Rejection, Rules};
+
+use crate::backend::{Backend, SnapshotMeta, SnapshotRecord};
+use crate::recovery::{recover, Recovered};
+use crate::time_fmt::now_rfc3339;
+use crate::{chain_hash, sha256, Entry, Error, Hash, Result};
+
+/// Writer settings.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Commands waiting in the queue at most; `submit` blocks beyond this.
+    pub queue_capacity: usize,
+    /// Commands in one group commit at most.
+    pub max_batch: usize,
+    /// Take a snapshot after this many new entries (0: never automatically).
+    pub snapshot_every: u64,
+    /// The rules of a new program: journaled as its first entry (an `update_rules`) when the
+    /// journal is empty and they differ from the defaults. Ignored for an existing journal.
+    pub initial_rules: Option<Rules>,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig { queue_capacity: 65_536, max_batch: 8_192, snapshot_every: 1_000_000, initial_rules: None }
+    }
+}
+
+/// The answer to one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// What the engine said.
+    pub result: std::result::Result<Applied, Rejection>,
+    /// The journal position of an accepted command.
+    pub seq: Option<u64>,
+    /// Its time as journaled.
+    pub at: Option<String>,
+}
+
+/// A read of the engine's state, run on the writer thread between batches (so it sees only
+/// durable state).
+pub type Query = Box<dyn FnOnce(&Engine) + Send>;
+
+enum Request {
+    Commands { commands: Vec<(Command<'static>, Option<String>)>, reply: SyncSender<Result<Vec<Outcome>>> },
+    Query(Query),
+    Snapshot { reply: SyncSender<Result<u64>> },
+}
+
+/// A handle to the writer; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: SyncSender<Request>,
+}
+
+/// The running writer: its handle and its thread.
+pub struct Writer {
+    handle: WriterHandle,
+    thread: Option<JoinHandle<Result<()>>>,
+    /// What recovery found at start.
+    pub recovered_head: u64,
+    pub recovered_from_snapshot: Option<u64>,
+    pub recovered_replayed: u64,
+    pub recovery_notes: Vec<String>,
+}
+
+impl WriterHandle {
+    fn send(&self, request: Request) -> Result<()> {
+        self.tx.send(request).map_err(|_| Error::WriterStopped("the writer thread has ended".into()))
+    }
+
+    /// Applies one command durably; blocks while the queue is full.
+    pub fn submit(&self, command: Command<'static>, at: Option<String>) -> Result<Outcome> {
+        let mut outcomes = self.submit_many(vec![(command, at)])?;
+        Ok(outcomes.pop().expect("one outcome per command"))
+    }
+
+    /// Applies several commands in order, durably; one outcome each.
+    pub fn submit_many(&self, commands: Vec<(Command<'static>, Option<String>)>) -> Result<Vec<Outcome>> {
+        self.submit_many_async(commands)?.recv().map_err(|_| Error::WriterStopped("no answer".into()))?
+    }
+
+    /// Queues commands and returns where the answer will arrive (for pipelining callers).
+    pub fn submit_many_async(
+        &self,
+        commands: Vec<(Command<'static>, Option<String>)>,
+    ) -> Result<Receiver<Result<Vec<Outcome>>>> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.send(Request::Commands { commands, reply })?;
+        Ok(rx)
+    }
+
+    /// Like `submit_many_async`, but `Busy` instead of waiting when the queue is full.
+    pub fn try_submit_many(
+        &self,
+        commands: Vec<(Command<'static>, Option<String>)>,
+    ) -> Result<Receiver<Result<Vec<Outcome>>>> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        match self.tx.try_send(Request::Commands { commands, reply }) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(Error::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(Error::WriterStopped("the writer thread has ended".into())),
+        }
+    }
+
+    /// Runs `f` on the engine (on the writer thread) and returns its result.
+    pub fn query<T: Send + 'static>(&self, f: impl FnOnce(&Engine) -> T + Send + 'static) -> Result<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Request::Query(Box::new(move |e| {
+            let _ = tx.send(f(e));
+        })))?;
+        rx.recv().map_err(|_| Error::WriterStopped("no answer".into()))
+    }
+
+    /// Takes a snapshot now; returns the entry it was taken after.
+    pub fn snapshot(&self) -> Result<u64> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.send(Request::Snapshot { reply })?;
+        rx.recv().map_err(|_| Error::WriterStopped("no answer".into()))?
+    }
+}
+
+impl Writer {
+    /// Recovers the engine from `backend` and starts the writer thread.
+    pub fn start(mut backend: Box<dyn Backend>, config: WriterConfig) -> Result<Writer> {
+        let Recovered { engine, head, snapshot, replayed, skipped } = recover(backend.as_mut())?;
+        let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let mut state = State { engine, backend, head, config, since_snapshot: replayed };
+        if state.head.0 == 0 {
+            if let Some(rules) = state.config.initial_rules.clone().filter(|r| *r != Rules::default()) {
+                let command = Command::UpdateRules { rules: rules.to_doc() };
+                let outcomes = state.commit(vec![(command, None)])?;
+                if let Some(Err(r)) = outcomes.first().map(|o| o.result.clone()) {
+                    return Err(Error::Config(format!("the initial rules were rejected: {r}")));
+                }
+            }
+        }
+        let thread = std::thread::Builder::new().name("zengzhi-writer".into()).spawn(move || state.run(rx))?;
+        Ok(Writer {
+            handle: WriterHandle { tx },
+            thread: Some(thread),
+            recovered_head: head.0,
+            recovered_from_snapshot: snapshot,
+            recovered_replayed: replayed,
+            recovery_notes: skipped,
+        })
+    }
+
+    pub fn handle(&self) -> WriterHandle {
+        self.handle.clone()
+    }
+
+    /// Stops taking work once every queued request is done (the queue drains, every batch is
+    /// committed), then ends the thread. Other handles must be dropped first, or this waits for
+    /// them.
+    pub fn shutdown(mut self) -> Result<()> {
+        let thread = self.thread.take();
+        drop(self);
+        match thread.map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(Error::WriterStopped("the writer thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+struct State {
+    engine: Engine,
+    backend: Box<dyn Backend>,
+    head: (u64, Hash),
+    config: WriterConfig,
+    since_snapshot: u64,
+}
+
+impl State {
+    fn run(mut self, rx: Receiver<Request>) -> Result<()> {
+        let mut waiting: Option<Request> = None;
+        loop {
+            let first = match waiting.take() {
+                Some(r) => r,
+                None => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => return Ok(()), // every handle dropped: the queue is drained
+                },
+            };
+            match first {
+                Request::Query(f) => f(&self.engine),
+                Request::Snapshot { reply } => {
+                    let _ = reply.send(self.take_snapshot());
+                }
+                Request::Commands { commands, reply } => {
+                    // Group commit: gather waiting command requests up to max_batch commands.
+                    let mut group = vec![(commands, reply)];
+                    let mut count = group[0].0.len();
+                    while count < self.config.max_batch {
+                        match rx.try_recv() {
+                            Ok(Request::Commands { commands, reply }) => {
+                                count += commands.len();
+                                group.push((commands, reply));
+                            }
+                            Ok(other) => {
+                                waiting = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let sizes: Vec<usize> = group.iter().map(|(c, _)| c.len()).collect();
+                    let (all, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+                    let all: Vec<_> = all.into_iter().flatten().collect();
+                    match self.commit(all) {
+                        Ok(mut outcomes) => {
+                            for (reply, n) in replies.into_iter().zip(sizes).rev() {
+                                let mine = outcomes.split_off(outcomes.len() - n);
+                                let _ = reply.send(Ok(mine));
+                            }
+                        }
+                        Err(e) => {
+                            let message = e.to_string();
+                            for reply in replies {
+                                let _ = reply.send(Err(Error::WriterStopped(format!("the batch was not stored: {message}"))));
+                            }
+                            // The engine holds state the storage does not: reload what it holds.
+                            let recovered = recover(self.backend.as_mut())
+                                .map_err(|e| Error::WriterStopped(format!("storage failed ({message}) and recovery failed: {e}")))?;
+                            self.engine = recovered.engine;
+                            self.head = recovered.head;
+                        }
+                    }
+                    if self.config.snapshot_every > 0 && self.since_snapshot >= self.config.snapshot_every {
+                        // A failed periodic snapshot costs only start-up time; the journal has it all.
+                        let _ = self.take_snapshot();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies commands, appends the accepted ones in one transaction, returns the outcomes.
+    /// On a storage error the engine is ahead of the storage: the caller must reload it.
+    fn commit(&mut self, commands: Vec<(Command<'static>, Option<String>)>) -> Result<Vec<Outcome>> {
+        let batch: Vec<Command<'static>> = commands.iter().map(|(c, _)| c.clone()).collect();
+        let mut results = Vec::with_capacity(batch.len());
+        self.engine.apply_batch(&batch, &mut results);
+        let now = now_rfc3339();
+        let mut entries = Vec::new();
+        let mut outcomes = Vec::with_capacity(results.len());
+        let (mut seq, mut prev) = self.head;
+        for ((command, at), result) in commands.iter().zip(results) {
+            if result.is_err() {
+                outcomes.push(Outcome { result, seq: None, at: None });
+                continue;
+            }
+            seq += 1;
+            let at = at.clone().unwrap_or_else(|| now.clone());
+            let line = command.to_json(Some(&at));
+            let hash = chain_hash(&prev, seq, line.as_bytes());
+            prev = hash;
+            outcomes.push(Outcome { result, seq: Some(seq), at: Some(at.clone()) });
+            entries.push(Entry { seq, at, command: line, hash });
+        }
+        if !entries.is_empty() {
+            self.backend.append(&entries)?;
+            self.since_snapshot += entries.len() as u64;
+            self.head = (seq, prev);
+        }
+        Ok(outcomes)
+    }
+
+    fn take_snapshot(&mut self) -> Result<u64> {
+        let state = self.engine.to_snapshot();
+        let meta = SnapshotMeta { seq: self.head.0, chain: self.head.1, sha256: sha256(&state) };
+        self.backend.save_snapshot(&SnapshotRecord { meta, state })?;
+        self.since_snapshot = 0;
+        Ok(self.head.0)
+    }
+}
