@@ -14,6 +14,45 @@ pub enum BenchCmd {
     Engine(EngineArgs),
     /// Seconds to replay a generated JSON Lines file (parse + apply + write the state).
     Replay(ReplayBenchArgs),
+    /// Durable orders per second through the writer (group commit, fsync on).
+    Journal(JournalBenchArgs),
+    /// Seconds to recover (newest snapshot + journal tail) a store `bench journal` filled.
+    Recovery(RecoveryBenchArgs),
+}
+
+#[derive(Args)]
+pub struct JournalBenchArgs {
+    #[command(flatten)]
+    store: crate::store::StoreArgs,
+    /// Use a fresh temporary SQLite store (ignores --data-dir).
+    #[arg(long)]
+    temp: bool,
+    #[arg(long, default_value_t = 100_000)]
+    members: u32,
+    #[arg(long, default_value_t = 1_000_000)]
+    orders: u64,
+    /// Client threads submitting.
+    #[arg(long, default_value_t = 2)]
+    clients: usize,
+    /// Orders per submission.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Submissions each client keeps in flight.
+    #[arg(long, default_value_t = 4)]
+    depth: usize,
+    /// Snapshot every this many entries (0: never).
+    #[arg(long, default_value_t = 1_000_000)]
+    snapshot_every: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct RecoveryBenchArgs {
+    #[command(flatten)]
+    store: crate::store::StoreArgs,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -60,6 +99,8 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Engine(args) => engine(args),
         BenchCmd::Replay(args) => replay(args),
+        BenchCmd::Journal(args) => journal(args),
+        BenchCmd::Recovery(args) => recovery(args),
     }
 }
 
@@ -264,6 +305,160 @@ fn replay(args: ReplayBenchArgs) -> Result<()> {
             out.len() as f64 / 1e6,
             elapsed.as_secs_f64(),
             per_second(n, elapsed)
+        );
+    }
+    Ok(())
+}
+
+fn owned(command: zengzhi_core::Command<'_>) -> zengzhi_core::Command<'static> {
+    use std::borrow::Cow;
+    fn o(c: Cow<'_, str>) -> Cow<'static, str> {
+        Cow::Owned(c.into_owned())
+    }
+    use zengzhi_core::Command as C;
+    match command {
+        C::Order { order, member, merchant, amount_fen, commission_fen, pay_cash_fen, pay_coins_fen } => C::Order {
+            order: o(order),
+            member: o(member),
+            merchant: merchant.map(o),
+            amount_fen,
+            commission_fen,
+            pay_cash_fen,
+            pay_coins_fen,
+        },
+        C::Sell { member, points } => C::Sell { member: o(member), points },
+        C::RegisterMember { member, referrer } => C::RegisterMember { member: o(member), referrer: referrer.map(o) },
+        C::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region } => C::RegisterMerchant {
+            merchant: o(merchant),
+            commission_ppm,
+            owner: owner.map(o),
+            recruiter: recruiter.map(o),
+            region,
+        },
+        C::AppointAgent { member, level, region } => C::AppointAgent { member: o(member), level, region },
+        other => panic!("the workload does not generate {}", other.op()),
+    }
+}
+
+fn journal(args: JournalBenchArgs) -> Result<()> {
+    use zengzhi_journal::writer::{Writer, WriterConfig};
+    let temp = args.temp.then(|| std::env::temp_dir().join(format!("zengzhi-bench-journal-{}", std::process::id())));
+    let store = match &temp {
+        Some(dir) => {
+            let _ = std::fs::remove_dir_all(dir);
+            crate::store::StoreArgs { data_dir: dir.clone(), database_url: None, pg_schema: args.store.pg_schema.clone() }
+        }
+        None => args.store.clone(),
+    };
+    let backend = store.open()?;
+    let describe = backend.describe();
+    let writer = Writer::start(backend, WriterConfig { snapshot_every: args.snapshot_every, ..WriterConfig::default() })?;
+    anyhow::ensure!(writer.recovered_head == 0, "the store is not empty ({} entries): use a fresh one", writer.recovered_head);
+    let handle = writer.handle();
+    let work = Workload { members: args.members, stores: 1_000.min(args.members), orders: args.orders, sell_per_mille: 0, seed: 11 };
+    let setup: Vec<_> = work.setup().map(|c| (owned(c), None)).collect();
+    for chunk in setup.chunks(10_000) {
+        handle.submit_many(chunk.to_vec())?;
+    }
+    let bar = bar(args.orders, args.json, "落盘 durable {bar:40} {pos}/{len} {per_sec}");
+    let per_client = args.orders / args.clients as u64;
+    let started = Instant::now();
+    let accepted = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| -> Result<()> {
+        let mut threads = Vec::new();
+        for client in 0..args.clients as u64 {
+            let handle = handle.clone();
+            let (bar, accepted) = (&bar, &accepted);
+            let work = Workload { orders: per_client, seed: 100 + client, ..work.clone() };
+            threads.push(scope.spawn(move || -> Result<()> {
+                let mut ops = work.operations();
+                let mut in_flight = std::collections::VecDeque::new();
+                let mut ids = OpIds::default();
+                let probe = Engine::new(Rules::default());
+                loop {
+                    let mut batch = Vec::with_capacity(args.batch);
+                    while batch.len() < args.batch {
+                        let Some(op) = ops.next_op() else { break };
+                        op.ids_into(&mut ids);
+                        // Order ids are per client so the clients never collide.
+                        ids.order.insert_str(0, &format!("c{client}"));
+                        batch.push((owned(Operations::command(&op, &ids, &probe)), None));
+                    }
+                    let done = batch.is_empty();
+                    if !done {
+                        in_flight.push_back(handle.submit_many_async(batch)?);
+                    }
+                    while in_flight.len() > if done { 0 } else { args.depth } {
+                        let outcomes = in_flight.pop_front().expect("non-empty").recv()??;
+                        let ok = outcomes.iter().filter(|o| o.seq.is_some()).count() as u64;
+                        accepted.fetch_add(ok, std::sync::atomic::Ordering::Relaxed);
+                        bar.inc(outcomes.len() as u64);
+                    }
+                    if done {
+                        return Ok(());
+                    }
+                }
+            }));
+        }
+        for t in threads {
+            t.join().map_err(|_| anyhow::anyhow!("a client panicked"))??;
+        }
+        Ok(())
+    })?;
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    let orders = per_client * args.clients as u64;
+    let accepted = accepted.into_inner();
+    let head = handle.query(|e| e.totals().orders)?;
+    drop(handle);
+    writer.shutdown()?;
+    let report = serde_json::json!({
+        "store": describe,
+        "orders": orders,
+        "accepted": accepted,
+        "orders_in_engine": head,
+        "seconds": elapsed.as_secs_f64(),
+        "durable_orders_per_s": per_second(orders, elapsed).round(),
+        "clients": args.clients,
+        "batch": args.batch,
+    });
+    if let Some(dir) = temp {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("日志基准 journal benchmark: {describe}");
+        println!(
+            "  {orders} orders ({accepted} accepted) durable in {:.3} s = {:.0} orders/s (fsync on, group commit)",
+            elapsed.as_secs_f64(),
+            per_second(orders, elapsed)
+        );
+    }
+    Ok(())
+}
+
+fn recovery(args: RecoveryBenchArgs) -> Result<()> {
+    use zengzhi_journal::writer::{Writer, WriterConfig};
+    let backend = args.store.open_existing()?;
+    let describe = backend.describe();
+    let started = Instant::now();
+    let writer = Writer::start(backend, WriterConfig::default())?;
+    let elapsed = started.elapsed();
+    let report = serde_json::json!({
+        "store": describe,
+        "entries": writer.recovered_head,
+        "from_snapshot": writer.recovered_from_snapshot,
+        "replayed": writer.recovered_replayed,
+        "seconds": elapsed.as_secs_f64(),
+    });
+    writer.shutdown()?;
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "恢复基准 recovery: {} entries ({}; snapshot after {:?}, {} replayed) in {:.3} s",
+            report["entries"], describe, report["from_snapshot"], report["replayed"], elapsed.as_secs_f64()
         );
     }
     Ok(())

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod bench;
 mod seed;
+mod store;
 
 #[derive(Parser)]
 #[command(name = "zengzhi", version, about = "增值 — the consumption-appreciation points engine")]
@@ -25,9 +26,18 @@ enum Cmd {
     CheckRules(CheckRulesArgs),
     /// Print the seed's worked example order by order until the first capped exit.
     Seed(seed::SeedArgs),
-    /// Benchmarks: `bench engine`, `bench replay`.
+    /// Write the journal's accepted commands in the replay format (SPEC §8, with `at`).
+    ExportJournal(store::ExportArgs),
+    /// Check the journal's hash chain, replay everything, check every invariant and snapshot.
+    Verify(store::VerifyArgs),
+    /// Bring the query tables (orders, ledger, exits, rewards, candles) up to the journal.
+    Project(store::ProjectArgs),
+    /// Benchmarks: `bench engine`, `bench replay`, `bench journal`, `bench recovery`.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Test support: submit commands until killed, printing every durable acknowledgement.
+    #[command(hide = true)]
+    CrashLoad(store::CrashLoadArgs),
 }
 
 #[derive(Args)]
@@ -62,6 +72,10 @@ fn main() -> ExitCode {
         Cmd::CheckRules(args) => check_rules(args),
         Cmd::Seed(args) => seed::run(args).map(|()| ExitCode::SUCCESS),
         Cmd::Bench(cmd) => bench::run(cmd).map(|()| ExitCode::SUCCESS),
+        Cmd::ExportJournal(args) => store::export_journal(args),
+        Cmd::Verify(args) => store::verify_store(args),
+        Cmd::Project(args) => store::project(args),
+        Cmd::CrashLoad(args) => store::crash_load(args),
     };
     match outcome {
         Ok(code) => code,
