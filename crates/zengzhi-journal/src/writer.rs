@@ -56,8 +56,12 @@ pub struct Outcome {
 /// durable state).
 pub type Query = Box<dyn FnOnce(&Engine) + Send>;
 
+/// Where the outcomes of a submission go: called once, on the writer thread, after the batch
+/// holding the commands is durable (or failed).
+pub type Reply = Box<dyn FnOnce(Result<Vec<Outcome>>) + Send>;
+
 enum Request {
-    Commands { commands: Vec<(Command<'static>, Option<String>)>, reply: SyncSender<Result<Vec<Outcome>>> },
+    Commands { commands: Vec<(Command<'static>, Option<String>)>, reply: Reply },
     Query(Query),
     Snapshot { reply: SyncSender<Result<u64>> },
 }
@@ -100,8 +104,8 @@ impl WriterHandle {
         &self,
         commands: Vec<(Command<'static>, Option<String>)>,
     ) -> Result<Receiver<Result<Vec<Outcome>>>> {
-        let (reply, rx) = mpsc::sync_channel(1);
-        self.send(Request::Commands { commands, reply })?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Request::Commands { commands, reply: Box::new(move |r| drop(tx.send(r))) })?;
         Ok(rx)
     }
 
@@ -110,9 +114,26 @@ impl WriterHandle {
         &self,
         commands: Vec<(Command<'static>, Option<String>)>,
     ) -> Result<Receiver<Result<Vec<Outcome>>>> {
-        let (reply, rx) = mpsc::sync_channel(1);
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.try_submit_with(commands, Box::new(move |r| drop(tx.send(r))))?;
+        Ok(rx)
+    }
+
+    /// Queues commands without waiting; `reply` is called with the outcomes once they are
+    /// durable. `Busy` when the queue is full (the caller should answer "try again later").
+    /// For asynchronous callers: `reply` can complete a future.
+    pub fn try_submit_with(&self, commands: Vec<(Command<'static>, Option<String>)>, reply: Reply) -> Result<()> {
         match self.tx.try_send(Request::Commands { commands, reply }) {
-            Ok(()) => Ok(rx),
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(Error::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(Error::WriterStopped("the writer thread has ended".into())),
+        }
+    }
+
+    /// Queues a read of the engine without waiting; `Busy` when the queue is full.
+    pub fn try_query_with(&self, f: Query) -> Result<()> {
+        match self.tx.try_send(Request::Query(f)) {
+            Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(Error::Busy),
             Err(TrySendError::Disconnected(_)) => Err(Error::WriterStopped("the writer thread has ended".into())),
         }
@@ -227,13 +248,13 @@ impl State {
                         Ok(mut outcomes) => {
                             for (reply, n) in replies.into_iter().zip(sizes).rev() {
                                 let mine = outcomes.split_off(outcomes.len() - n);
-                                let _ = reply.send(Ok(mine));
+                                reply(Ok(mine));
                             }
                         }
                         Err(e) => {
                             let message = e.to_string();
                             for reply in replies {
-                                let _ = reply.send(Err(Error::WriterStopped(format!("the batch was not stored: {message}"))));
+                                reply(Err(Error::WriterStopped(format!("the batch was not stored: {message}"))));
                             }
                             // The engine holds state the storage does not: reload what it holds.
                             let recovered = recover(self.backend.as_mut())
