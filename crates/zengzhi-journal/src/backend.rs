@@ -4,6 +4,12 @@ use std::path::Path;
 
 use crate::{Entry, Hash, Result};
 
+/// The second migration of both backends: the service's own tables.
+pub(crate) const SERVICE_TABLES: &str = "CREATE TABLE api_keys (hash_hex TEXT PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL, revoked INT NOT NULL DEFAULT 0);
+     CREATE TABLE audit_log (at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
+     CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+     ALTER TABLE orders ADD COLUMN command TEXT;";
+
 /// A snapshot's description (without its bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotMeta {
@@ -45,6 +51,23 @@ pub struct OrderRow {
     pub commission_fen: i64,
     pub minted_units: i64,
     pub at: String,
+    /// The journaled command line (written by the projector; not read back by `order`).
+    pub command: Option<String>,
+}
+
+/// The `'static` name of a stored ledger reason.
+pub(crate) fn reason_name(stored: &str) -> &'static str {
+    const ALL: [&str; 9] = ["order", "reward", "sell", "redeem", "withdraw", "exit", "release", "dividend", "coins"];
+    ALL.into_iter().find(|r| *r == stored).unwrap_or("unknown")
+}
+
+/// The `'static` name of a candle interval (`minute`, `hour`, `day`).
+pub(crate) fn interval_name(interval: &str) -> &'static str {
+    match interval {
+        "minute" => "minute",
+        "hour" => "hour",
+        _ => "day",
+    }
 }
 
 /// One price candle: the price (yuan per point × 10^8, rounded down) over one interval.
@@ -100,6 +123,28 @@ pub trait Backend: Send {
     fn write_projection(&mut self, batch: &ProjectionBatch) -> Result<()>;
     /// Deletes every projected row and sets the watermark to 0 (to rebuild them).
     fn reset_projection(&mut self) -> Result<()>;
+
+    // ---- reads of the query tables (the service's history endpoints) ----
+
+    /// One order's row (with its journaled command line).
+    fn order(&mut self, order_id: &str) -> Result<Option<(OrderRow, String)>>;
+    /// A member's ledger, newest first, entries before `before_seq` (exclusive), at most `limit`.
+    fn member_history(&mut self, member: &str, before_seq: u64, limit: usize) -> Result<Vec<LedgerRow>>;
+    /// The newest `limit` candles of an interval, oldest first.
+    fn candles(&mut self, interval: &str, limit: usize) -> Result<Vec<Candle>>;
+
+    // ---- the service's own tables ----
+
+    /// Stores an API key's SHA-256 with its scope.
+    fn put_api_key(&mut self, hash: &Hash, scope: &str, label: &str, created_at: &str) -> Result<()>;
+    /// The scope of the key with this SHA-256, if any (and not revoked).
+    fn find_api_key(&mut self, hash: &Hash) -> Result<Option<String>>;
+    /// Records an administrative action and who did it.
+    fn audit(&mut self, at: &str, who: &str, action: &str, detail: &str) -> Result<()>;
+    /// A stored setting (e.g. the member-token secret).
+    fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores a setting unless one exists; returns the stored value.
+    fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>>;
 }
 
 /// Opens the backend: PostgreSQL when `database_url` is given, else the SQLite file

@@ -6,7 +6,7 @@
 
 use postgres::{Client, NoTls};
 
-use crate::backend::{Backend, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch, SnapshotMeta, SnapshotRecord};
 use crate::{Entry, Error, Hash, Result};
 
 /// Schema migrations, applied in order; the table `schema_version` records how many ran.
@@ -66,6 +66,8 @@ const MIGRATIONS: &[&str] = &[
         watermark BIGINT NOT NULL
      );
      INSERT INTO projection (id, watermark) VALUES (1, 0);",
+    // 2: the service's tables (API keys, audit log, settings), orders keep their command line.
+    crate::backend::SERVICE_TABLES,
 ];
 
 /// The PostgreSQL backend.
@@ -227,9 +229,10 @@ impl Backend for Postgres {
             let members: Vec<&str> = b.orders.iter().map(|o| o.member.as_str()).collect();
             let merchants: Vec<Option<&str>> = b.orders.iter().map(|o| o.merchant.as_deref()).collect();
             let ats: Vec<&str> = b.orders.iter().map(|o| o.at.as_str()).collect();
+            let commands: Vec<Option<&str>> = b.orders.iter().map(|o| o.command.as_deref()).collect();
             tx.execute(
-                "INSERT INTO orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at)
-                 SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[])",
+                "INSERT INTO orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at, command)
+                 SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[])",
                 &[
                     &ids,
                     &col(|o| o.seq as i64),
@@ -239,6 +242,7 @@ impl Backend for Postgres {
                     &col(|o| o.commission_fen),
                     &col(|o| o.minted_units),
                     &ats,
+                    &commands,
                 ],
             )?;
         }
@@ -280,5 +284,102 @@ impl Backend for Postgres {
             "BEGIN; DELETE FROM orders; DELETE FROM ledger; DELETE FROM candles; UPDATE projection SET watermark = 0 WHERE id = 1; COMMIT;",
         )?;
         Ok(())
+    }
+
+    fn order(&mut self, order_id: &str) -> Result<Option<(OrderRow, String)>> {
+        let row = self.client.query_opt(
+            "SELECT seq, member, merchant, amount_fen, commission_fen, minted_units, at, command FROM orders WHERE order_id = $1",
+            &[&order_id],
+        )?;
+        Ok(row.map(|r| {
+            (
+                OrderRow {
+                    seq: r.get::<_, i64>(0) as u64,
+                    order_id: order_id.to_string(),
+                    member: r.get(1),
+                    merchant: r.get(2),
+                    amount_fen: r.get(3),
+                    commission_fen: r.get(4),
+                    minted_units: r.get(5),
+                    at: r.get(6),
+                    command: None,
+                },
+                r.get::<_, Option<String>>(7).unwrap_or_default(),
+            )
+        }))
+    }
+
+    fn member_history(&mut self, member: &str, before_seq: u64, limit: usize) -> Result<Vec<LedgerRow>> {
+        let rows = self.client.query(
+            "SELECT seq, reason, points, locked, cash_fen, coins_fen FROM ledger
+             WHERE member = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+            &[&member, &(before_seq.min(i64::MAX as u64) as i64), &(limit as i64)],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LedgerRow {
+                seq: r.get::<_, i64>(0) as u64,
+                member: member.to_string(),
+                reason: crate::backend::reason_name(&r.get::<_, String>(1)),
+                points: r.get(2),
+                locked: r.get(3),
+                cash_fen: r.get(4),
+                coins_fen: r.get(5),
+            })
+            .collect())
+    }
+
+    fn candles(&mut self, interval: &str, limit: usize) -> Result<Vec<Candle>> {
+        let interval = crate::backend::interval_name(interval);
+        let rows = self.client.query(
+            "SELECT start, open, high, low, close, pool_fen, supply_units FROM candles
+             WHERE interval = $1 ORDER BY start DESC LIMIT $2",
+            &[&interval, &(limit as i64)],
+        )?;
+        let mut out: Vec<Candle> = rows
+            .into_iter()
+            .map(|r| Candle {
+                interval,
+                start: r.get(0),
+                open: r.get(1),
+                high: r.get(2),
+                low: r.get(3),
+                close: r.get(4),
+                pool_fen: r.get(5),
+                supply_units: r.get(6),
+            })
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    fn put_api_key(&mut self, hash: &Hash, scope: &str, label: &str, created_at: &str) -> Result<()> {
+        self.client.execute(
+            "INSERT INTO api_keys (hash_hex, scope, label, created_at) VALUES ($1, $2, $3, $4)",
+            &[&crate::hex(hash), &scope, &label, &created_at],
+        )?;
+        Ok(())
+    }
+
+    fn find_api_key(&mut self, hash: &Hash) -> Result<Option<String>> {
+        let row = self.client.query_opt("SELECT scope FROM api_keys WHERE hash_hex = $1 AND revoked = 0", &[&crate::hex(hash)])?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn audit(&mut self, at: &str, who: &str, action: &str, detail: &str) -> Result<()> {
+        self.client
+            .execute("INSERT INTO audit_log (at, who, action, detail) VALUES ($1, $2, $3, $4)", &[&at, &who, &action, &detail])?;
+        Ok(())
+    }
+
+    fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        let row = self.client.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])?;
+        Ok(row.map(|r| r.get::<_, String>(0).into_bytes()))
+    }
+
+    fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
+        let text = String::from_utf8_lossy(value).into_owned();
+        self.client.execute("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &text])?;
+        Ok(self.setting(name)?.unwrap_or_default())
     }
 }

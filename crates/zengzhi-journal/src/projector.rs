@@ -96,6 +96,7 @@ impl Projector {
                         commission_fen: applied.commission_fen,
                         minted_units: applied.minted,
                         at: e.at.clone(),
+                        command: Some(e.command.clone()),
                     });
                 }
                 for c in self.engine.take_changes() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::backend::{Backend, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch, SnapshotMeta, SnapshotRecord};
 use crate::{Entry, Error, Hash, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -65,6 +65,8 @@ const MIGRATIONS: &[&str] = &[
         watermark INTEGER NOT NULL
      );
      INSERT INTO projection (id, watermark) VALUES (1, 0);",
+    // 2: the service's tables (API keys, audit log, settings), orders keep their command line.
+    crate::backend::SERVICE_TABLES,
 ];
 
 /// The SQLite backend.
@@ -190,8 +192,8 @@ impl Backend for Sqlite {
         let tx = self.conn.transaction()?;
         {
             let mut orders = tx.prepare_cached(
-                "INSERT INTO orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at, command)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for o in &b.orders {
                 orders.execute(params![
@@ -202,7 +204,8 @@ impl Backend for Sqlite {
                     o.amount_fen,
                     o.commission_fen,
                     o.minted_units,
-                    o.at
+                    o.at,
+                    o.command
                 ])?;
             }
             let mut ledger = tx.prepare_cached(
@@ -234,5 +237,107 @@ impl Backend for Sqlite {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn order(&mut self, order_id: &str) -> Result<Option<(OrderRow, String)>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT seq, member, merchant, amount_fen, commission_fen, minted_units, at, command FROM orders WHERE order_id = ?1",
+                [order_id],
+                |r| {
+                    Ok((
+                        OrderRow {
+                            seq: r.get::<_, i64>(0)? as u64,
+                            order_id: order_id.to_string(),
+                            member: r.get(1)?,
+                            merchant: r.get(2)?,
+                            amount_fen: r.get(3)?,
+                            commission_fen: r.get(4)?,
+                            minted_units: r.get(5)?,
+                            at: r.get(6)?,
+                            command: None,
+                        },
+                        r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    fn member_history(&mut self, member: &str, before_seq: u64, limit: usize) -> Result<Vec<LedgerRow>> {
+        let mut q = self.conn.prepare_cached(
+            "SELECT seq, reason, points, locked, cash_fen, coins_fen FROM ledger
+             WHERE member = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows = q.query_map(params![member, before_seq.min(i64::MAX as u64) as i64, limit as i64], |r| {
+            Ok(LedgerRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                member: member.to_string(),
+                reason: crate::backend::reason_name(&r.get::<_, String>(1)?),
+                points: r.get(2)?,
+                locked: r.get(3)?,
+                cash_fen: r.get(4)?,
+                coins_fen: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn candles(&mut self, interval: &str, limit: usize) -> Result<Vec<Candle>> {
+        let mut q = self.conn.prepare_cached(
+            "SELECT start, open, high, low, close, pool_fen, supply_units FROM candles
+             WHERE interval = ?1 ORDER BY start DESC LIMIT ?2",
+        )?;
+        let interval = crate::backend::interval_name(interval);
+        let rows = q.query_map(params![interval, limit as i64], |r| {
+            Ok(Candle {
+                interval,
+                start: r.get(0)?,
+                open: r.get(1)?,
+                high: r.get(2)?,
+                low: r.get(3)?,
+                close: r.get(4)?,
+                pool_fen: r.get(5)?,
+                supply_units: r.get(6)?,
+            })
+        })?;
+        let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn put_api_key(&mut self, hash: &Hash, scope: &str, label: &str, created_at: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO api_keys (hash_hex, scope, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![crate::hex(hash), scope, label, created_at],
+        )?;
+        Ok(())
+    }
+
+    fn find_api_key(&mut self, hash: &Hash) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT scope FROM api_keys WHERE hash_hex = ?1 AND revoked = 0", [crate::hex(hash)], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn audit(&mut self, at: &str, who: &str, action: &str, detail: &str) -> Result<()> {
+        self.conn
+            .execute("INSERT INTO audit_log (at, who, action, detail) VALUES (?1, ?2, ?3, ?4)", params![at, who, action, detail])?;
+        Ok(())
+    }
+
+    fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        let v: Option<String> =
+            self.conn.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        Ok(v.map(String::into_bytes))
+    }
+
+    fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
+        let text = String::from_utf8_lossy(value).into_owned();
+        self.conn.execute("INSERT OR IGNORE INTO settings (name, value) VALUES (?1, ?2)", params![name, text])?;
+        Ok(self.setting(name)?.unwrap_or_default())
     }
 }
