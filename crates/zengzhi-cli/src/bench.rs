@@ -311,33 +311,7 @@ fn replay(args: ReplayBenchArgs) -> Result<()> {
 }
 
 fn owned(command: zengzhi_core::Command<'_>) -> zengzhi_core::Command<'static> {
-    use std::borrow::Cow;
-    fn o(c: Cow<'_, str>) -> Cow<'static, str> {
-        Cow::Owned(c.into_owned())
-    }
-    use zengzhi_core::Command as C;
-    match command {
-        C::Order { order, member, merchant, amount_fen, commission_fen, pay_cash_fen, pay_coins_fen } => C::Order {
-            order: o(order),
-            member: o(member),
-            merchant: merchant.map(o),
-            amount_fen,
-            commission_fen,
-            pay_cash_fen,
-            pay_coins_fen,
-        },
-        C::Sell { member, points } => C::Sell { member: o(member), points },
-        C::RegisterMember { member, referrer } => C::RegisterMember { member: o(member), referrer: referrer.map(o) },
-        C::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region } => C::RegisterMerchant {
-            merchant: o(merchant),
-            commission_ppm,
-            owner: owner.map(o),
-            recruiter: recruiter.map(o),
-            region,
-        },
-        C::AppointAgent { member, level, region } => C::AppointAgent { member: o(member), level, region },
-        other => panic!("the workload does not generate {}", other.op()),
-    }
+    command.into_owned()
 }
 
 fn journal(args: JournalBenchArgs) -> Result<()> {

@@ -116,6 +116,46 @@ pub enum Command<'a> {
 }
 
 impl Command<'_> {
+    /// This command with every borrowed string copied: it no longer borrows its input.
+    pub fn into_owned(self) -> Command<'static> {
+        fn o(c: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(c.into_owned())
+        }
+        match self {
+            Command::RegisterMember { member, referrer } => Command::RegisterMember { member: o(member), referrer: referrer.map(o) },
+            Command::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region } => Command::RegisterMerchant {
+                merchant: o(merchant),
+                commission_ppm,
+                owner: owner.map(o),
+                recruiter: recruiter.map(o),
+                region,
+            },
+            Command::AppointAgent { member, level, region } => Command::AppointAgent { member: o(member), level, region },
+            Command::SetShareholder { member, weight } => Command::SetShareholder { member: o(member), weight },
+            Command::GrantCoins { member, amount_fen } => Command::GrantCoins { member: o(member), amount_fen },
+            Command::Order { order, member, merchant, amount_fen, commission_fen, pay_cash_fen, pay_coins_fen } => Command::Order {
+                order: o(order),
+                member: o(member),
+                merchant: merchant.map(o),
+                amount_fen,
+                commission_fen,
+                pay_cash_fen,
+                pay_coins_fen,
+            },
+            Command::Sell { member, points } => Command::Sell { member: o(member), points },
+            Command::Redeem { member, amount_fen } => Command::Redeem { member: o(member), amount_fen },
+            Command::Withdraw { member, amount_fen } => Command::Withdraw { member: o(member), amount_fen },
+            Command::Inject { amount_fen } => Command::Inject { amount_fen },
+            Command::StartCampaign { campaign, rate_ppm, budget_fen } => {
+                Command::StartCampaign { campaign: o(campaign), rate_ppm, budget_fen }
+            }
+            Command::EndCampaign => Command::EndCampaign,
+            Command::ReleaseLocked => Command::ReleaseLocked,
+            Command::DistributeDividends => Command::DistributeDividends,
+            Command::UpdateRules { rules } => Command::UpdateRules { rules },
+        }
+    }
+
     /// The `op` name of this command.
     pub fn op(&self) -> &'static str {
         match self {

@@ -10,7 +10,9 @@
 //! and the writer reloads the engine from storage — the state the storage actually holds — before
 //! taking more work. If that fails too, the writer stops and says why.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use zengzhi_core::command::Command;
@@ -66,10 +68,34 @@ enum Request {
     Snapshot { reply: SyncSender<Result<u64>> },
 }
 
+/// Figures the writer keeps up to date, readable from any thread (for `/metrics`, `/v1/proof`).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Requests sent and not yet taken by the writer.
+    pub queue_depth: AtomicU64,
+    /// Group commits done.
+    pub batches: AtomicU64,
+    /// Commands applied (accepted or rejected).
+    pub commands: AtomicU64,
+    /// Entries appended.
+    pub entries: AtomicU64,
+    /// The size of the largest group commit so far.
+    pub largest_batch: AtomicU64,
+    /// The head of the journal: sequence number and hash.
+    pub head: Mutex<(u64, Hash)>,
+}
+
+impl WriterStats {
+    pub fn head(&self) -> (u64, Hash) {
+        *self.head.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A handle to the writer; cheap to clone, usable from any thread.
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: SyncSender<Request>,
+    stats: Arc<WriterStats>,
 }
 
 /// The running writer: its handle and its thread.
@@ -85,7 +111,27 @@ pub struct Writer {
 
 impl WriterHandle {
     fn send(&self, request: Request) -> Result<()> {
-        self.tx.send(request).map_err(|_| Error::WriterStopped("the writer thread has ended".into()))
+        self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(request).map_err(|_| {
+            self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            Error::WriterStopped("the writer thread has ended".into())
+        })
+    }
+
+    fn try_send(&self, request: Request) -> Result<()> {
+        self.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.tx.try_send(request).map_err(|e| {
+            self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            match e {
+                TrySendError::Full(_) => Error::Busy,
+                TrySendError::Disconnected(_) => Error::WriterStopped("the writer thread has ended".into()),
+            }
+        })
+    }
+
+    /// The writer's figures.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Applies one command durably; blocks while the queue is full.
@@ -123,20 +169,12 @@ impl WriterHandle {
     /// durable. `Busy` when the queue is full (the caller should answer "try again later").
     /// For asynchronous callers: `reply` can complete a future.
     pub fn try_submit_with(&self, commands: Vec<(Command<'static>, Option<String>)>, reply: Reply) -> Result<()> {
-        match self.tx.try_send(Request::Commands { commands, reply }) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(Error::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(Error::WriterStopped("the writer thread has ended".into())),
-        }
+        self.try_send(Request::Commands { commands, reply })
     }
 
     /// Queues a read of the engine without waiting; `Busy` when the queue is full.
     pub fn try_query_with(&self, f: Query) -> Result<()> {
-        match self.tx.try_send(Request::Query(f)) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(Error::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(Error::WriterStopped("the writer thread has ended".into())),
-        }
+        self.try_send(Request::Query(f))
     }
 
     /// Runs `f` on the engine (on the writer thread) and returns its result.
@@ -161,7 +199,8 @@ impl Writer {
     pub fn start(mut backend: Box<dyn Backend>, config: WriterConfig) -> Result<Writer> {
         let Recovered { engine, head, snapshot, replayed, skipped } = recover(backend.as_mut())?;
         let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
-        let mut state = State { engine, backend, head, config, since_snapshot: replayed };
+        let stats = Arc::new(WriterStats { head: Mutex::new(head), ..WriterStats::default() });
+        let mut state = State { stats: stats.clone(), engine, backend, head, config, since_snapshot: replayed };
         if state.head.0 == 0 {
             if let Some(rules) = state.config.initial_rules.clone().filter(|r| *r != Rules::default()) {
                 let command = Command::UpdateRules { rules: rules.to_doc() };
@@ -173,7 +212,7 @@ impl Writer {
         }
         let thread = std::thread::Builder::new().name("zengzhi-writer".into()).spawn(move || state.run(rx))?;
         Ok(Writer {
-            handle: WriterHandle { tx },
+            handle: WriterHandle { tx, stats },
             thread: Some(thread),
             recovered_head: head.0,
             recovered_from_snapshot: snapshot,
@@ -201,6 +240,7 @@ impl Writer {
 }
 
 struct State {
+    stats: Arc<WriterStats>,
     engine: Engine,
     backend: Box<dyn Backend>,
     head: (u64, Hash),
@@ -215,7 +255,10 @@ impl State {
             let first = match waiting.take() {
                 Some(r) => r,
                 None => match rx.recv() {
-                    Ok(r) => r,
+                    Ok(r) => {
+                        self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                        r
+                    }
                     Err(_) => return Ok(()), // every handle dropped: the queue is drained
                 },
             };
@@ -229,7 +272,11 @@ impl State {
                     let mut group = vec![(commands, reply)];
                     let mut count = group[0].0.len();
                     while count < self.config.max_batch {
-                        match rx.try_recv() {
+                        let next = rx.try_recv();
+                        if next.is_ok() {
+                            self.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        match next {
                             Ok(Request::Commands { commands, reply }) => {
                                 count += commands.len();
                                 group.push((commands, reply));
@@ -261,6 +308,7 @@ impl State {
                                 .map_err(|e| Error::WriterStopped(format!("storage failed ({message}) and recovery failed: {e}")))?;
                             self.engine = recovered.engine;
                             self.head = recovered.head;
+                            *self.stats.head.lock().unwrap_or_else(|e| e.into_inner()) = self.head;
                         }
                     }
                     if self.config.snapshot_every > 0 && self.since_snapshot >= self.config.snapshot_every {
@@ -282,6 +330,9 @@ impl State {
         let mut entries = Vec::new();
         let mut outcomes = Vec::with_capacity(results.len());
         let (mut seq, mut prev) = self.head;
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.commands.fetch_add(commands.len() as u64, Ordering::Relaxed);
+        self.stats.largest_batch.fetch_max(commands.len() as u64, Ordering::Relaxed);
         for ((command, at), result) in commands.iter().zip(results) {
             if result.is_err() {
                 outcomes.push(Outcome { result, seq: None, at: None });
@@ -299,6 +350,8 @@ impl State {
             self.backend.append(&entries)?;
             self.since_snapshot += entries.len() as u64;
             self.head = (seq, prev);
+            self.stats.entries.fetch_add(entries.len() as u64, Ordering::Relaxed);
+            *self.stats.head.lock().unwrap_or_else(|e| e.into_inner()) = self.head;
         }
         Ok(outcomes)
     }
