@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod bench;
 mod seed;
+mod serve;
 mod store;
 
 #[derive(Parser)]
@@ -20,6 +21,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run the service: HTTP API over the durable engine (SQLite by default).
+    Serve(serve::ServeArgs),
+    /// API keys: `keys create --scope admin|integration|readonly`.
+    #[command(subcommand)]
+    Keys(serve::KeysCmd),
     /// Replay a JSON Lines command file and write the final state (SPEC §8).
     Replay(ReplayArgs),
     /// Validate a rules file: errors and compliance warnings (exit 1 on an error).
@@ -68,6 +74,8 @@ struct CheckRulesArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Cmd::Serve(args) => serve::serve(args),
+        Cmd::Keys(cmd) => serve::keys(cmd),
         Cmd::Replay(args) => replay(args),
         Cmd::CheckRules(args) => check_rules(args),
         Cmd::Seed(args) => seed::run(args).map(|()| ExitCode::SUCCESS),

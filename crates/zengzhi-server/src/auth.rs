@@ -1,0 +1,156 @@
+//! Who is calling: API keys (admin, integration, read-only) and member tokens.
+//!
+//! Every key and token travels as `Authorization: Bearer <token>`. API keys are stored as their
+//! SHA-256 only and compared in constant time; they are never logged. Member tokens are signed
+//! (HMAC-SHA-256 with the program's secret) and expire.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::HeaderMap;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything.
+    Admin,
+    /// The platform's backend: members, merchants, orders, member tokens.
+    Integration,
+    /// Reads only.
+    Readonly,
+}
+
+impl Scope {
+    pub fn parse(text: &str) -> Option<Scope> {
+        match text {
+            "admin" => Some(Scope::Admin),
+            "integration" => Some(Scope::Integration),
+            "readonly" => Some(Scope::Readonly),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Admin => "admin",
+            Scope::Integration => "integration",
+            Scope::Readonly => "readonly",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An API key: its scope and a short, non-secret fingerprint for the audit log.
+    Key { scope: Scope, fingerprint: String },
+    /// A member acting for itself.
+    Member(String),
+}
+
+impl Caller {
+    /// Who, for the audit log.
+    pub fn who(&self) -> String {
+        match self {
+            Caller::Key { scope, fingerprint } => format!("key:{}:{fingerprint}", scope.as_str()),
+            Caller::Member(m) => format!("member:{m}"),
+        }
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    zengzhi_journal::sha256(bytes)
+}
+
+/// Constant-time equality of two digests.
+pub fn digest_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.ct_eq(b).into()
+}
+
+/// A new random API key (`zk_` + 32 random bytes, base64url).
+pub fn new_api_key() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)?;
+    Ok(format!("zk_{}", B64.encode(bytes)))
+}
+
+/// A non-secret fingerprint of a token: the first 8 hex digits of its SHA-256.
+pub fn fingerprint(token: &str) -> String {
+    zengzhi_journal::hex(&sha256(token.as_bytes()))[..8].to_string()
+}
+
+pub fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn mac(secret: &[u8], payload: &[u8]) -> Hmac<Sha256> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+    m.update(payload);
+    m
+}
+
+/// A signed member token: `mt.<payload>.<signature>`, payload = `member.expiry_unix`.
+pub fn issue_member_token(secret: &[u8], member: &str, expires_unix: u64) -> String {
+    let payload = format!("{member}.{expires_unix}");
+    let sig = mac(secret, payload.as_bytes()).finalize().into_bytes();
+    format!("mt.{}.{}", B64.encode(payload), B64.encode(sig))
+}
+
+/// The member a token was issued for, if its signature holds and it has not expired.
+pub fn verify_member_token(secret: &[u8], token: &str, now_unix: u64) -> Result<String, ApiError> {
+    let invalid = || ApiError::unauthorized("invalid member token / 会员令牌无效");
+    let rest = token.strip_prefix("mt.").ok_or_else(invalid)?;
+    let (payload_b64, sig_b64) = rest.split_once('.').ok_or_else(invalid)?;
+    let payload = B64.decode(payload_b64).map_err(|_| invalid())?;
+    let sig = B64.decode(sig_b64).map_err(|_| invalid())?;
+    mac(secret, &payload).verify_slice(&sig).map_err(|_| invalid())?;
+    let payload = String::from_utf8(payload).map_err(|_| invalid())?;
+    let (member, expiry) = payload.rsplit_once('.').ok_or_else(invalid)?;
+    let expiry: u64 = expiry.parse().map_err(|_| invalid())?;
+    if expiry <= now_unix {
+        return Err(ApiError::unauthorized("member token expired / 会员令牌已过期"));
+    }
+    Ok(member.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_tokens_sign_and_expire() {
+        let t = issue_member_token(b"secret", "u1", 1_000);
+        assert_eq!(verify_member_token(b"secret", &t, 999).unwrap(), "u1");
+        assert_eq!(verify_member_token(b"secret", &t, 1_000).unwrap_err().code, "unauthorized");
+        assert!(verify_member_token(b"other", &t, 999).is_err());
+        let forged = t.replace("mt.", "mt.x");
+        assert!(verify_member_token(b"secret", &forged, 999).is_err());
+        // Changing the member in the payload breaks the signature.
+        let (_, sig) = t.rsplit_once('.').unwrap();
+        let other = format!("mt.{}.{sig}", B64.encode("u2.1000"));
+        assert!(verify_member_token(b"secret", &other, 999).is_err());
+    }
+
+    #[test]
+    fn keys_are_random_and_fingerprinted() {
+        let a = new_api_key().unwrap();
+        let b = new_api_key().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("zk_") && a.len() > 40);
+        assert_eq!(fingerprint(&a).len(), 8);
+        assert!(digest_eq(&sha256(b"x"), &sha256(b"x")));
+        assert!(!digest_eq(&sha256(b"x"), &sha256(b"y")));
+    }
+}

@@ -1,0 +1,183 @@
+//! Settings: defaults, then `zengzhi.toml`, then environment variables (`ZENGZHI_*`), then the
+//! command line (applied by the binary).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use zengzhi_core::Rules;
+use zengzhi_journal::backend::Backend;
+
+/// The service's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub pg_schema: String,
+    /// A bootstrap admin token (all scopes). Never logged.
+    pub admin_token: Option<String>,
+    /// The member-token signing secret; generated and stored in the program's store if absent.
+    pub token_secret: Option<String>,
+    pub member_token_ttl_s: u64,
+    /// Seed the demo economy on first start.
+    pub demo: bool,
+    /// Rules of a new program (TOML file).
+    pub rules_file: Option<PathBuf>,
+    /// The public base URL for referral links.
+    pub public_url: String,
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Daily `release_locked` at this Beijing time (`HH:MM`); `None` disables it.
+    pub release_locked_at: Option<String>,
+    /// Daily `distribute_dividends` at this Beijing time (`HH:MM`); `None` disables it.
+    pub dividends_at: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("static address"),
+            data_dir: PathBuf::from("./zengzhi-data"),
+            database_url: None,
+            pg_schema: "zengzhi".into(),
+            admin_token: None,
+            token_secret: None,
+            member_token_ttl_s: 86_400,
+            demo: false,
+            rules_file: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 4 * 1024 * 1024,
+            release_locked_at: Some("00:10".into()),
+            dividends_at: None,
+        }
+    }
+}
+
+/// The file's shape (every key optional; unknown keys are an error).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    pg_schema: Option<String>,
+    admin_token: Option<String>,
+    token_secret: Option<String>,
+    member_token_ttl_s: Option<u64>,
+    demo: Option<bool>,
+    rules_file: Option<PathBuf>,
+    public_url: Option<String>,
+    max_body_bytes: Option<usize>,
+    #[serde(default)]
+    schedule: ScheduleConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleConfig {
+    /// `HH:MM` or `"off"`.
+    release_locked_at: Option<String>,
+    dividends_at: Option<String>,
+}
+
+fn hhmm(text: &str) -> Result<Option<String>, String> {
+    if text == "off" {
+        return Ok(None);
+    }
+    let ok = text.len() == 5
+        && text.as_bytes()[2] == b':'
+        && text[..2].parse::<u8>().is_ok_and(|h| h < 24)
+        && text[3..].parse::<u8>().is_ok_and(|m| m < 60);
+    ok.then(|| Some(text.to_string())).ok_or_else(|| format!("{text:?} is not a time HH:MM (or \"off\")"))
+}
+
+impl Config {
+    /// Defaults, then the file (if given, or `./zengzhi.toml` if present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let mut c = Config::default();
+        let path = file.map(Path::to_path_buf).or_else(|| Path::new("zengzhi.toml").exists().then(|| "zengzhi.toml".into()));
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let f: FileConfig = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+            if let Some(v) = f.listen {
+                c.listen = v.parse().map_err(|_| format!("listen: {v:?} is not an address like 127.0.0.1:8080"))?;
+            }
+            c.data_dir = f.data_dir.unwrap_or(c.data_dir);
+            c.database_url = f.database_url.or(c.database_url);
+            c.pg_schema = f.pg_schema.unwrap_or(c.pg_schema);
+            c.admin_token = f.admin_token.or(c.admin_token);
+            c.token_secret = f.token_secret.or(c.token_secret);
+            c.member_token_ttl_s = f.member_token_ttl_s.unwrap_or(c.member_token_ttl_s);
+            c.demo = f.demo.unwrap_or(c.demo);
+            c.rules_file = f.rules_file.or(c.rules_file);
+            c.public_url = f.public_url.unwrap_or(c.public_url);
+            c.max_body_bytes = f.max_body_bytes.unwrap_or(c.max_body_bytes);
+            if let Some(v) = f.schedule.release_locked_at {
+                c.release_locked_at = hhmm(&v)?;
+            }
+            if let Some(v) = f.schedule.dividends_at {
+                c.dividends_at = hhmm(&v)?;
+            }
+        }
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(v) = env("ZENGZHI_LISTEN") {
+            c.listen = v.parse().map_err(|_| format!("ZENGZHI_LISTEN: {v:?} is not an address"))?;
+        }
+        if let Some(v) = env("ZENGZHI_DATA_DIR") {
+            c.data_dir = v.into();
+        }
+        c.database_url = env("ZENGZHI_DATABASE_URL").or(c.database_url);
+        if let Some(v) = env("ZENGZHI_PG_SCHEMA") {
+            c.pg_schema = v;
+        }
+        c.admin_token = env("ZENGZHI_ADMIN_TOKEN").or(c.admin_token);
+        c.token_secret = env("ZENGZHI_TOKEN_SECRET").or(c.token_secret);
+        if let Some(v) = env("ZENGZHI_PUBLIC_URL") {
+            c.public_url = v;
+        }
+        Ok(c)
+    }
+
+    /// Opens a new connection to the program's store.
+    pub fn open_backend(&self) -> zengzhi_journal::Result<Box<dyn Backend>> {
+        match &self.database_url {
+            Some(url) => Ok(Box::new(zengzhi_journal::postgres::Postgres::connect_schema(url, &self.pg_schema)?)),
+            None => zengzhi_journal::open(&self.data_dir, None),
+        }
+    }
+
+    /// The rules of a new program, from `rules_file`.
+    pub fn initial_rules(&self) -> Result<Option<Rules>, crate::anyhow_like::Error> {
+        let Some(path) = &self.rules_file else { return Ok(None) };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| crate::anyhow_like::msg(format!("cannot read the rules file {}: {e}", path.display())))?;
+        let rules = Rules::from_toml(&text).map_err(|problems| {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            crate::anyhow_like::msg(format!("invalid rules file {}: {}", path.display(), list.join("; ")))
+        })?;
+        Ok(Some(rules))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let dir = std::env::temp_dir().join(format!("zengzhi-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("zengzhi.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9999\"\ndemo = true\n[schedule]\nrelease_locked_at = \"off\"\ndividends_at = \"09:30\"\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert!(c.demo);
+        assert_eq!(c.release_locked_at, None);
+        assert_eq!(c.dividends_at.as_deref(), Some("09:30"));
+        std::fs::write(&file, "nope = 1\n").unwrap();
+        assert!(Config::load(Some(&file)).unwrap_err().contains("nope"));
+        std::fs::write(&file, "[schedule]\nrelease_locked_at = \"25:00\"\n").unwrap();
+        assert!(Config::load(Some(&file)).is_err());
+    }
+}

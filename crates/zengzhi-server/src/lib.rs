@@ -1,0 +1,250 @@
+//! # zengzhi-server — the HTTP service
+//!
+//! `build_app(state) -> Router` serves the API of one program over its writer
+//! ([`zengzhi_journal::writer`]): writes go through the writer's queue and are answered after
+//! their batch is durable; current balances are read from the writer's engine (between batches,
+//! so only durable state is seen); history comes from the query tables, which a projector thread
+//! keeps up to date behind its watermark.
+//!
+//! Modules: [`config`] (file + environment), [`auth`] (API keys, member tokens), [`api`] (the
+//! routes), [`openapi`] (the document, generated from the route table), [`metrics`],
+//! [`scheduler`], [`demo`] (a believable demo economy), [`error`] (the one `ApiError`).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zengzhi_core::{Command, Engine};
+use zengzhi_journal::backend::Backend;
+use zengzhi_journal::writer::{Outcome, Writer, WriterConfig, WriterHandle};
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod scheduler;
+
+pub use api::build_app;
+pub use config::Config;
+
+use error::{ApiError, ApiResult};
+
+/// Opens a backend (a new connection to the program's store).
+pub type Opener = Arc<dyn Fn() -> zengzhi_journal::Result<Box<dyn Backend>> + Send + Sync>;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub writer: WriterHandle,
+    /// A connection for reads of the query tables and the service's own tables.
+    pub reads: Mutex<Box<dyn Backend>>,
+    /// SHA-256 of the bootstrap admin token, if one is configured.
+    pub admin_token_hash: Option<[u8; 32]>,
+    /// The member-token signing secret.
+    pub token_secret: Vec<u8>,
+    pub config: Config,
+    pub metrics: metrics::Metrics,
+    /// The last entry the query tables cover.
+    pub watermark: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// Applies commands durably and returns one outcome each; `busy` (503) when the queue is full.
+    pub async fn submit(&self, commands: Vec<Command<'static>>) -> ApiResult<Vec<Outcome>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let commands = commands.into_iter().map(|c| (c, None)).collect();
+        self.writer.try_submit_with(commands, Box::new(move |r| drop(tx.send(r))))?;
+        let outcomes = rx.await.map_err(|_| ApiError::internal("the writer dropped a reply"))??;
+        Ok(outcomes)
+    }
+
+    /// Applies one command durably.
+    pub async fn submit_one(&self, command: Command<'static>) -> ApiResult<Outcome> {
+        let mut outcomes = self.submit(vec![command]).await?;
+        outcomes.pop().ok_or_else(|| ApiError::internal("no outcome"))
+    }
+
+    /// Reads the engine (on the writer thread, between batches).
+    pub async fn query<T: Send + 'static>(&self, f: impl FnOnce(&Engine) -> T + Send + 'static) -> ApiResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.writer.try_query_with(Box::new(move |e| drop(tx.send(f(e)))))?;
+        rx.await.map_err(|_| ApiError::internal("the writer dropped a query"))
+    }
+
+    /// Runs a blocking read on the reads connection.
+    pub async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut dyn Backend) -> zengzhi_journal::Result<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut reads = state.reads.lock().unwrap_or_else(|e| e.into_inner());
+            f(reads.as_mut())
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+    }
+
+    /// Waits (up to `limit`) until the query tables cover the journal's current head.
+    pub async fn wait_projected(&self, limit: Duration) -> bool {
+        let head = self.writer.stats().head().0;
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.watermark.load(Ordering::Acquire) < head {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    /// Records an administrative action (best effort: a failure is logged, not returned).
+    pub async fn audit(self: &Arc<Self>, who: String, action: &'static str, detail: String) {
+        let at = zengzhi_journal::time_fmt::now_rfc3339();
+        if let Err(e) = self.read(move |b| b.audit(&at, &who, action, &detail)).await {
+            tracing::warn!(code = e.code, "audit log write failed");
+        }
+    }
+}
+
+/// The projector thread: keeps the query tables up to the journal.
+pub struct ProjectorThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProjectorThread {
+    pub fn start(open: Opener, watermark: Arc<AtomicU64>, interval: Duration) -> zengzhi_journal::Result<ProjectorThread> {
+        let mut backend = open()?;
+        let mut projector = zengzhi_journal::projector::Projector::start(backend.as_mut())?;
+        watermark.store(projector.watermark(), Ordering::Release);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new().name("zengzhi-projector".into()).spawn(move || {
+            while !stopping.load(Ordering::Acquire) {
+                match projector.catch_up(backend.as_mut(), 5_000) {
+                    Ok(_) => watermark.store(projector.watermark(), Ordering::Release),
+                    Err(e) => tracing::error!(error = %e, "projector failed; retrying"),
+                }
+                std::thread::sleep(interval);
+            }
+            // A last pass so the tables cover everything committed before shutdown.
+            if projector.catch_up(backend.as_mut(), 5_000).is_ok() {
+                watermark.store(projector.watermark(), Ordering::Release);
+            }
+        })?;
+        Ok(ProjectorThread { stop, thread: Some(thread) })
+    }
+
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A running service: the writer, the projector and the HTTP server.
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    writer: Writer,
+    projector: ProjectorThread,
+    state: Arc<AppState>,
+}
+
+impl Running {
+    /// Graceful shutdown: stop taking requests, let in-flight ones finish, drain the writer's
+    /// queue (every accepted command committed), bring the query tables up to date.
+    pub async fn shutdown(self) -> anyhow_like::Result<()> {
+        let _ = self.shutdown.send(());
+        self.server.await.map_err(|e| anyhow_like::msg(e.to_string()))?.map_err(|e| anyhow_like::msg(e.to_string()))?;
+        drop(self.state);
+        let writer = self.writer;
+        tokio::task::spawn_blocking(move || writer.shutdown()).await.map_err(|e| anyhow_like::msg(e.to_string()))??;
+        self.projector.stop();
+        Ok(())
+    }
+}
+
+/// A tiny error type for `Running` (the binary uses `anyhow`; this crate stays without it).
+pub mod anyhow_like {
+    #[derive(Debug)]
+    pub struct Error(pub String);
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for Error {}
+    impl From<zengzhi_journal::Error> for Error {
+        fn from(e: zengzhi_journal::Error) -> Self {
+            Error(e.to_string())
+        }
+    }
+    pub fn msg(s: String) -> Error {
+        Error(s)
+    }
+    pub type Result<T> = std::result::Result<T, Error>;
+}
+
+/// Starts everything: recovery, the writer, the projector, the demo data (if asked and the
+/// store is empty), the scheduler and the HTTP server on `config.listen`.
+pub async fn start(config: Config) -> anyhow_like::Result<Running> {
+    let open: Opener = {
+        let config = config.clone();
+        Arc::new(move || config.open_backend())
+    };
+    let backend = open()?;
+    let initial_rules = config.initial_rules()?;
+    let writer = tokio::task::spawn_blocking(move || {
+        Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 1_000_000, ..WriterConfig::default() })
+    })
+    .await
+    .map_err(|e| anyhow_like::msg(e.to_string()))??;
+    let handle = writer.handle();
+    if config.demo && writer.recovered_head <= 1 {
+        let h = handle.clone();
+        let n = tokio::task::spawn_blocking(move || demo::load(&h)).await.map_err(|e| anyhow_like::msg(e.to_string()))??;
+        tracing::info!(commands = n, "demo economy loaded");
+    }
+    let mut reads = open()?;
+    let token_secret = match &config.token_secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => {
+            let mut fresh = [0u8; 32];
+            getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
+            let hex = zengzhi_journal::hex(&fresh);
+            reads.setting_or_insert("member_token_secret", hex.as_bytes())?
+        }
+    };
+    let watermark = Arc::new(AtomicU64::new(0));
+    let projector = ProjectorThread::start(open.clone(), watermark.clone(), Duration::from_millis(100))?;
+    let state = Arc::new(AppState {
+        writer: handle,
+        reads: Mutex::new(reads),
+        admin_token_hash: config.admin_token.as_deref().map(|t| auth::sha256(t.as_bytes())),
+        token_secret,
+        metrics: metrics::Metrics::new(),
+        watermark,
+        config: config.clone(),
+    });
+    scheduler::spawn(state.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow_like::msg(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr().map_err(|e| anyhow_like::msg(e.to_string()))?;
+    let app = build_app(state.clone());
+    let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running { addr, shutdown, server, writer, projector, state })
+}

@@ -1,0 +1,69 @@
+//! Prometheus metrics: requests and latencies per route, the writer's queue depth and batches,
+//! orders, exits and members.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use zengzhi_journal::writer::WriterStats;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("zengzhi_http_requests_total", "HTTP requests by route, method and status"),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("zengzhi_http_request_duration_seconds", "HTTP request latency by route").buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(requests.clone())).expect("registered once");
+        registry.register(Box::new(latency.clone())).expect("registered once");
+        Metrics { registry, requests, latency }
+    }
+
+    pub fn observe(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
+        self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition format, with the writer's and the engine's figures appended.
+    pub fn render(&self, writer: &WriterStats, (orders, exits, members): (u64, u64, u64)) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let mut text = String::from_utf8(buf).unwrap_or_default();
+        let batches = writer.batches.load(Ordering::Relaxed);
+        let commands = writer.commands.load(Ordering::Relaxed);
+        for (name, kind, help, value) in [
+            ("zengzhi_writer_queue_depth", "gauge", "Requests waiting for the writer", writer.queue_depth.load(Ordering::Relaxed)),
+            ("zengzhi_writer_batches_total", "counter", "Group commits", batches),
+            ("zengzhi_writer_commands_total", "counter", "Commands applied by the writer", commands),
+            ("zengzhi_writer_entries_total", "counter", "Journal entries appended", writer.entries.load(Ordering::Relaxed)),
+            ("zengzhi_writer_largest_batch", "gauge", "Largest group commit so far", writer.largest_batch.load(Ordering::Relaxed)),
+            ("zengzhi_journal_head", "gauge", "Sequence number of the last journal entry", writer.head().0),
+            ("zengzhi_orders_total", "counter", "Orders accepted", orders),
+            ("zengzhi_exits_total", "counter", "Capped exits", exits),
+            ("zengzhi_members", "gauge", "Registered members", members),
+        ] {
+            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        text
+    }
+}
