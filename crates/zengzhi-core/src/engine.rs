@@ -332,6 +332,10 @@ impl Engine {
     pub fn member(&self, id: &str) -> Option<&Member> {
         self.member_ids.get(id).map(|i| &self.members[i as usize])
     }
+    /// A merchant by id.
+    pub fn merchant(&self, id: &str) -> Option<&Merchant> {
+        self.merchant_ids.get(id).map(|i| &self.merchants[i as usize])
+    }
     pub fn merchant_count(&self) -> usize {
         self.merchants.len()
     }
