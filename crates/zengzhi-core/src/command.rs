@@ -156,6 +156,66 @@ impl Command<'_> {
         }
     }
 
+    /// Checks the values a command read from a line is guaranteed to have (ids, amount ranges,
+    /// rates, regions), with the codes the reader gives. Commands built in code go through the
+    /// same gate in `Engine::apply`, so no value the replay format cannot carry is ever applied.
+    pub fn check(&self) -> Result<(), Rejection> {
+        use crate::num::{MAX_MONEY_ARG_FEN, MAX_POINTS_ARG_UNITS};
+        let id = |s: &str| if valid_id(s) { Ok(()) } else { Err(Rejection::InvalidCommand) };
+        let opt_id = |s: &Option<Cow<'_, str>>| s.as_deref().map_or(Ok(()), id);
+        let money = |v: i64, min: i64| if (min..=MAX_MONEY_ARG_FEN).contains(&v) { Ok(()) } else { Err(Rejection::InvalidAmount) };
+        let rate = |v: i64| if (0..=PPM).contains(&v) { Ok(()) } else { Err(Rejection::InvalidAmount) };
+        let region = |v: u32| if v <= 999_999 { Ok(()) } else { Err(Rejection::InvalidRegion) };
+        match self {
+            Command::RegisterMember { member, referrer } => {
+                id(member)?;
+                opt_id(referrer)
+            }
+            Command::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region: r } => {
+                id(merchant)?;
+                opt_id(owner)?;
+                opt_id(recruiter)?;
+                commission_ppm.map_or(Ok(()), rate)?;
+                r.map_or(Ok(()), region)
+            }
+            Command::AppointAgent { member, region: r, .. } => {
+                id(member)?;
+                region(*r)
+            }
+            Command::SetShareholder { member, .. } => id(member),
+            Command::GrantCoins { member, amount_fen } | Command::Redeem { member, amount_fen } | Command::Withdraw { member, amount_fen } => {
+                id(member)?;
+                money(*amount_fen, 1)
+            }
+            Command::Order { order, member, merchant, amount_fen, commission_fen, pay_cash_fen, pay_coins_fen } => {
+                id(order)?;
+                id(member)?;
+                opt_id(merchant)?;
+                if merchant.is_none() && commission_fen.is_none() {
+                    return Err(Rejection::InvalidCommand);
+                }
+                money(*amount_fen, 1)?;
+                commission_fen.map_or(Ok(()), |c| money(c, 0))?;
+                money(*pay_cash_fen, 0)?;
+                money(*pay_coins_fen, 0)
+            }
+            Command::Sell { member, points } => {
+                id(member)?;
+                match points {
+                    SellQty::Units(q) if !(1..=MAX_POINTS_ARG_UNITS).contains(q) => Err(Rejection::InvalidAmount),
+                    _ => Ok(()),
+                }
+            }
+            Command::Inject { amount_fen } => money(*amount_fen, 1),
+            Command::StartCampaign { campaign, rate_ppm, budget_fen } => {
+                id(campaign)?;
+                rate(*rate_ppm)?;
+                money(*budget_fen, 1)
+            }
+            Command::EndCampaign | Command::ReleaseLocked | Command::DistributeDividends | Command::UpdateRules { .. } => Ok(()),
+        }
+    }
+
     /// The `op` name of this command.
     pub fn op(&self) -> &'static str {
         match self {
@@ -671,6 +731,32 @@ mod tests {
             assert_eq!(again, line);
             assert_eq!(parse_line(again.as_bytes()).unwrap(), parsed);
         }
+    }
+
+    #[test]
+    fn commands_built_in_code_are_checked() {
+        let bad = [
+            Command::RegisterMember { member: "bad id".into(), referrer: None },
+            Command::GrantCoins { member: "u".into(), amount_fen: -100 },
+            Command::Inject { amount_fen: 0 },
+            Command::Sell { member: "u".into(), points: SellQty::Units(0) },
+            Command::RegisterMerchant { merchant: "s".into(), commission_ppm: Some(PPM + 1), owner: None, recruiter: None, region: None },
+            Command::AppointAgent { member: "u".into(), level: Level::City, region: 1_000_000 },
+        ];
+        let codes: Vec<_> = bad.iter().map(|c| c.check().unwrap_err().code()).collect();
+        assert_eq!(codes, ["invalid_command", "invalid_amount", "invalid_amount", "invalid_amount", "invalid_amount", "invalid_region"]);
+        // Whatever passes the check reads back from its canonical line.
+        let ok = Command::Order {
+            order: "o".into(),
+            member: "u".into(),
+            merchant: None,
+            amount_fen: 1,
+            commission_fen: Some(0),
+            pay_cash_fen: 0,
+            pay_coins_fen: 0,
+        };
+        assert!(ok.check().is_ok());
+        assert_eq!(parse_line(ok.to_json(None).as_bytes()).unwrap().command, ok);
     }
 
     #[test]

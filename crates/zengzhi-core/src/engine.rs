@@ -573,12 +573,13 @@ impl Engine {
 
     /// Applies one command: all of it, or nothing and a [`Rejection`].
     pub fn apply(&mut self, command: &Command<'_>) -> Result<Applied, Rejection> {
+        command.check()?;
         match command {
             Command::RegisterMember { member, referrer } => self.register_member(member, referrer.as_deref()),
             Command::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region } => {
                 self.register_merchant(merchant, *commission_ppm, owner.as_deref(), recruiter.as_deref(), *region)
             }
-            Command::AppointAgent { member, level, region } => self.appoint_agent(member, *level, *region),
+            Command::AppointAgent { member, level, region } => self.appoint_agent(member, *level, level.normalise(*region)),
             Command::SetShareholder { member, weight } => self.set_shareholder(member, *weight),
             Command::GrantCoins { member, amount_fen } => self.grant_coins(member, *amount_fen),
             Command::Order { order, member, merchant, amount_fen, commission_fen, pay_cash_fen, pay_coins_fen } => self

@@ -55,6 +55,20 @@ pub struct OrderRow {
     pub command: Option<String>,
 }
 
+/// Bytes as lower-case hex (settings are stored as text).
+pub(crate) fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex text back to bytes.
+pub(crate) fn unhex(text: &str, name: &str) -> Result<Vec<u8>> {
+    let bad = || crate::Error::Config(format!("setting {name} is not hex"));
+    if text.len() % 2 != 0 {
+        return Err(bad());
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())).collect()
+}
+
 /// The `'static` name of a stored ledger reason.
 pub(crate) fn reason_name(stored: &str) -> &'static str {
     const ALL: [&str; 9] = ["order", "reward", "sell", "redeem", "withdraw", "exit", "release", "dividend", "coins"];
@@ -128,7 +142,9 @@ pub trait Backend: Send {
 
     /// One order's row (with its journaled command line).
     fn order(&mut self, order_id: &str) -> Result<Option<(OrderRow, String)>>;
-    /// A member's ledger, newest first, entries before `before_seq` (exclusive), at most `limit`.
+    /// A member's ledger, newest first, entries before `before_seq` (exclusive): the rows of the
+    /// newest `limit` rows' entries. A page never splits an entry (so it may hold more than
+    /// `limit` rows when its last entry has several); the last row's seq is the next cursor.
     fn member_history(&mut self, member: &str, before_seq: u64, limit: usize) -> Result<Vec<LedgerRow>>;
     /// The newest `limit` candles of an interval, oldest first.
     fn candles(&mut self, interval: &str, limit: usize) -> Result<Vec<Candle>>;

@@ -98,10 +98,10 @@ impl Postgres {
         if !valid_schema(schema) {
             return Err(Error::Config(format!("invalid schema name {schema:?}")));
         }
-        let mut client = Client::connect(url, NoTls)?;
-        client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"))?;
+        let client = Client::connect(url, NoTls)?;
         let mut this = Postgres { client, schema: schema.to_string() };
         this.migrate()?;
+        this.client.batch_execute(&format!("SET search_path TO {schema}"))?;
         Ok(this)
     }
 
@@ -117,8 +117,9 @@ impl Postgres {
 
     fn migrate(&mut self) -> Result<()> {
         let mut tx = self.client.transaction()?;
-        // One migrator at a time per schema.
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&self.schema])?;
+        // One migrator at a time per schema, from before the schema exists.
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&format!("zengzhi:{}", self.schema)])?;
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {0}; SET LOCAL search_path TO {0};", self.schema))?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INT NOT NULL)")?;
         let version: i32 = match tx.query_opt("SELECT version FROM schema_version", &[])? {
             Some(row) => row.get(0),
@@ -310,9 +311,13 @@ impl Backend for Postgres {
     }
 
     fn member_history(&mut self, member: &str, before_seq: u64, limit: usize) -> Result<Vec<LedgerRow>> {
+        // A page never splits an entry (see the SQLite backend).
         let rows = self.client.query(
             "SELECT seq, reason, points, locked, cash_fen, coins_fen FROM ledger
-             WHERE member = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+             WHERE member = $1 AND seq < $2 AND seq >= (
+                SELECT COALESCE(MIN(seq), 0) FROM (
+                    SELECT seq FROM ledger WHERE member = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) AS page)
+             ORDER BY seq DESC, ctid DESC",
             &[&member, &(before_seq.min(i64::MAX as u64) as i64), &(limit as i64)],
         )?;
         Ok(rows
@@ -374,12 +379,12 @@ impl Backend for Postgres {
 
     fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
         let row = self.client.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])?;
-        Ok(row.map(|r| r.get::<_, String>(0).into_bytes()))
+        row.map(|r| crate::backend::unhex(&r.get::<_, String>(0), name)).transpose()
     }
 
     fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
-        let text = String::from_utf8_lossy(value).into_owned();
-        self.client.execute("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &text])?;
+        let hex = crate::backend::hex_bytes(value);
+        self.client.execute("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &hex])?;
         Ok(self.setting(name)?.unwrap_or_default())
     }
 }

@@ -70,24 +70,32 @@ pub fn for_each_entry(backend: &mut dyn Backend, after: u64, mut f: impl FnMut(&
 }
 
 /// Brings the engine back: newest valid snapshot plus the verified journal tail.
-pub fn recover(backend: &mut dyn Backend) -> Result<Recovered> {
-    let head = backend.head()?.unwrap_or((0, GENESIS));
+/// A truncated tail shows only in what points past the journal's end: a snapshot or the query
+/// tables' watermark. Both start-up and `verify` refuse such a store.
+fn check_tail(backend: &mut dyn Backend, head: u64) -> Result<Vec<crate::backend::SnapshotMeta>> {
     let watermark = backend.watermark()?;
-    if watermark > head.0 {
+    if watermark > head {
         return Err(Error::Corrupt {
-            seq: head.0 + 1,
-            what: format!("the journal ends at entry {} but the query tables cover entry {watermark}: entries were lost", head.0),
+            seq: head + 1,
+            what: format!("the journal ends at entry {head} but the query tables cover entry {watermark}: entries were lost"),
         });
     }
+    let snapshots = backend.snapshots()?;
+    if let Some(meta) = snapshots.iter().find(|m| m.seq > head) {
+        return Err(Error::Corrupt {
+            seq: head + 1,
+            what: format!("the journal ends at entry {head} but a snapshot was taken after entry {}: entries were lost", meta.seq),
+        });
+    }
+    Ok(snapshots)
+}
+
+pub fn recover(backend: &mut dyn Backend) -> Result<Recovered> {
+    let head = backend.head()?.unwrap_or((0, GENESIS));
+    let snapshots = check_tail(backend, head.0)?;
     let mut skipped = Vec::new();
     let mut start: Option<(Engine, u64, Hash)> = None;
-    for meta in backend.snapshots()? {
-        if meta.seq > head.0 {
-            return Err(Error::Corrupt {
-                seq: head.0 + 1,
-                what: format!("the journal ends at entry {} but a snapshot was taken after entry {}: entries were lost", head.0, meta.seq),
-            });
-        }
+    for meta in snapshots {
         if start.is_some() {
             continue;
         }
@@ -159,7 +167,7 @@ pub fn state_digest(engine: &Engine) -> Hash {
 /// `check_every` entries and at the end), and every snapshot against the replayed state.
 pub fn verify(backend: &mut dyn Backend, check_every: u64, mut progress: impl FnMut(u64)) -> Result<Verified> {
     let head = backend.head()?.unwrap_or((0, GENESIS));
-    let mut snapshots = backend.snapshots()?;
+    let mut snapshots = check_tail(backend, head.0)?;
     snapshots.sort_by_key(|m| m.seq);
     let mut snapshots = snapshots.into_iter().peekable();
     let mut engine = Engine::new(Rules::default());

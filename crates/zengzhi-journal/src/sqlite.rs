@@ -83,17 +83,21 @@ impl Sqlite {
     /// Opens (creating if needed) the database file and runs pending migrations.
     pub fn open(path: &Path) -> Result<Sqlite> {
         let conn = Connection::open(path)?;
+        // First: wait for other connections (switching to WAL takes a lock briefly).
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mut this = Sqlite { conn, path: path.to_path_buf() };
         this.migrate()?;
         Ok(this)
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        // The version is read inside a write transaction, so two processes opening a new file
+        // at once cannot both run the same migration.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let version = usize::try_from(version).unwrap_or(usize::MAX);
         if version > MIGRATIONS.len() {
             return Err(Error::Config(format!(
@@ -103,11 +107,10 @@ impl Sqlite {
             )));
         }
         for (n, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (n + 1) as i64)?;
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(())
     }
 }
@@ -267,9 +270,14 @@ impl Backend for Sqlite {
     }
 
     fn member_history(&mut self, member: &str, before_seq: u64, limit: usize) -> Result<Vec<LedgerRow>> {
+        // A page never splits an entry: it ends with every row of its last entry (so it may
+        // hold more than `limit` rows), and the last row's seq is a safe cursor.
         let mut q = self.conn.prepare_cached(
             "SELECT seq, reason, points, locked, cash_fen, coins_fen FROM ledger
-             WHERE member = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+             WHERE member = ?1 AND seq < ?2 AND seq >= (
+                SELECT COALESCE(MIN(seq), 0) FROM (
+                    SELECT seq FROM ledger WHERE member = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3))
+             ORDER BY seq DESC, rowid DESC",
         )?;
         let rows = q.query_map(params![member, before_seq.min(i64::MAX as u64) as i64, limit as i64], |r| {
             Ok(LedgerRow {
@@ -332,12 +340,12 @@ impl Backend for Sqlite {
     fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
         let v: Option<String> =
             self.conn.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| r.get(0)).optional()?;
-        Ok(v.map(String::into_bytes))
+        v.map(|hex| crate::backend::unhex(&hex, name)).transpose()
     }
 
     fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
-        let text = String::from_utf8_lossy(value).into_owned();
-        self.conn.execute("INSERT OR IGNORE INTO settings (name, value) VALUES (?1, ?2)", params![name, text])?;
+        let hex = crate::backend::hex_bytes(value);
+        self.conn.execute("INSERT OR IGNORE INTO settings (name, value) VALUES (?1, ?2)", params![name, hex])?;
         Ok(self.setting(name)?.unwrap_or_default())
     }
 }

@@ -39,7 +39,9 @@ pub fn parse_at(at: &str) -> Option<OffsetDateTime> {
 /// The start of the minute, hour or day (Beijing time) containing `t`, as RFC 3339 with
 /// `+08:00`.
 pub fn bucket_start(t: OffsetDateTime, interval: &str) -> String {
-    let local = t.to_offset(CST);
+    // Near the end of the calendar (9999-12-31 after 16:00 UTC) Beijing time does not exist in
+    // the library's range: such times are bucketed in UTC instead of panicking.
+    let local = t.checked_to_offset(CST).unwrap_or(t);
     let start = match interval {
         "minute" => local.replace_second(0).and_then(|x| x.replace_nanosecond(0)),
         "hour" => local.replace_minute(0).and_then(|x| x.replace_second(0)).and_then(|x| x.replace_nanosecond(0)),
@@ -62,5 +64,7 @@ mod tests {
         assert!(parse_at("2024-02-29T23:59:60Z").is_some());
         assert!(parse_at(&now_rfc3339()).is_some());
         assert!(zengzhi_core::command::valid_at(&now_rfc3339()));
+        let end = parse_at("9999-12-31T20:00:00Z").unwrap();
+        assert_eq!(bucket_start(end, "day"), "9999-12-31T00:00:00Z");
     }
 }

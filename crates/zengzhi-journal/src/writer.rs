@@ -323,9 +323,18 @@ impl State {
     /// Applies commands, appends the accepted ones in one transaction, returns the outcomes.
     /// On a storage error the engine is ahead of the storage: the caller must reload it.
     fn commit(&mut self, commands: Vec<(Command<'static>, Option<String>)>) -> Result<Vec<Outcome>> {
-        let batch: Vec<Command<'static>> = commands.iter().map(|(c, _)| c.clone()).collect();
-        let mut results = Vec::with_capacity(batch.len());
-        self.engine.apply_batch(&batch, &mut results);
+        // A caller's `at` must be one the replay reader accepts; a command with a bad one is
+        // rejected here and never reaches the engine or the journal.
+        let at_ok: Vec<bool> = commands.iter().map(|(_, at)| at.as_deref().is_none_or(zengzhi_core::command::valid_at)).collect();
+        let batch: Vec<Command<'static>> =
+            commands.iter().zip(&at_ok).filter(|(_, ok)| **ok).map(|((c, _), _)| c.clone()).collect();
+        let mut applied = Vec::with_capacity(batch.len());
+        self.engine.apply_batch(&batch, &mut applied);
+        let mut applied = applied.into_iter();
+        let results: Vec<_> = at_ok
+            .iter()
+            .map(|ok| if *ok { applied.next().expect("one result per command") } else { Err(Rejection::InvalidCommand) })
+            .collect();
         let now = now_rfc3339();
         let mut entries = Vec::new();
         let mut outcomes = Vec::with_capacity(results.len());
@@ -357,6 +366,9 @@ impl State {
     }
 
     fn take_snapshot(&mut self) -> Result<u64> {
+        if self.head.0 == 0 {
+            return Ok(0); // nothing to snapshot: the empty state is the start
+        }
         let state = self.engine.to_snapshot();
         let meta = SnapshotMeta { seq: self.head.0, chain: self.head.1, sha256: sha256(&state) };
         self.backend.save_snapshot(&SnapshotRecord { meta, state })?;

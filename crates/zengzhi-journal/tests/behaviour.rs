@@ -5,8 +5,8 @@
 //! the history endpoints, the service tables, back-pressure, writer statistics, and a storage
 //! failure in the middle of a batch.
 //!
-//! Tests named `bug_*` expose defects found while writing this suite; they fail until the
-//! defect is fixed (each says what it expects and why). `cargo test -- --skip bug_` runs the
+//! Tests named `regression_*` expose defects found while writing this suite; they fail until the
+//! defect is fixed (each says what it expects and why). `cargo test -- --skip regression_` runs the
 //! rest.
 
 #[macro_use]
@@ -43,15 +43,15 @@ both_backends!(
     concurrent_submitters_get_gapless_seqs,
     back_pressure_says_busy_and_loses_nothing,
     failed_append_is_not_acknowledged,
-    bug_writer_journals_an_invalid_at,
-    bug_writer_journals_commands_that_do_not_read_back,
-    bug_verify_passes_a_lost_tail_behind_the_watermark,
-    bug_verify_passes_a_lost_tail_behind_a_snapshot,
-    bug_snapshot_of_empty_journal_is_reported_bad,
-    bug_projector_panics_on_an_at_near_year_9999,
-    bug_concurrent_first_opens_fail,
-    bug_setting_or_insert_mangles_bytes_that_are_not_utf8,
-    bug_member_history_pages_lose_rows_of_one_entry,
+    regression_writer_journals_an_invalid_at,
+    regression_writer_journals_commands_that_do_not_read_back,
+    regression_verify_passes_a_lost_tail_behind_the_watermark,
+    regression_verify_passes_a_lost_tail_behind_a_snapshot,
+    regression_snapshot_of_empty_journal_is_reported_bad,
+    regression_projector_panics_on_an_at_near_year_9999,
+    regression_concurrent_first_opens_fail,
+    regression_setting_or_insert_mangles_bytes_that_are_not_utf8,
+    regression_member_history_pages_lose_rows_of_one_entry,
 );
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -545,7 +545,7 @@ fn corrupt_truncated_tail_behind_snapshot(store: &Store) {
     store.exec(&format!("DELETE FROM journal WHERE seq > {keep}"));
     expect_recover_corrupt(store, keep + 1);
     // verify at least names the snapshot past the end (that it does not fail is
-    // bug_verify_passes_a_lost_tail_behind_a_snapshot).
+    // regression_verify_passes_a_lost_tail_behind_a_snapshot).
     match verify(store.open().as_mut(), 0, |_| {}) {
         Err(Error::Corrupt { seq, what }) => assert_eq!(seq, keep + 1, "{what}"),
         Err(e) => panic!("verify: {e}"),
@@ -859,10 +859,12 @@ fn history_reads_match_the_tables(store: &Store) {
             .iter()
             .fold([0i64; 4], |a, r| [a[0] + r.points, a[1] + r.locked, a[2] + r.cash_fen, a[3] + r.coins_fen]);
         assert_eq!(sums, [m.points, m.locked, m.cash_fen, m.coins_fen], "the history of {id} adds up");
+        // A page of 3 is the newest rows through the whole entry of the third newest row.
         let page = b.member_history(&id, u64::MAX, 3).expect("history");
+        let boundary = rows.get(2).or(rows.last()).map_or(0, |r| r.seq);
         assert_eq!(
             page.iter().map(|r| r.seq).collect::<Vec<_>>(),
-            rows.iter().take(3).map(|r| r.seq).collect::<Vec<_>>()
+            rows.iter().take_while(|r| r.seq >= boundary).map(|r| r.seq).collect::<Vec<_>>()
         );
         if let Some(r) = rows.get(5) {
             assert!(
@@ -1136,12 +1138,12 @@ fn failed_append_is_not_acknowledged(store: &Store) {
 
 // ---- defects found --------------------------------------------------------------------------
 
-/// BUG: the writer journals the caller's `at` without checking it. `submit(cmd, Some("yesterday"))`
+/// Regression (fixed): the writer journals the caller's `at` without checking it. `submit(cmd, Some("yesterday"))`
 /// is acknowledged with seq 1, the journal stores `{"op":…,"at":"yesterday"}`, and every later
 /// start fails: `parse_line` refuses the line (`invalid_command`), so `recover` returns
 /// `Corrupt { seq: 1, "the command no longer reads" }` — one bad request bricks the program.
 /// Expected: such a command is refused (not journaled), and the store still recovers.
-fn bug_writer_journals_an_invalid_at(store: &Store) {
+fn regression_writer_journals_an_invalid_at(store: &Store) {
     let writer = start(store, WriterConfig::default());
     let h = writer.handle();
     let answer = h.submit(cmd(r#"{"op":"register_member","member":"u1"}"#), Some("yesterday".into()));
@@ -1157,14 +1159,14 @@ fn bug_writer_journals_an_invalid_at(store: &Store) {
     assert_eq!(ok.seq, Some(1));
 }
 
-/// BUG: the writer journals `command.to_json(at)` without checking that the line reads back to
+/// Regression (fixed): the writer journals `command.to_json(at)` without checking that the line reads back to
 /// the same command. The engine does not re-validate what `parse_line` validates (id syntax,
 /// positive amounts), so a `Command` built in code — e.g. `RegisterMember { member: "bad id" }`
 /// or `GrantCoins { amount_fen: -100 }` — is accepted and journaled as a line that
 /// `parse_line` refuses; every later start then fails with `Corrupt { seq: 1 }`.
 /// Expected: the writer refuses (e.g. `invalid_command`) any command whose canonical line does
 /// not read back to it, and the store still recovers.
-fn bug_writer_journals_commands_that_do_not_read_back(store: &Store) {
+fn regression_writer_journals_commands_that_do_not_read_back(store: &Store) {
     let writer = start(store, WriterConfig::default());
     let h = writer.handle();
     let bad_id =
@@ -1187,12 +1189,12 @@ fn bug_writer_journals_commands_that_do_not_read_back(store: &Store) {
     assert_eq!(negative.seq, None, "a command that does not read back is not journaled");
 }
 
-/// BUG: `verify` does not compare the journal's end with the projection watermark. After the
+/// Regression (fixed): `verify` does not compare the journal's end with the projection watermark. After the
 /// last entries are deleted while the query tables cover them, `recover` (and the writer's
 /// start) refuse the store with `Corrupt { seq: new_head + 1, "entries were lost" }`, but
 /// `verify` returns `Ok` with `entries = new_head` and nothing bad — the operator's check says
 /// all is well on a store that will not start. Expected: `Corrupt { seq: new_head + 1 }`.
-fn bug_verify_passes_a_lost_tail_behind_the_watermark(store: &Store) {
+fn regression_verify_passes_a_lost_tail_behind_the_watermark(store: &Store) {
     let (_, run) = filled(store, 0, 31);
     assert_eq!(project_all(store), run.head);
     let keep = run.head - 5;
@@ -1201,10 +1203,10 @@ fn bug_verify_passes_a_lost_tail_behind_the_watermark(store: &Store) {
     expect_verify_corrupt(store, keep + 1);
 }
 
-/// BUG: `verify` reports a snapshot taken after the journal's end only as a bad snapshot and
+/// Regression (fixed): `verify` reports a snapshot taken after the journal's end only as a bad snapshot and
 /// returns `Ok`, while `recover` refuses the same store with `Corrupt { seq: new_head + 1,
 /// "entries were lost" }`. Expected: `verify` fails with the same `Corrupt` as recovery.
-fn bug_verify_passes_a_lost_tail_behind_a_snapshot(store: &Store) {
+fn regression_verify_passes_a_lost_tail_behind_a_snapshot(store: &Store) {
     let (_, run) = filled(store, 0, 32);
     let writer = start(store, WriterConfig::default());
     writer.handle().snapshot().expect("snapshot");
@@ -1215,13 +1217,13 @@ fn bug_verify_passes_a_lost_tail_behind_a_snapshot(store: &Store) {
     expect_verify_corrupt(store, keep + 1);
 }
 
-/// BUG: `WriterHandle::snapshot` on an empty journal stores a snapshot "after entry 0"
+/// Regression (fixed): `WriterHandle::snapshot` on an empty journal stores a snapshot "after entry 0"
 /// (chain = the genesis hash). Nothing treats seq 0 as "before the first entry": `verify`
 /// lists it in `snapshots_bad` ("past the end of the journal") forever after, even on a
 /// healthy journal, and `recover` lists it in `skipped` ("its chain hash does not match the
 /// journal") while no newer snapshot exists. Expected: no bad or skipped snapshot (either it
 /// is not stored, or seq 0 with the genesis hash is accepted as the empty state).
-fn bug_snapshot_of_empty_journal_is_reported_bad(store: &Store) {
+fn regression_snapshot_of_empty_journal_is_reported_bad(store: &Store) {
     let writer = start(store, WriterConfig::default());
     let h = writer.handle();
     let at = h.snapshot().expect("snapshot");
@@ -1240,14 +1242,14 @@ fn bug_snapshot_of_empty_journal_is_reported_bad(store: &Store) {
     );
 }
 
-/// BUG: the projector panics on an `at` the writer and the engine accept. Candles are cut in
+/// Regression (fixed): the projector panics on an `at` the writer and the engine accept. Candles are cut in
 /// Beijing time, and `time_fmt::bucket_start` converts with `OffsetDateTime::to_offset`, which
 /// panics ("local datetime out of valid range", time_fmt.rs, `t.to_offset(CST)`) when UTC+8
 /// is past year 9999 — e.g. `at = "9999-12-31T20:00:00Z"`, a valid RFC 3339 time (SPEC §10).
 /// The entry is journaled and recovers fine, but every `catch_up` panics on it, so the query
 /// tables can never pass it. Expected: `catch_up` projects it (bucketed or without a candle)
 /// and the watermark reaches the head.
-fn bug_projector_panics_on_an_at_near_year_9999(store: &Store) {
+fn regression_projector_panics_on_an_at_near_year_9999(store: &Store) {
     let writer = start(store, WriterConfig::default());
     let h = writer.handle();
     let o = h
@@ -1274,7 +1276,7 @@ fn bug_projector_panics_on_an_at_near_year_9999(store: &Store) {
     }
 }
 
-/// BUG: opening a new store from several connections at once fails for all but one.
+/// Regression (fixed): opening a new store from several connections at once fails for all but one.
 /// SQLite (`Sqlite::migrate`): `user_version` is read outside the migration's transaction, so
 /// every opener sees version 0 and runs migration 1; all but the first fail with "table
 /// journal already exists". PostgreSQL (`Postgres::connect_schema`): `CREATE SCHEMA IF NOT
@@ -1282,7 +1284,7 @@ fn bug_projector_panics_on_an_at_near_year_9999(store: &Store) {
 /// `CREATE SCHEMA IF NOT EXISTS` race in PostgreSQL ("duplicate key value violates unique
 /// constraint pg_namespace_nspname_index"). E.g. a writer and a projector process started
 /// together on a new database. Expected: every opener succeeds and the schema is migrated once.
-fn bug_concurrent_first_opens_fail(store: &Store) {
+fn regression_concurrent_first_opens_fail(store: &Store) {
     use std::sync::Barrier;
     const OPENERS: usize = 6;
     let mut failures = Vec::new();
@@ -1309,19 +1311,19 @@ fn bug_concurrent_first_opens_fail(store: &Store) {
     assert!(failures.is_empty(), "{} of {} concurrent first opens failed: {:?}", failures.len(), 8 * OPENERS, failures);
 }
 
-/// BUG: `Backend::setting_or_insert(name, value: &[u8])` stores `String::from_utf8_lossy(value)`
+/// Regression (fixed): `Backend::setting_or_insert(name, value: &[u8])` stores `String::from_utf8_lossy(value)`
 /// (sqlite.rs and postgres.rs, `setting_or_insert`), so bytes that are not UTF-8 are replaced
 /// by U+FFFD: the value returned and stored is not the value given (a random binary secret
 /// silently loses its entropy). Expected: the bytes given are stored and returned as they are
 /// (or the signature takes `&str`).
-fn bug_setting_or_insert_mangles_bytes_that_are_not_utf8(store: &Store) {
+fn regression_setting_or_insert_mangles_bytes_that_are_not_utf8(store: &Store) {
     let mut b = store.open();
     let secret = [0xde, 0xad, 0xbe, 0xef, 0xff, 0x80, 0x41];
     let stored = b.setting_or_insert("binary_secret", &secret).expect("insert");
     assert_eq!(stored, secret, "the stored value is the value given");
 }
 
-/// BUG: `Backend::member_history(member, before_seq, limit)` pages by entry (`seq < before_seq`
+/// Regression (fixed): `Backend::member_history(member, before_seq, limit)` pages by entry (`seq < before_seq`
 /// … `LIMIT limit`), but one entry can leave several ledger rows for one member (the buyer of
 /// an order who is also the store's recruiter gets an `order` row and a `reward` row; a buyer
 /// who exits in the same order gets an `exit` row too). When a page ends between two rows of
@@ -1329,7 +1331,7 @@ fn bug_setting_or_insert_mangles_bytes_that_are_not_utf8(store: &Store) {
 /// `next_before` hands out) starts below that entry, and the rest of its rows are never
 /// returned. Expected: paging returns every row exactly once (e.g. a cursor that can point
 /// inside an entry, or pages that never split an entry).
-fn bug_member_history_pages_lose_rows_of_one_entry(store: &Store) {
+fn regression_member_history_pages_lose_rows_of_one_entry(store: &Store) {
     let writer = start(store, WriterConfig::default());
     let h = writer.handle();
     let outcomes = h
@@ -1348,11 +1350,14 @@ fn bug_member_history_pages_lose_rows_of_one_entry(store: &Store) {
     assert_eq!(all.len(), 2, "u1 has an order row and a recruiter reward row at entry 3: {all:?}");
     assert!(all.iter().all(|r| r.seq == 3));
     // Page by page, one row per page, with the last row's seq as the cursor.
+    // A page holds whole entries (here both rows of entry 3 although the limit is 1).
     let mut paged = Vec::new();
     let mut before = u64::MAX;
-    while let Some(r) = b.member_history("u1", before, 1).expect("history").pop() {
-        before = r.seq;
-        paged.push(r);
+    loop {
+        let page = b.member_history("u1", before, 1).expect("history");
+        let Some(last) = page.last() else { break };
+        before = last.seq;
+        paged.extend(page);
     }
     assert_eq!(paged.len(), all.len(), "paging returns every row: got {paged:?}");
 }

@@ -604,7 +604,7 @@ async fn me_history(State(state): S, headers: HeaderMap, Query(q): Query<PageQue
     state.wait_projected(Duration::from_secs(1)).await;
     let m = id.clone();
     let rows = state.read(move |b| b.member_history(&m, before, limit)).await?;
-    let next = (rows.len() == limit).then(|| rows.last().map(|r| r.seq)).flatten();
+    let next = (rows.len() >= limit).then(|| rows.last().map(|r| r.seq)).flatten();
     let items: Vec<Value> = rows
         .iter()
         .map(|r| json!({"seq": r.seq, "reason": r.reason, "points": format_points(r.points), "locked": format_points(r.locked),
