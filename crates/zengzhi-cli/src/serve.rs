@@ -36,7 +36,6 @@ fn config_from(args: &ServeArgs) -> Result<Config> {
     let mut c = Config::load(args.config.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(v) = args.listen {
         c.listen = v;
-        c.public_url = format!("http://{v}");
     }
     if let Some(v) = &args.data_dir {
         c.data_dir = v.clone();

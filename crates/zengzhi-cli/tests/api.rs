@@ -13,7 +13,7 @@
 //!   then the live state equals `zengzhi replay` of `zengzhi export-journal`, byte for byte.
 //! - `sigterm_drains_and_restart_keeps_state`: graceful shutdown (also under load) and restart.
 //! - `demo_economy_serves_and_replays`: `serve --demo` once, and not twice.
-//! - `bugs::*`: one failing test per defect found (see each test's comment).
+//! - `regressions::*`: one test per defect found and fixed (see each test's comment).
 //!
 //! Run: `cargo test --release -p zengzhi-cli --test api`. PostgreSQL comes from the journal
 //! tests' bootstrap (`ZENGZHI_TEST_DATABASE_URL`, the local server, or a throwaway cluster).
@@ -301,7 +301,7 @@ fn routes_happy_paths(store: &Store) {
     assert_eq!(s(&me["lifetime_consumption"]), "1094.50");
     assert_eq!(s(&me["cap"]["multiple"]), "1.2");
     assert_eq!(s(&me["cap"]["cap"]), "1313.40", "1.2 × the cycle's consumption: {me}");
-    // (The host and port of the link: see bugs::referral_link_says_port_0_when_listening_on_port_0.)
+    // (The host and port of the link: see regressions::referral_link_says_port_0_when_listening_on_port_0.)
     let link = s(&me["referral_link"]);
     assert!(link.starts_with("http://127.0.0.1:") && link.ends_with("/join?ref=alice"), "{link}");
     let svg = s(&me["referral_qr_svg"]);
@@ -1454,7 +1454,7 @@ fn demo_economy_serves_and_replays(store: &Store) {
 //
 // Each test below fails on the code as committed; its name says what is wrong.
 
-mod bugs {
+mod regressions {
     use super::*;
 
     /// `zengzhi serve --database-url …` exits 101 before listening: `zengzhi_server::start`

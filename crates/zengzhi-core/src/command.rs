@@ -535,9 +535,22 @@ pub fn parse_line(line: &[u8]) -> Result<Parsed<'_>, Rejection> {
 }
 
 fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejection> {
+    let op = Fields { obj }.str("op")?;
+    read_fields(&op, obj)
+}
+
+/// Reads the fields of an already parsed JSON object as the command `op` (the object must not
+/// name an `op` of its own): what an API request body holds. Same rules as [`parse_line`].
+pub fn parse_fields<'a>(op: &str, obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejection> {
+    if obj.iter().any(|(k, _)| k == "op") {
+        return Err(Rejection::InvalidCommand);
+    }
+    read_fields(op, obj)
+}
+
+fn read_fields<'a>(op: &str, obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejection> {
     let f = Fields { obj };
-    let op = f.str("op")?;
-    let allowed: &[&str] = match &*op {
+    let allowed: &[&str] = match op {
         "register_member" => &["member", "referrer"],
         "register_merchant" => &["merchant", "commission", "owner", "recruiter", "region"],
         "appoint_agent" => &["member", "level", "region"],
@@ -558,7 +571,7 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
     if at.as_deref().is_some_and(|a| !valid_at(a)) {
         return Err(Rejection::InvalidCommand);
     }
-    let command = match &*op {
+    let command = match op {
         "register_member" => Command::RegisterMember { member: f.id("member")?, referrer: f.opt_id("referrer")? },
         "register_merchant" => {
             let (merchant, commission, owner, recruiter, reg) = (
@@ -592,7 +605,7 @@ fn read_object<'a>(obj: &[(Cow<'a, str>, Json<'a>)]) -> Result<Parsed<'a>, Rejec
         "grant_coins" | "redeem" | "withdraw" => {
             let member = f.id("member")?;
             let amount_fen = positive_money(&f.str("amount")?)?;
-            match &*op {
+            match op {
                 "grant_coins" => Command::GrantCoins { member, amount_fen },
                 "redeem" => Command::Redeem { member, amount_fen },
                 _ => Command::Withdraw { member, amount_fen },

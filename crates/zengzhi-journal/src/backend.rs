@@ -161,6 +161,19 @@ pub trait Backend: Send {
     fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Stores a setting unless one exists; returns the stored value.
     fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>>;
+
+    /// This connection stops folding its write-ahead log into the database by itself (SQLite:
+    /// no automatic checkpoint inside a commit, which would stall the writer); another
+    /// connection calls [`checkpoint`](Self::checkpoint) instead. A no-op where not needed.
+    fn checkpoint_elsewhere(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Folds the write-ahead log into the database without blocking writers (SQLite: a passive
+    /// checkpoint). A no-op where not needed.
+    fn checkpoint(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Opens the backend: PostgreSQL when `database_url` is given, else the SQLite file

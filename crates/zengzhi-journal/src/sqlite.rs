@@ -348,4 +348,14 @@ impl Backend for Sqlite {
         self.conn.execute("INSERT OR IGNORE INTO settings (name, value) VALUES (?1, ?2)", params![name, hex])?;
         Ok(self.setting(name)?.unwrap_or_default())
     }
+
+    fn checkpoint_elsewhere(&mut self) -> Result<()> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
 }

@@ -63,6 +63,8 @@ pub type Query = Box<dyn FnOnce(&Engine) + Send>;
 pub type Reply = Box<dyn FnOnce(Result<Vec<Outcome>>) + Send>;
 
 enum Request {
+    /// Finish what is queued before this, then end the thread.
+    Shutdown,
     Commands { commands: Vec<(Command<'static>, Option<String>)>, reply: Reply },
     Query(Query),
     Snapshot { reply: SyncSender<Result<u64>> },
@@ -225,11 +227,12 @@ impl Writer {
         self.handle.clone()
     }
 
-    /// Stops taking work once every queued request is done (the queue drains, every batch is
-    /// committed), then ends the thread. Other handles must be dropped first, or this waits for
-    /// them.
+    /// Stops the writer: every request queued before this call is done (the queue drains,
+    /// every batch is committed), then the thread ends. Requests sent after it fail with
+    /// `WriterStopped`. Other handles may still exist.
     pub fn shutdown(mut self) -> Result<()> {
         let thread = self.thread.take();
+        let _ = self.handle.send(Request::Shutdown);
         drop(self);
         match thread.map(JoinHandle::join) {
             Some(Ok(r)) => r,
@@ -263,6 +266,7 @@ impl State {
                 },
             };
             match first {
+                Request::Shutdown => return Ok(()),
                 Request::Query(f) => f(&self.engine),
                 Request::Snapshot { reply } => {
                     let _ = reply.send(self.take_snapshot());

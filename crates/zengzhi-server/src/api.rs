@@ -14,7 +14,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use zengzhi_core::command::{parse_line, SellQty};
+use std::borrow::Cow;
+
+use zengzhi_core::command::{parse_fields, SellQty};
 use zengzhi_core::json::{self as strict, Json as J};
 use zengzhi_core::num::{format_money, format_points, format_price, format_rate, mul_div_floor, mul_rate_ceil, PPM};
 use zengzhi_core::{Command, Engine, Rejection};
@@ -70,6 +72,7 @@ pub fn build_app(state: Arc<AppState>) -> Router {
 async fn observe(State(state): S, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = request.method().clone();
+    let has_query = request.uri().query().is_some();
     let started = Instant::now();
     let mut response = next.run(request).await;
     let status = response.status();
@@ -79,6 +82,9 @@ async fn observe(State(state): S, request: Request, next: Next) -> Response {
             StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large / 请求体过大"),
             StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed / 不支持该方法"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "send JSON / 请发送 JSON"),
+            // The only 400s not made by the handlers are rejected query strings and paths.
+            StatusCode::BAD_REQUEST if has_query => ("invalid_query", "the query string is not valid / 查询参数不正确"),
+            StatusCode::BAD_REQUEST => ("invalid_request", "the request is not valid / 请求不正确"),
             _ => ("error", "request failed / 请求失败"),
         };
         response = ApiError::new(status, code, message).into_response();
@@ -125,35 +131,36 @@ async fn member(state: &Arc<AppState>, headers: &HeaderMap) -> ApiResult<String>
     }
 }
 
-/// Reads a JSON object body strictly (duplicate keys, NaN, lone surrogates are errors).
-fn object(body: &[u8]) -> ApiResult<(&str, Vec<(String, J<'_>)>)> {
+/// Reads a JSON object body strictly (duplicate keys, NaN, lone surrogates are errors); the
+/// members borrow from the body.
+fn object(body: &[u8]) -> ApiResult<Vec<(Cow<'_, str>, J<'_>)>> {
     let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("invalid_json", "the body is not UTF-8 / 请求体不是 UTF-8"))?;
     let value = strict::parse(text).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("malformed JSON at byte {}: {} / JSON 格式错误", e.offset, e.reason))
     })?;
     match value {
-        J::Obj(members) => Ok((text, members.into_iter().map(|(k, v)| (k.into_owned(), v)).collect())),
+        J::Obj(members) => Ok(members),
         _ => Err(ApiError::bad_request("invalid_command", "the body must be a JSON object / 请求体必须是 JSON 对象")),
     }
 }
 
-/// The command `op` made of the body's fields plus `inject`ed ones (e.g. the member of a member
-/// token: a body naming a member too is a duplicate key, so `invalid_command`).
-fn command_from(op: &str, body: &[u8], inject: &[(&str, &str)]) -> ApiResult<Command<'static>> {
-    let (text, _) = if body.iter().all(u8::is_ascii_whitespace) { ("{}", Vec::new()) } else { object(body)? };
-    let text = text.trim();
-    let inner = text[1..text.len() - 1].trim();
-    let mut line = format!("{{\"op\":\"{op}\"");
+/// The command `op` from an object's fields plus `inject`ed ones (e.g. the member of a member
+/// token: a body naming that field too is `invalid_command`, so nobody acts for another).
+fn command_of(op: &str, mut fields: Vec<(Cow<'_, str>, J<'_>)>, inject: &[(&str, &str)]) -> ApiResult<Command<'static>> {
     for (k, v) in inject {
-        line.push_str(&format!(",\"{k}\":{}", Value::String((*v).to_string())));
+        if fields.iter().any(|(key, _)| key == k) {
+            return Err(ApiError::bad_request("invalid_command", format!("the body must not name {k} / 请求体不能包含 {k}")));
+        }
+        fields.push((Cow::Owned((*k).to_string()), J::Str(Cow::Owned((*v).to_string()))));
     }
-    if !inner.is_empty() {
-        line.push(',');
-        line.push_str(inner);
-    }
-    line.push('}');
-    let parsed = parse_line(line.as_bytes()).map_err(ApiError::from)?;
+    let parsed = parse_fields(op, &fields).map_err(ApiError::from)?;
     Ok(parsed.command.into_owned())
+}
+
+/// The command `op` made of the request body (an empty body is `{}`).
+fn command_from(op: &str, body: &[u8], inject: &[(&str, &str)]) -> ApiResult<Command<'static>> {
+    let fields = if body.iter().all(u8::is_ascii_whitespace) { Vec::new() } else { object(body)? };
+    command_of(op, fields, inject)
 }
 
 /// The outcome of one command, or its rejection as an error.
@@ -289,28 +296,29 @@ const INTEGRATION: &[Scope] = &[Scope::Integration];
 
 async fn create_member(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
     key(&state, &headers, INTEGRATION).await?;
-    let (_, fields) = object(&body)?;
+    let fields = object(&body)?;
     let mut member = None;
     let mut referrer = None;
     let mut store = None;
     for (k, v) in &fields {
         let J::Str(s) = v else {
-            if *v == J::Null && k != "member" {
+            if *v == J::Null && k.as_ref() != "member" {
                 continue;
             }
             return Err(ApiError::bad_request("invalid_command", format!("{k} must be a string / {k} 必须是字符串")));
         };
-        match k.as_str() {
+        match k.as_ref() {
             "member" => member = Some(s.to_string()),
             "referrer" => referrer = Some(s.to_string()),
             "store" => store = Some(s.to_string()),
+            "at" => {}
             other => return Err(ApiError::bad_request("invalid_command", format!("unknown field {other} / 未知字段 {other}"))),
         }
     }
     let member = member.ok_or_else(|| ApiError::bad_request("invalid_command", "member is required / 缺少 member"))?;
     if let Some(store) = store {
         if referrer.is_some() {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_command", "give referrer or store, not both / referrer 与 store 只能二选一"));
+            return Err(ApiError::bad_request("invalid_command", "give referrer or store, not both / referrer 与 store 只能二选一"));
         }
         // A store's QR code or link binds the new member to the store's owner.
         let owner = state
@@ -415,62 +423,64 @@ async fn create_order(State(state): S, headers: HeaderMap, body: Bytes) -> ApiRe
 /// Orders in one request at most.
 pub const MAX_BATCH: usize = 10_000;
 
-async fn create_orders_batch(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+async fn create_orders_batch(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     key(&state, &headers, INTEGRATION).await?;
-    let (text, fields) = object(&body)?;
-    let _ = text;
-    let orders = match fields.as_slice() {
-        [(k, J::Arr(items))] if k == "orders" => items,
+    let mut fields = object(&body)?;
+    let orders = match fields.as_mut_slice() {
+        [(k, J::Arr(items))] if k == "orders" => std::mem::take(items),
         _ => return Err(ApiError::bad_request("invalid_command", "the body is {\"orders\": [...]} / 请求体应为 {\"orders\": [...]}")),
     };
     if orders.len() > MAX_BATCH {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large", format!("at most {MAX_BATCH} orders per batch / 每批最多 {MAX_BATCH} 笔")));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("at most {MAX_BATCH} orders per batch / 每批最多 {MAX_BATCH} 笔"),
+        ));
     }
     // Each item is read on its own; a bad item gets its own error and the others go on.
-    let mut parsed: Vec<Result<Command<'static>, ApiError>> = Vec::with_capacity(orders.len());
-    for item in orders {
-        parsed.push(match item {
-            J::Obj(_) => command_from("order", json_text(item).as_bytes(), &[]),
-            _ => Err(ApiError::bad_request("invalid_command", "each order is an object")),
-        });
-    }
+    let parsed: Vec<Result<Command<'static>, ApiError>> = orders
+        .into_iter()
+        .map(|item| match item {
+            J::Obj(members) => command_of("order", members, &[]),
+            _ => Err(ApiError::bad_request("invalid_command", "each order is an object / 每笔订单必须是对象")),
+        })
+        .collect();
     let valid: Vec<Command<'static>> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
-    let mut outcomes = state.submit(valid.clone()).await?.into_iter();
-    let mut results = Vec::with_capacity(parsed.len());
-    for p in parsed {
-        results.push(match p {
-            Err(e) => json!({"ok": false, "error": e.code, "message": e.message}),
+    let mut outcomes = state.submit(valid).await?.into_iter();
+    let mut out = String::with_capacity(parsed.len() * 160);
+    let (mut accepted, mut rejected) = (0usize, 0usize);
+    out.push_str("{\"results\":[");
+    for (n, p) in parsed.into_iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let item = match p {
+            Err(e) => Err(e),
             Ok(command) => {
                 let outcome = outcomes.next().ok_or_else(|| ApiError::internal("missing outcome"))?;
                 let Command::Order { order, .. } = &command else { unreachable!("built as an order") };
                 match outcome.result {
-                    Ok(applied) => order_json(outcome.seq.unwrap_or(0), outcome.at.as_deref().unwrap_or(""), order, &applied, false),
-                    Err(Rejection::DuplicateId) => match idempotent(&state, &command).await {
-                        Ok(Json(v)) => v,
-                        Err(e) => json!({"ok": false, "order": order, "error": e.code, "message": e.message}),
-                    },
-                    Err(r) => json!({"ok": false, "order": order, "error": r.code(), "message": crate::error::rejection(r).message}),
+                    Ok(applied) => {
+                        Ok(order_json(outcome.seq.unwrap_or(0), outcome.at.as_deref().unwrap_or(""), order, &applied, false))
+                    }
+                    Err(Rejection::DuplicateId) => idempotent(&state, &command).await.map(|Json(v)| v),
+                    Err(r) => Err(crate::error::rejection(r)),
                 }
             }
-        });
+        };
+        match item {
+            Ok(v) => {
+                accepted += 1;
+                out.push_str(&v.to_string());
+            }
+            Err(e) => {
+                rejected += 1;
+                out.push_str(&json!({"ok": false, "error": e.code, "message": e.message}).to_string());
+            }
+        }
     }
-    let accepted = results.iter().filter(|r| r["ok"] == true).count();
-    Ok(Json(json!({"accepted": accepted, "rejected": results.len() - accepted, "results": results})))
-}
-
-/// Re-serialises a parsed JSON value (keys in input order).
-fn json_text(v: &J<'_>) -> String {
-    match v {
-        J::Null => "null".into(),
-        J::Bool(b) => b.to_string(),
-        J::Num(n) => (*n).to_string(),
-        J::Str(s) => Value::String(s.to_string()).to_string(),
-        J::Arr(items) => format!("[{}]", items.iter().map(json_text).collect::<Vec<_>>().join(",")),
-        J::Obj(members) => format!(
-            "{{{}}}",
-            members.iter().map(|(k, v)| format!("{}:{}", Value::String(k.to_string()), json_text(v))).collect::<Vec<_>>().join(",")
-        ),
-    }
+    out.push_str(&format!("],\"accepted\":{accepted},\"rejected\":{rejected}}}"));
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], out).into_response())
 }
 
 async fn get_order(State(state): S, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -496,7 +506,7 @@ fn qr_svg(text: &str) -> String {
 
 async fn me(State(state): S, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let id = member(&state, &headers).await?;
-    let link = format!("{}/join?ref={id}", state.config.public_url.trim_end_matches('/'));
+    let link = format!("{}/join?ref={id}", state.public_url.trim_end_matches('/'));
     let m = id.clone();
     let view = state
         .query(move |e| {
@@ -642,14 +652,14 @@ async fn get_rules(State(state): S, headers: HeaderMap) -> ApiResult<Json<Value>
 
 async fn put_rules(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
     let who = key(&state, &headers, ADMIN).await?;
-    let (text, _) = object(&body)?;
-    let value = strict::parse(text).map_err(|_| ApiError::bad_request("invalid_json", "malformed JSON"))?;
-    let doc = zengzhi_core::rules::doc_from_json(&value).ok_or_else(|| ApiError::bad_request("invalid_command", "rules must be an object"))?;
+    let fields = object(&body)?;
+    let doc = zengzhi_core::rules::doc_from_json(&J::Obj(fields)).ok_or_else(|| ApiError::bad_request("invalid_command", "rules must be an object"))?;
     // Validate here too, to answer with every problem in plain words.
     let current = state.query(|e| e.rules().clone()).await?;
     let next = current.updated(&doc).map_err(|problems| {
         let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rules", "the rules are invalid / 规则无效");
         e.message = format!("{} — {}", e.message, problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+        e.problems = Some(problems_json(&problems));
         e
     })?;
     let (seq, at, applied) = accepted(state.submit_one(Command::UpdateRules { rules: doc }).await?)?;

@@ -24,14 +24,16 @@ pub struct Config {
     pub demo: bool,
     /// Rules of a new program (TOML file).
     pub rules_file: Option<PathBuf>,
-    /// The public base URL for referral links.
-    pub public_url: String,
+    /// The public base URL for referral links; `None`: `http://` + the address listened on.
+    pub public_url: Option<String>,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
     /// Daily `release_locked` at this Beijing time (`HH:MM`); `None` disables it.
     pub release_locked_at: Option<String>,
     /// Daily `distribute_dividends` at this Beijing time (`HH:MM`); `None` disables it.
     pub dividends_at: Option<String>,
+    /// How often the projector looks for new journal entries, milliseconds.
+    pub projector_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -46,10 +48,11 @@ impl Default for Config {
             member_token_ttl_s: 86_400,
             demo: false,
             rules_file: None,
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: None,
             max_body_bytes: 4 * 1024 * 1024,
             release_locked_at: Some("00:10".into()),
             dividends_at: None,
+            projector_interval_ms: 100,
         }
     }
 }
@@ -69,6 +72,7 @@ struct FileConfig {
     rules_file: Option<PathBuf>,
     public_url: Option<String>,
     max_body_bytes: Option<usize>,
+    projector_interval_ms: Option<u64>,
     #[serde(default)]
     schedule: ScheduleConfig,
 }
@@ -111,8 +115,9 @@ impl Config {
             c.member_token_ttl_s = f.member_token_ttl_s.unwrap_or(c.member_token_ttl_s);
             c.demo = f.demo.unwrap_or(c.demo);
             c.rules_file = f.rules_file.or(c.rules_file);
-            c.public_url = f.public_url.unwrap_or(c.public_url);
+            c.public_url = f.public_url.or(c.public_url);
             c.max_body_bytes = f.max_body_bytes.unwrap_or(c.max_body_bytes);
+            c.projector_interval_ms = f.projector_interval_ms.unwrap_or(c.projector_interval_ms).max(1);
             if let Some(v) = f.schedule.release_locked_at {
                 c.release_locked_at = hhmm(&v)?;
             }
@@ -133,9 +138,7 @@ impl Config {
         }
         c.admin_token = env("ZENGZHI_ADMIN_TOKEN").or(c.admin_token);
         c.token_secret = env("ZENGZHI_TOKEN_SECRET").or(c.token_secret);
-        if let Some(v) = env("ZENGZHI_PUBLIC_URL") {
-            c.public_url = v;
-        }
+        c.public_url = env("ZENGZHI_PUBLIC_URL").or(c.public_url);
         Ok(c)
     }
 

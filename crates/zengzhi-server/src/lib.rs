@@ -46,6 +46,8 @@ pub struct AppState {
     /// The member-token signing secret.
     pub token_secret: Vec<u8>,
     pub config: Config,
+    /// The base of referral links (configured, or the address actually listened on).
+    pub public_url: String,
     pub metrics: metrics::Metrics,
     /// The last entry the query tables cover.
     pub watermark: Arc<AtomicU64>,
@@ -126,9 +128,14 @@ impl ProjectorThread {
         let stopping = stop.clone();
         let thread = std::thread::Builder::new().name("zengzhi-projector".into()).spawn(move || {
             while !stopping.load(Ordering::Acquire) {
-                match projector.catch_up(backend.as_mut(), 5_000) {
+                // Small transactions: the store has one writer lock, and the journal's appends
+                // must not wait long behind the query tables.
+                match projector.catch_up(backend.as_mut(), 500) {
                     Ok(_) => watermark.store(projector.watermark(), Ordering::Release),
                     Err(e) => tracing::error!(error = %e, "projector failed; retrying"),
+                }
+                if let Err(e) = backend.checkpoint() {
+                    tracing::warn!(error = %e, "checkpoint failed");
                 }
                 std::thread::sleep(interval);
             }
@@ -164,10 +171,16 @@ impl Running {
     pub async fn shutdown(self) -> anyhow_like::Result<()> {
         let _ = self.shutdown.send(());
         self.server.await.map_err(|e| anyhow_like::msg(e.to_string()))?.map_err(|e| anyhow_like::msg(e.to_string()))?;
-        drop(self.state);
-        let writer = self.writer;
-        tokio::task::spawn_blocking(move || writer.shutdown()).await.map_err(|e| anyhow_like::msg(e.to_string()))??;
-        self.projector.stop();
+        // The state holds a synchronous storage client: it is closed on a blocking thread too.
+        let (state, writer, projector) = (self.state, self.writer, self.projector);
+        tokio::task::spawn_blocking(move || {
+            drop(state);
+            let done = writer.shutdown();
+            projector.stop();
+            done
+        })
+        .await
+        .map_err(|e| anyhow_like::msg(e.to_string()))??;
         Ok(())
     }
 }
@@ -200,43 +213,53 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
         let config = config.clone();
         Arc::new(move || config.open_backend())
     };
-    let backend = open()?;
-    let initial_rules = config.initial_rules()?;
-    let writer = tokio::task::spawn_blocking(move || {
-        Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 1_000_000, ..WriterConfig::default() })
-    })
-    .await
-    .map_err(|e| anyhow_like::msg(e.to_string()))??;
-    let handle = writer.handle();
-    if config.demo && writer.recovered_head <= 1 {
-        let h = handle.clone();
-        let n = tokio::task::spawn_blocking(move || demo::load(&h)).await.map_err(|e| anyhow_like::msg(e.to_string()))??;
-        tracing::info!(commands = n, "demo economy loaded");
-    }
-    let mut reads = open()?;
-    let token_secret = match &config.token_secret {
-        Some(s) => s.as_bytes().to_vec(),
-        None => {
-            let mut fresh = [0u8; 32];
-            getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
-            let hex = zengzhi_journal::hex(&fresh);
-            reads.setting_or_insert("member_token_secret", hex.as_bytes())?
-        }
+    // Storage clients are synchronous (and PostgreSQL's runs its own runtime inside): all the
+    // storage work of the start runs on a blocking thread, never on the async runtime.
+    let setup = {
+        let (config, open) = (config.clone(), open.clone());
+        tokio::task::spawn_blocking(move || -> anyhow_like::Result<_> {
+            let mut backend = open()?;
+            // The projector thread checkpoints the write-ahead log, so commits never stall on it.
+            backend.checkpoint_elsewhere()?;
+            let initial_rules = config.initial_rules()?;
+            let writer = Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 1_000_000, ..WriterConfig::default() })?;
+            if config.demo && writer.recovered_head <= 1 {
+                let n = demo::load(&writer.handle())?;
+                tracing::info!(commands = n, "demo economy loaded");
+            }
+            let mut reads = open()?;
+            let token_secret = match &config.token_secret {
+                Some(s) => s.as_bytes().to_vec(),
+                None => {
+                    let mut fresh = [0u8; 32];
+                    getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
+                    reads.setting_or_insert("member_token_secret", &fresh)?
+                }
+            };
+            let watermark = Arc::new(AtomicU64::new(0));
+            let projector =
+                ProjectorThread::start(open.clone(), watermark.clone(), Duration::from_millis(config.projector_interval_ms))?;
+            Ok((writer, reads, token_secret, watermark, projector))
+        })
     };
-    let watermark = Arc::new(AtomicU64::new(0));
-    let projector = ProjectorThread::start(open.clone(), watermark.clone(), Duration::from_millis(100))?;
+    let (writer, reads, token_secret, watermark, projector) =
+        setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow_like::msg(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr().map_err(|e| anyhow_like::msg(e.to_string()))?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let state = Arc::new(AppState {
-        writer: handle,
+        writer: writer.handle(),
         reads: Mutex::new(reads),
         admin_token_hash: config.admin_token.as_deref().map(|t| auth::sha256(t.as_bytes())),
         token_secret,
         metrics: metrics::Metrics::new(),
         watermark,
+        public_url,
         config: config.clone(),
     });
     scheduler::spawn(state.clone());
-    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow_like::msg(format!("cannot listen on {}: {e}", config.listen)))?;
-    let addr = listener.local_addr().map_err(|e| anyhow_like::msg(e.to_string()))?;
     let app = build_app(state.clone());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {

@@ -408,7 +408,13 @@ impl Resp {
         );
         let v = self.json();
         let obj = v.as_object().unwrap();
-        assert_eq!(obj.len(), 2, "an error has exactly error and message: {v}");
+        // An error has exactly error and message; an invalid rules document also lists each
+        // problem (path, zh, en).
+        let expected = if code == "invalid_rules" && obj.contains_key("problems") { 3 } else { 2 };
+        assert_eq!(obj.len(), expected, "an error has exactly error and message (and problems for rules): {v}");
+        if let Some(problems) = obj.get("problems") {
+            assert!(problems.as_array().is_some_and(|p| !p.is_empty() && p.iter().all(|x| x["path"].is_string() && x["zh"].is_string() && x["en"].is_string())), "{v}");
+        }
         assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
         v
     }
