@@ -70,9 +70,21 @@ impl Projector {
     pub fn catch_up(&mut self, backend: &mut dyn Backend, page: usize) -> Result<u64> {
         let mut total = 0;
         loop {
+            let n = self.project_page(backend, page)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// Projects at most `page` entries after the watermark in one transaction; returns how many
+    /// (0: the tables are up to date).
+    pub fn project_page(&mut self, backend: &mut dyn Backend, page: usize) -> Result<u64> {
+        {
             let entries = backend.read(self.position + 1, page.max(1))?;
             if entries.is_empty() {
-                return Ok(total);
+                return Ok(0);
             }
             let mut batch = ProjectionBatch::default();
             let mut candles: BTreeMap<(&'static str, String), Candle> = BTreeMap::new();
@@ -136,7 +148,7 @@ impl Projector {
             batch.candles = candles.into_values().collect();
             batch.watermark = self.position;
             backend.write_projection(&batch)?;
-            total += entries.len() as u64;
+            Ok(entries.len() as u64)
         }
     }
 }

@@ -460,10 +460,16 @@ async fn create_orders_batch(State(state): S, headers: HeaderMap, body: Bytes) -
                 let outcome = outcomes.next().ok_or_else(|| ApiError::internal("missing outcome"))?;
                 let Command::Order { order, .. } = &command else { unreachable!("built as an order") };
                 match outcome.result {
-                    Ok(applied) => {
-                        Ok(order_json(outcome.seq.unwrap_or(0), outcome.at.as_deref().unwrap_or(""), order, &applied, false))
-                    }
-                    Err(Rejection::DuplicateId) => idempotent(&state, &command).await.map(|Json(v)| v),
+                    // The common case is written directly (ids and times need no escaping).
+                    Ok(applied) => Ok(format!(
+                        "{{\"ok\":true,\"order\":\"{order}\",\"seq\":{},\"at\":\"{}\",\"minted\":\"{}\",\"commission\":\"{}\",\"exits\":{},\"idempotent_replay\":false}}",
+                        outcome.seq.unwrap_or(0),
+                        outcome.at.as_deref().unwrap_or(""),
+                        format_points(applied.minted),
+                        format_money(applied.commission_fen),
+                        applied.exits
+                    )),
+                    Err(Rejection::DuplicateId) => idempotent(&state, &command).await.map(|Json(v)| v.to_string()),
                     Err(r) => Err(crate::error::rejection(r)),
                 }
             }
@@ -471,7 +477,7 @@ async fn create_orders_batch(State(state): S, headers: HeaderMap, body: Bytes) -
         match item {
             Ok(v) => {
                 accepted += 1;
-                out.push_str(&v.to_string());
+                out.push_str(&v);
             }
             Err(e) => {
                 rejected += 1;

@@ -128,16 +128,26 @@ impl ProjectorThread {
         let stopping = stop.clone();
         let thread = std::thread::Builder::new().name("zengzhi-projector".into()).spawn(move || {
             while !stopping.load(Ordering::Acquire) {
-                // Small transactions: the store has one writer lock, and the journal's appends
-                // must not wait long behind the query tables.
-                match projector.catch_up(backend.as_mut(), 500) {
-                    Ok(_) => watermark.store(projector.watermark(), Ordering::Release),
-                    Err(e) => tracing::error!(error = %e, "projector failed; retrying"),
+                // Small transactions, with a pause between them while there is a backlog: the
+                // store has one writer lock and this machine few cores, and the journal's appends
+                // and the requests come first. The tables catch up when the load eases.
+                match projector.project_page(backend.as_mut(), 500) {
+                    Ok(n) => {
+                        watermark.store(projector.watermark(), Ordering::Release);
+                        if n == 0 {
+                            if let Err(e) = backend.checkpoint() {
+                                tracing::warn!(error = %e, "checkpoint failed");
+                            }
+                            std::thread::sleep(interval);
+                        } else {
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "projector failed; retrying");
+                        std::thread::sleep(interval);
+                    }
                 }
-                if let Err(e) = backend.checkpoint() {
-                    tracing::warn!(error = %e, "checkpoint failed");
-                }
-                std::thread::sleep(interval);
             }
             // A last pass so the tables cover everything committed before shutdown.
             if projector.catch_up(backend.as_mut(), 5_000).is_ok() {
