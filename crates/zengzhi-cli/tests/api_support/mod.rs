@@ -427,22 +427,18 @@ impl Resp {
     }
 }
 
-/// A small deterministic generator (SplitMix64).
-pub struct Rng(u64);
+/// A small deterministic generator (the engine crate's SplitMix64).
+pub struct Rng(zengzhi_core::workload::SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(zengzhi_core::workload::SplitMix64::new(seed))
     }
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.below(n.max(1))
     }
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
