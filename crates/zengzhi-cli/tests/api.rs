@@ -52,6 +52,7 @@ both_backends!(
     orders_are_idempotent,
     random_load_equals_export_and_replay,
     sigterm_drains_and_restart_keeps_state,
+    settlement_delay_and_refunds,
 );
 
 fn now_unix() -> u64 {
@@ -575,7 +576,8 @@ fn routes_happy_paths(store: &Store) {
     let orders_line = metrics.lines().find(|l| l.starts_with("zengzhi_orders_total ")).expect("zengzhi_orders_total");
     assert_eq!(orders_line, format!("zengzhi_orders_total {}", stats["orders"]));
     assert!(metrics.contains(&format!("zengzhi_journal_head {}", srv.journal_length())));
-    for r in ROUTES {
+    // (The refund route needs a settlement delay: `settlement_delay_and_refunds` covers it.)
+    for r in ROUTES.iter().filter(|r| r.path != "/v1/orders/{id}/refund") {
         let wanted = format!("method=\"{}\",route=\"{}\",status=\"200\"", r.method.to_uppercase(), r.path);
         assert!(
             metrics.lines().any(|l| l.starts_with("zengzhi_http_requests_total{") && l.contains(&wanted)),
@@ -828,7 +830,7 @@ fn errors_are_json_with_stable_codes(store: &Store) {
         .collect();
     srv.post_json("/v1/orders/batch", ak, &json!({"orders": many})).err(413, "batch_too_large");
     // Unknown routes and wrong methods.
-    for path in ["/", "/v1", "/v1/nope", "/v1/orders/o1/refund", "/v2/stats", "/v1/admin"] {
+    for path in ["/", "/v1", "/v1/nope", "/v1/orders/o1/refund/x", "/v2/stats", "/v1/admin"] {
         srv.get(path, ak).err(404, "not_found");
         srv.post(path, ak, "{}").err(404, "not_found");
     }
@@ -1515,4 +1517,72 @@ mod regressions {
         srv.get("/v1/me/history?limit=abc", Some(&token)).err(400, "invalid_query");
         srv.get("/v1/me/history?before=-1", Some(&token)).err(400, "invalid_query");
     }
+}
+
+// ---- the settlement delay -----------------------------------------------------------------
+
+/// With a refund window, orders wait as pending (202), can be refunded before they settle,
+/// settle by themselves after the window (then a refund is refused), and a pending order's id is
+/// idempotent like a settled one's.
+fn settlement_delay_and_refunds(store: &Store) {
+    let opts = Opts { config: "settlement_delay_s = 1\n".into(), ..Opts::default() };
+    let srv = Server::start(store, &opts);
+    let integration = store.key("integration");
+    let ik = Some(integration.as_str());
+    srv.post_ok("/v1/members", ik, &json!({"member": "alice"}));
+    srv.post_ok("/v1/merchants", ik, &json!({"merchant": "shop"}));
+    let head = srv.journal_length();
+
+    let order = json!({"order": "p1", "member": "alice", "merchant": "shop", "amount": "100"});
+    let held = srv.post_json("/v1/orders", ik, &order);
+    assert_eq!(held.status, 202, "{}", held.text);
+    let held = held.json();
+    assert_eq!((held["status"].clone(), held["order"].clone()), (json!("pending"), json!("p1")));
+    // Not journaled while pending; the same body again is the same pending order.
+    assert_eq!(srv.journal_length(), head);
+    let again = srv.post_json("/v1/orders", ik, &order);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["idempotent_replay"], true);
+    let other = json!({"order": "p1", "member": "alice", "merchant": "shop", "amount": "101"});
+    srv.post_json("/v1/orders", ik, &other).err(409, "idempotency_conflict");
+    // Checked at once: unknown member and store.
+    srv.post_json("/v1/orders", ik, &json!({"order": "p9", "member": "nobody", "merchant": "shop", "amount": "1"}))
+        .err(404, "unknown_member");
+    srv.post_json("/v1/orders", ik, &json!({"order": "p9", "member": "alice", "merchant": "nope", "amount": "1"}))
+        .err(404, "unknown_merchant");
+
+    // Refund within the window: refunded, never journaled; a second refund says the same.
+    let r = srv.post_ok("/v1/orders/p1/refund", ik, &json!({}));
+    assert_eq!(r["status"], "refunded", "{r}");
+    assert_eq!(srv.post_ok("/v1/orders/p1/refund", ik, &json!({}))["status"], "refunded");
+    assert_eq!(srv.get_ok("/v1/orders/p1", ik)["status"], "refunded");
+    srv.post("/v1/orders/nope/refund", ik, "{}").err(404, "not_found");
+
+    // A second order settles by itself after the window.
+    let o2 = json!({"order": "p2", "member": "alice", "merchant": "shop", "amount": "200"});
+    assert_eq!(srv.post_json("/v1/orders", ik, &o2).status, 202);
+    let batch = srv.post_ok(
+        "/v1/orders/batch",
+        ik,
+        &json!({"orders": [{"order": "p3", "member": "alice", "merchant": "shop", "amount": "300"},
+                           {"order": "p4", "member": "ghost", "merchant": "shop", "amount": "1"}]}),
+    );
+    assert_eq!((batch["accepted"].clone(), batch["rejected"].clone()), (json!(1), json!(1)), "{batch}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let g = srv.get_ok("/v1/orders/p3", ik);
+        if g["status"] == "settled" {
+            assert_eq!(s(&g["amount"]), "300.00", "{g}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "p3 did not settle: {g}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(srv.get_ok("/v1/orders/p2", ik)["status"], "settled");
+    assert_eq!(srv.journal_length(), head + 2, "p2 and p3 journaled, the refunded p1 not");
+    srv.post("/v1/orders/p2/refund", ik, "{}").err(409, "already_settled");
+    // The settled order's id stays idempotent.
+    assert_eq!(srv.post_json("/v1/orders", ik, &o2).status, 200);
+    let stats = srv.get_ok("/v1/stats", None);
+    assert_eq!(stats["orders"], 2);
 }

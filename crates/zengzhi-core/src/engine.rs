@@ -332,6 +332,11 @@ impl Engine {
     pub fn member(&self, id: &str) -> Option<&Member> {
         self.member_ids.get(id).map(|i| &self.members[i as usize])
     }
+    /// Has an order with this id been accepted?
+    pub fn has_order(&self, id: &str) -> bool {
+        self.order_ids.contains(id)
+    }
+
     /// A merchant by id.
     pub fn merchant(&self, id: &str) -> Option<&Merchant> {
         self.merchant_ids.get(id).map(|i| &self.merchants[i as usize])

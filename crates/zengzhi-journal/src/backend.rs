@@ -4,6 +4,32 @@ use std::path::Path;
 
 use crate::{Entry, Hash, Result};
 
+/// The third migration of both backends: orders waiting out the settlement delay.
+pub(crate) const PENDING_TABLE: &str = "CREATE TABLE pending_orders (
+        order_id          TEXT PRIMARY KEY,
+        command           TEXT NOT NULL,
+        received_at       TEXT NOT NULL,
+        settle_after_unix BIGINT NOT NULL,
+        status            TEXT NOT NULL,
+        seq               BIGINT,
+        error             TEXT
+     );
+     CREATE INDEX pending_due ON pending_orders (status, settle_after_unix);";
+
+/// An order waiting out the settlement delay (or done waiting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingOrder {
+    pub order_id: String,
+    /// The order's canonical command line (without `at`).
+    pub command: String,
+    pub received_at: String,
+    pub settle_after_unix: u64,
+    /// `pending`, `settling`, `settled`, `rejected` or `refunded`.
+    pub status: String,
+    pub seq: Option<u64>,
+    pub error: Option<String>,
+}
+
 /// The second migration of both backends: the service's own tables.
 pub(crate) const SERVICE_TABLES: &str = "CREATE TABLE api_keys (hash_hex TEXT PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL, revoked INT NOT NULL DEFAULT 0);
      CREATE TABLE audit_log (at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
@@ -161,6 +187,24 @@ pub trait Backend: Send {
     fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Stores a setting unless one exists; returns the stored value.
     fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>>;
+
+    // ---- the settlement delay ----
+
+    /// Stores a new pending order; `false` if the order id is already there.
+    fn pending_insert(&mut self, order: &PendingOrder) -> Result<bool>;
+    /// One pending (or done) order.
+    fn pending_get(&mut self, order_id: &str) -> Result<Option<PendingOrder>>;
+    /// Marks up to `limit` pending orders due at `now_unix` as `settling` and returns them, in
+    /// the order received.
+    fn pending_take_due(&mut self, now_unix: u64, limit: usize) -> Result<Vec<PendingOrder>>;
+    /// Records how a taken order ended: `settled` (with its journal seq) or `rejected` (with
+    /// the error code), or puts it back to `pending`.
+    fn pending_finish(&mut self, order_id: &str, status: &str, seq: Option<u64>, error: Option<&str>) -> Result<()>;
+    /// Refunds a pending order: `Ok(true)` if it was pending (now `refunded`), `Ok(false)` if it
+    /// was not pending.
+    fn pending_refund(&mut self, order_id: &str) -> Result<bool>;
+    /// Orders left `settling` by a crash.
+    fn pending_settling(&mut self) -> Result<Vec<PendingOrder>>;
 
     /// This connection stops folding its write-ahead log into the database by itself (SQLite:
     /// no automatic checkpoint inside a commit, which would stall the writer); another

@@ -6,7 +6,7 @@
 
 use postgres::{Client, NoTls};
 
-use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::backend::{Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord};
 use crate::{Entry, Error, Hash, Result};
 
 /// Schema migrations, applied in order; the table `schema_version` records how many ran.
@@ -68,6 +68,8 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO projection (id, watermark) VALUES (1, 0);",
     // 2: the service's tables (API keys, audit log, settings), orders keep their command line.
     crate::backend::SERVICE_TABLES,
+    // 3: orders waiting out the settlement delay.
+    crate::backend::PENDING_TABLE,
 ];
 
 /// The PostgreSQL backend.
@@ -386,5 +388,70 @@ impl Backend for Postgres {
         let hex = crate::backend::hex_bytes(value);
         self.client.execute("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &hex])?;
         Ok(self.setting(name)?.unwrap_or_default())
+    }
+
+    fn pending_insert(&mut self, o: &PendingOrder) -> Result<bool> {
+        let n = self.client.execute(
+            "INSERT INTO pending_orders (order_id, command, received_at, settle_after_unix, status) VALUES ($1, $2, $3, $4, 'pending')
+             ON CONFLICT (order_id) DO NOTHING",
+            &[&o.order_id, &o.command, &o.received_at, &(o.settle_after_unix as i64)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn pending_get(&mut self, order_id: &str) -> Result<Option<PendingOrder>> {
+        let row = self.client.query_opt(
+            "SELECT order_id, command, received_at, settle_after_unix, status, seq, error FROM pending_orders WHERE order_id = $1",
+            &[&order_id],
+        )?;
+        Ok(row.as_ref().map(pending_row))
+    }
+
+    fn pending_take_due(&mut self, now_unix: u64, limit: usize) -> Result<Vec<PendingOrder>> {
+        let rows = self.client.query(
+            "UPDATE pending_orders SET status = 'settling' WHERE order_id IN (
+                SELECT order_id FROM pending_orders WHERE status = 'pending' AND settle_after_unix <= $1
+                ORDER BY received_at, order_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+             RETURNING order_id, command, received_at, settle_after_unix, status, seq, error",
+            &[&(now_unix as i64), &(limit as i64)],
+        )?;
+        let mut out: Vec<PendingOrder> = rows.iter().map(pending_row).collect();
+        out.sort_by(|a, b| (&a.received_at, &a.order_id).cmp(&(&b.received_at, &b.order_id)));
+        Ok(out)
+    }
+
+    fn pending_finish(&mut self, order_id: &str, status: &str, seq: Option<u64>, error: Option<&str>) -> Result<()> {
+        self.client.execute(
+            "UPDATE pending_orders SET status = $2, seq = $3, error = $4 WHERE order_id = $1",
+            &[&order_id, &status, &seq.map(|s| s as i64), &error],
+        )?;
+        Ok(())
+    }
+
+    fn pending_refund(&mut self, order_id: &str) -> Result<bool> {
+        let n = self
+            .client
+            .execute("UPDATE pending_orders SET status = 'refunded' WHERE order_id = $1 AND status = 'pending'", &[&order_id])?;
+        Ok(n == 1)
+    }
+
+    fn pending_settling(&mut self) -> Result<Vec<PendingOrder>> {
+        let rows = self.client.query(
+            "SELECT order_id, command, received_at, settle_after_unix, status, seq, error FROM pending_orders WHERE status = 'settling'",
+            &[],
+        )?;
+        Ok(rows.iter().map(pending_row).collect())
+    }
+}
+
+fn pending_row(r: &postgres::Row) -> PendingOrder {
+    PendingOrder {
+        order_id: r.get(0),
+        command: r.get(1),
+        received_at: r.get(2),
+        settle_after_unix: r.get::<_, i64>(3) as u64,
+        status: r.get(4),
+        seq: r.get::<_, Option<i64>>(5).map(|s| s as u64),
+        error: r.get(6),
     }
 }

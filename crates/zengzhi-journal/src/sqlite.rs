@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::backend::{Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord};
 use crate::{Entry, Error, Hash, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -67,6 +67,8 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO projection (id, watermark) VALUES (1, 0);",
     // 2: the service's tables (API keys, audit log, settings), orders keep their command line.
     crate::backend::SERVICE_TABLES,
+    // 3: orders waiting out the settlement delay.
+    crate::backend::PENDING_TABLE,
 ];
 
 /// The SQLite backend.
@@ -358,4 +360,75 @@ impl Backend for Sqlite {
         self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
+
+    fn pending_insert(&mut self, o: &PendingOrder) -> Result<bool> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO pending_orders (order_id, command, received_at, settle_after_unix, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
+            params![o.order_id, o.command, o.received_at, o.settle_after_unix as i64],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn pending_get(&mut self, order_id: &str) -> Result<Option<PendingOrder>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT order_id, command, received_at, settle_after_unix, status, seq, error FROM pending_orders WHERE order_id = ?1",
+                [order_id],
+                pending_row,
+            )
+            .optional()?)
+    }
+
+    fn pending_take_due(&mut self, now_unix: u64, limit: usize) -> Result<Vec<PendingOrder>> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let rows = {
+            let mut q = tx.prepare_cached(
+                "SELECT order_id, command, received_at, settle_after_unix, status, seq, error FROM pending_orders
+                 WHERE status = 'pending' AND settle_after_unix <= ?1 ORDER BY received_at, rowid LIMIT ?2",
+            )?;
+            let rows = q.query_map(params![now_unix as i64, limit as i64], pending_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        for r in &rows {
+            tx.execute("UPDATE pending_orders SET status = 'settling' WHERE order_id = ?1", [&r.order_id])?;
+        }
+        tx.commit()?;
+        Ok(rows.into_iter().map(|r| PendingOrder { status: "settling".into(), ..r }).collect())
+    }
+
+    fn pending_finish(&mut self, order_id: &str, status: &str, seq: Option<u64>, error: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE pending_orders SET status = ?2, seq = ?3, error = ?4 WHERE order_id = ?1",
+            params![order_id, status, seq.map(|s| s as i64), error],
+        )?;
+        Ok(())
+    }
+
+    fn pending_refund(&mut self, order_id: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("UPDATE pending_orders SET status = 'refunded' WHERE order_id = ?1 AND status = 'pending'", [order_id])?;
+        Ok(n == 1)
+    }
+
+    fn pending_settling(&mut self) -> Result<Vec<PendingOrder>> {
+        let mut q = self.conn.prepare(
+            "SELECT order_id, command, received_at, settle_after_unix, status, seq, error FROM pending_orders WHERE status = 'settling'",
+        )?;
+        let rows = q.query_map([], pending_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingOrder> {
+    Ok(PendingOrder {
+        order_id: r.get(0)?,
+        command: r.get(1)?,
+        received_at: r.get(2)?,
+        settle_after_unix: r.get::<_, i64>(3)? as u64,
+        status: r.get(4)?,
+        seq: r.get::<_, Option<i64>>(5)?.map(|s| s as u64),
+        error: r.get(6)?,
+    })
 }

@@ -23,6 +23,7 @@ use zengzhi_core::{Command, Engine, Rejection};
 use zengzhi_journal::writer::Outcome;
 
 use crate::auth::{self, Caller, Scope};
+use crate::settlement::{self, without_at};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -47,6 +48,7 @@ pub fn build_app(state: Arc<AppState>) -> Router {
         .route("/v1/orders", post(create_order))
         .route("/v1/orders/batch", post(create_orders_batch))
         .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/refund", post(refund_order))
         .route("/v1/me", get(me))
         .route("/v1/me/sell/preview", post(sell_preview))
         .route("/v1/me/sell", post(me_sell))
@@ -378,14 +380,6 @@ fn order_json(seq: u64, at: &str, order: &str, applied: &zengzhi_core::Applied, 
            "commission": format_money(applied.commission_fen), "exits": applied.exits, "idempotent_replay": replay})
 }
 
-/// The canonical line of a command without its `at`, for idempotency comparisons.
-fn without_at(line: &str) -> &str {
-    match line.rfind(",\"at\":\"") {
-        Some(i) if line.ends_with("\"}") => &line[..i],
-        _ => line.strip_suffix('}').unwrap_or(line),
-    }
-}
-
 /// An order id already used: the same body again is answered with the original result; a
 /// different body is a conflict.
 async fn idempotent(state: &Arc<AppState>, command: &Command<'static>) -> ApiResult<Json<Value>> {
@@ -406,16 +400,21 @@ async fn idempotent(state: &Arc<AppState>, command: &Command<'static>) -> ApiRes
     Ok(Json(order_json(row.seq, &row.at, order, &applied, true)))
 }
 
-async fn create_order(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+async fn create_order(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     key(&state, &headers, INTEGRATION).await?;
     let command = command_from("order", &body, &[])?;
+    if state.config.settlement_delay_s > 0 {
+        let (created, v) = settlement::hold(&state, command).await?;
+        let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
+        return Ok((status, Json(v)).into_response());
+    }
     let outcome = state.submit_one(command.clone()).await?;
     match outcome.result {
-        Err(Rejection::DuplicateId) => idempotent(&state, &command).await,
+        Err(Rejection::DuplicateId) => idempotent(&state, &command).await.map(IntoResponse::into_response),
         Err(r) => Err(r.into()),
         Ok(applied) => {
             let Command::Order { order, .. } = &command else { unreachable!("built as an order") };
-            Ok(Json(order_json(outcome.seq.unwrap_or(0), outcome.at.as_deref().unwrap_or(""), order, &applied, false)))
+            Ok(Json(order_json(outcome.seq.unwrap_or(0), outcome.at.as_deref().unwrap_or(""), order, &applied, false)).into_response())
         }
     }
 }
@@ -445,6 +444,21 @@ async fn create_orders_batch(State(state): S, headers: HeaderMap, body: Bytes) -
             _ => Err(ApiError::bad_request("invalid_command", "each order is an object / 每笔订单必须是对象")),
         })
         .collect();
+    if state.config.settlement_delay_s > 0 {
+        // Held as pending, one by one (each with its own idempotency check).
+        let mut results = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            results.push(match p {
+                Ok(command) => match settlement::hold(&state, command).await {
+                    Ok((_, v)) => v,
+                    Err(e) => json!({"ok": false, "error": e.code, "message": e.message}),
+                },
+                Err(e) => json!({"ok": false, "error": e.code, "message": e.message}),
+            });
+        }
+        let accepted = results.iter().filter(|r| r["ok"] == true).count();
+        return Ok(Json(json!({"results": results, "accepted": accepted, "rejected": results.len() - accepted})).into_response());
+    }
     let valid: Vec<Command<'static>> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
     let mut outcomes = state.submit(valid).await?.into_iter();
     let mut out = String::with_capacity(parsed.len() * 160);
@@ -491,6 +505,12 @@ async fn create_orders_batch(State(state): S, headers: HeaderMap, body: Bytes) -
 
 async fn get_order(State(state): S, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     key(&state, &headers, &[Scope::Integration, Scope::Readonly]).await?;
+    let pid = id.clone();
+    if let Some(p) = state.read(move |b| b.pending_get(&pid)).await? {
+        if p.status != "settled" {
+            return Ok(Json(settlement::pending_json(&p)));
+        }
+    }
     state.wait_projected(Duration::from_secs(2)).await;
     let found = state.read(move |b| b.order(&id)).await?;
     let (row, _) = found.ok_or_else(|| ApiError::not_found("no such order / 订单不存在"))?;
@@ -499,6 +519,35 @@ async fn get_order(State(state): S, headers: HeaderMap, Path(id): Path<String>) 
         "amount": format_money(row.amount_fen), "commission": format_money(row.commission_fen),
         "minted": format_points(row.minted_units), "status": "settled",
     })))
+}
+
+async fn refund_order(State(state): S, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let who = key(&state, &headers, INTEGRATION).await?;
+    let rid = id.clone();
+    let refunded = state.read(move |b| b.pending_refund(&rid)).await?;
+    let pid = id.clone();
+    let pending = state.read(move |b| b.pending_get(&pid)).await?;
+    match pending {
+        Some(p) if refunded || p.status == "refunded" => {
+            if refunded {
+                state.audit(who.who(), "refund_order", id).await;
+            }
+            Ok(Json(settlement::pending_json(&p)))
+        }
+        Some(p) if p.status == "settling" || p.status == "settled" => Err(ApiError::conflict(
+            "already_settled",
+            format!("order {} has settled; a refund is no longer possible / 订单已结算，不能退款", p.order_id),
+        )),
+        Some(p) => Err(ApiError::conflict("not_refundable", format!("order {} was {} / 订单状态为 {}", p.order_id, p.status, p.status))),
+        None => {
+            let oid = id.clone();
+            if state.query(move |e| e.has_order(&oid)).await? {
+                Err(ApiError::conflict("already_settled", "the order has settled; a refund is no longer possible / 订单已结算，不能退款"))
+            } else {
+                Err(ApiError::not_found("no such order / 订单不存在"))
+            }
+        }
+    }
 }
 
 // ---- member ------------------------------------------------------------------------------------

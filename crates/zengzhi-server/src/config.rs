@@ -34,6 +34,9 @@ pub struct Config {
     pub dividends_at: Option<String>,
     /// How often the projector looks for new journal entries, milliseconds.
     pub projector_interval_ms: u64,
+    /// The refund window: orders wait this long as pending before they settle (0: settle at
+    /// once).
+    pub settlement_delay_s: u64,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             release_locked_at: Some("00:10".into()),
             dividends_at: None,
             projector_interval_ms: 100,
+            settlement_delay_s: 0,
         }
     }
 }
@@ -73,6 +77,7 @@ struct FileConfig {
     public_url: Option<String>,
     max_body_bytes: Option<usize>,
     projector_interval_ms: Option<u64>,
+    settlement_delay_s: Option<u64>,
     #[serde(default)]
     schedule: ScheduleConfig,
 }
@@ -118,6 +123,7 @@ impl Config {
             c.public_url = f.public_url.or(c.public_url);
             c.max_body_bytes = f.max_body_bytes.unwrap_or(c.max_body_bytes);
             c.projector_interval_ms = f.projector_interval_ms.unwrap_or(c.projector_interval_ms).max(1);
+            c.settlement_delay_s = f.settlement_delay_s.unwrap_or(c.settlement_delay_s);
             if let Some(v) = f.schedule.release_locked_at {
                 c.release_locked_at = hhmm(&v)?;
             }

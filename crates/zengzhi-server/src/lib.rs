@@ -27,6 +27,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod scheduler;
+pub mod settlement;
 
 pub use api::build_app;
 pub use config::Config;
@@ -270,6 +271,7 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
         config: config.clone(),
     });
     scheduler::spawn(state.clone());
+    settlement::spawn(state.clone());
     let app = build_app(state.clone());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
