@@ -329,11 +329,17 @@ impl State {
     fn commit(&mut self, commands: Vec<(Command<'static>, Option<String>)>) -> Result<Vec<Outcome>> {
         // A caller's `at` must be one the replay reader accepts; a command with a bad one is
         // rejected here and never reaches the engine or the journal.
-        let at_ok: Vec<bool> = commands.iter().map(|(_, at)| at.as_deref().is_none_or(zengzhi_core::command::valid_at)).collect();
-        let batch: Vec<Command<'static>> =
-            commands.iter().zip(&at_ok).filter(|(_, ok)| **ok).map(|((c, _), _)| c.clone()).collect();
-        let mut applied = Vec::with_capacity(batch.len());
-        self.engine.apply_batch(&batch, &mut applied);
+        let (commands, ats): (Vec<Command<'static>>, Vec<Option<String>>) = commands.into_iter().unzip();
+        let at_ok: Vec<bool> = ats.iter().map(|at| at.as_deref().is_none_or(zengzhi_core::command::valid_at)).collect();
+        let mut applied = Vec::with_capacity(commands.len());
+        if at_ok.iter().all(|ok| *ok) {
+            self.engine.apply_batch(&commands, &mut applied);
+        } else {
+            // Rare: copy out the commands whose time is good.
+            let good: Vec<Command<'static>> =
+                commands.iter().zip(&at_ok).filter(|(_, ok)| **ok).map(|(c, _)| c.clone()).collect();
+            self.engine.apply_batch(&good, &mut applied);
+        }
         let mut applied = applied.into_iter();
         let results: Vec<_> = at_ok
             .iter()
@@ -346,7 +352,7 @@ impl State {
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats.commands.fetch_add(commands.len() as u64, Ordering::Relaxed);
         self.stats.largest_batch.fetch_max(commands.len() as u64, Ordering::Relaxed);
-        for ((command, at), result) in commands.iter().zip(results) {
+        for ((command, at), result) in commands.iter().zip(&ats).zip(results) {
             if result.is_err() {
                 outcomes.push(Outcome { result, seq: None, at: None });
                 continue;
