@@ -21,6 +21,8 @@
 //! `PROPTEST_CASES` for a deeper run (e.g. `PROPTEST_CASES=5000 cargo test --release --test
 //! properties`).
 
+mod common;
+use common::snapshot;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,32 +44,7 @@ use zengzhi_core::state::write_state;
 // Running a sequence and checking the properties
 // ---------------------------------------------------------------------------------------------
 
-/// The state JSON without results.
-fn state_bytes(e: &Engine) -> Vec<u8> {
-    let mut buf = Vec::new();
-    write_state(e, None, &mut buf).unwrap();
-    buf
-}
 
-/// The state JSON plus everything observable that the JSON does not show.
-fn snapshot(e: &Engine) -> String {
-    let mut s = String::from_utf8(state_bytes(e)).unwrap();
-    s.push_str(&format!(
-        "{:?}\n{:?}\n{:?}\n{} {}\n{:?}\n",
-        e.campaign(),
-        e.rules(),
-        e.shareholders(),
-        e.member_count(),
-        e.merchant_count(),
-        e.reference_price()
-    ));
-    // Referrers and agent levels are not in the JSON (balances are); the exit-index bookkeeping
-    // a member record may carry is internal and differs between cascade modes.
-    for m in e.members() {
-        s.push_str(&format!("{} {}\n", m.referrer, m.agent_levels));
-    }
-    s
-}
 
 /// What the generators reached, so a generator that silently stops producing some op or error
 /// path is noticed.

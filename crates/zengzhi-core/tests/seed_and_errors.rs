@@ -8,12 +8,13 @@
 //! every command both must write the same state bytes and pass every invariant of SPEC §7, and a
 //! rejected command must leave the state byte-identical.
 
+mod common;
+use common::snapshot;
 use zengzhi_core::command::parse_line;
 use zengzhi_core::engine::{Applied, CascadeMode, Engine, Member};
 use zengzhi_core::invariants::Checker;
 use zengzhi_core::num::{format_money, format_points, format_price};
 use zengzhi_core::rules::Rules;
-use zengzhi_core::state::write_state;
 
 /// 1 point in units.
 const PT: i64 = 100_000_000;
@@ -26,29 +27,6 @@ struct Harness {
     naive_checker: Checker,
 }
 
-/// Everything observable about an engine that a rejected command must not change: the state
-/// JSON plus what the JSON does not show (campaign, rules, shareholders, counts, referrers and
-/// agent levels, the reference price).
-fn snapshot(e: &Engine) -> String {
-    let mut buf = Vec::new();
-    write_state(e, None, &mut buf).unwrap();
-    let mut s = String::from_utf8(buf).unwrap();
-    s.push_str(&format!(
-        "{:?}\n{:?}\n{:?}\n{} {}\n{:?}\n",
-        e.campaign(),
-        e.rules(),
-        e.shareholders(),
-        e.member_count(),
-        e.merchant_count(),
-        e.reference_price()
-    ));
-    // Referrers and agent levels are not in the JSON (balances are); the exit-index bookkeeping
-    // a member record may carry is internal and differs between cascade modes.
-    for m in e.members() {
-        s.push_str(&format!("{} {}\n", m.referrer, m.agent_levels));
-    }
-    s
-}
 
 impl Harness {
     fn new() -> Self {

@@ -81,6 +81,11 @@ pub struct OrderRow {
     pub command: Option<String>,
 }
 
+/// A stored 32-byte hash, or `Corrupt` naming the entry.
+pub(crate) fn hash_from(bytes: Vec<u8>, seq: u64) -> Result<Hash> {
+    bytes.try_into().map_err(|_| crate::Error::Corrupt { seq, what: "stored hash is not 32 bytes".into() })
+}
+
 /// Bytes as lower-case hex (settings are stored as text).
 pub(crate) fn hex_bytes(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

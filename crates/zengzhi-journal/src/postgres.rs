@@ -6,7 +6,7 @@
 
 use postgres::{Client, NoTls};
 
-use crate::backend::{Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::backend::{hash_from, Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord};
 use crate::{Entry, Error, Hash, Result};
 
 /// Schema migrations, applied in order; the table `schema_version` records how many ran.
@@ -76,10 +76,6 @@ const MIGRATIONS: &[&str] = &[
 pub struct Postgres {
     client: Client,
     schema: String,
-}
-
-fn hash_from(bytes: Vec<u8>, seq: u64) -> Result<Hash> {
-    bytes.try_into().map_err(|_| Error::Corrupt { seq, what: "stored hash is not 32 bytes".into() })
 }
 
 fn valid_schema(name: &str) -> bool {

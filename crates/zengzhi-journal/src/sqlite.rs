@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::backend::{Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::backend::{hash_from, Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord};
 use crate::{Entry, Error, Hash, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -75,10 +75,6 @@ const MIGRATIONS: &[&str] = &[
 pub struct Sqlite {
     conn: Connection,
     path: PathBuf,
-}
-
-fn hash_from(bytes: Vec<u8>, seq: u64) -> Result<Hash> {
-    bytes.try_into().map_err(|_| Error::Corrupt { seq, what: "stored hash is not 32 bytes".into() })
 }
 
 impl Sqlite {
