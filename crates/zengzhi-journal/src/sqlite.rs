@@ -80,6 +80,24 @@ pub struct Sqlite {
 impl Sqlite {
     /// Opens (creating if needed) the database file and runs pending migrations.
     pub fn open(path: &Path) -> Result<Sqlite> {
+        // While a new file is being set up by several connections at once, SQLite can answer
+        // "busy" without waiting (its deadlock avoidance skips the busy handler): try again,
+        // for a bounded time.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Self::open_once(path) {
+                Err(Error::Sqlite(e))
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Sqlite> {
         let conn = Connection::open(path)?;
         // First: wait for other connections (switching to WAL takes a lock briefly).
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
