@@ -384,10 +384,17 @@ fn order_json(seq: u64, at: &str, order: &str, applied: &zengzhi_core::Applied, 
 /// different body is a conflict.
 async fn idempotent(state: &Arc<AppState>, command: &Command<'static>) -> ApiResult<Json<Value>> {
     let Command::Order { order, .. } = command else { return Err(Rejection::DuplicateId.into()) };
-    state.wait_projected(Duration::from_secs(3)).await;
+    let caught_up = state.wait_projected(Duration::from_secs(3)).await;
     let id = order.to_string();
     let found = state.read(move |b| b.order(&id)).await?;
     let Some((row, stored)) = found else {
+        if !caught_up {
+            // Under heavy load the query tables may lag: the order exists, its result is not
+            // readable yet. The caller retries (503), as for a full queue.
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", format!(
+                "order {order} exists; its result is not readable yet, retry shortly / 订单已存在，结果稍后可查，请重试"
+            )));
+        }
         return Err(ApiError::internal(format!("order {order} is journaled but not in the query tables")));
     };
     let mine = command.to_json(None);
