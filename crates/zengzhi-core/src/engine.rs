@@ -207,6 +207,19 @@ pub struct Change {
     pub coins_fen: i64,
 }
 
+/// A sale priced but not made ([`Engine::sell_quote`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SellQuote {
+    /// The member's index.
+    pub member: u32,
+    /// Points sold, units.
+    pub units: i64,
+    pub gross_fen: i64,
+    /// Kept in the pool (retention, rounded up).
+    pub kept_fen: i64,
+    pub payout_fen: i64,
+}
+
 /// The state of one program.
 #[derive(Clone)]
 pub struct Engine {
@@ -477,14 +490,8 @@ impl Engine {
 
     fn exit(&mut self, i: u32) {
         self.unindex(i);
-        let held = self.held_value_fen(&self.members[i as usize]);
-        let retention = self.rules.retention_ppm;
-        let cap = self.cap_fen(&self.members[i as usize]);
+        let (_, payout) = self.exit_quote(&self.members[i as usize]);
         let m = &mut self.members[i as usize];
-        let room = cap - i128::from(m.cycle_realized_fen);
-        let gross = room.clamp(0, i128::from(held)) as i64;
-        let kept = mul_rate_ceil(gross, retention);
-        let payout = gross - kept;
         let (points, locked) = (m.points, m.locked);
         self.pool -= payout;
         self.supply -= m.held_units();
@@ -845,28 +852,42 @@ impl Engine {
         Ok(Applied { exits, minted, commission_fen: c })
     }
 
-    fn sell(&mut self, member: &str, qty: SellQty) -> Result<Applied, Rejection> {
+    /// What selling `qty` of `member`'s points would do now, without doing it: every check of
+    /// `sell`, then the quantity, the gross value, the part kept in the pool and the payout.
+    pub fn sell_quote(&self, member: &str, qty: SellQty) -> Result<SellQuote, Rejection> {
         let i = self.known(member)?;
         let m = &self.members[i as usize];
         if m.lifetime_consumption_fen < self.rules.min_lifetime_consumption_fen {
             return Err(Rejection::BelowSellThreshold);
         }
-        let q = match qty {
+        let units = match qty {
             SellQty::All => m.points,
             SellQty::Units(q) => q,
         };
-        if q == 0 || q > m.points {
+        if units == 0 || units > m.points {
             return Err(Rejection::InsufficientPoints);
         }
         // points > 0 implies supply > 0.
-        let gross = mul_div_floor(i128::from(q), i128::from(self.pool), i128::from(self.supply)) as i64;
-        if gross == 0 {
+        let gross_fen = mul_div_floor(i128::from(units), i128::from(self.pool), i128::from(self.supply)) as i64;
+        if gross_fen == 0 {
             return Err(Rejection::AmountTooSmall);
         }
-        if !fits(m.cycle_realized_fen, gross) {
+        if !fits(m.cycle_realized_fen, gross_fen) {
             return Err(Rejection::Overflow);
         }
-        let payout = gross - mul_rate_ceil(gross, self.rules.retention_ppm);
+        let kept_fen = mul_rate_ceil(gross_fen, self.rules.retention_ppm);
+        Ok(SellQuote { member: i, units, gross_fen, kept_fen, payout_fen: gross_fen - kept_fen })
+    }
+
+    /// What a capped exit of this member would pay now: `(gross, payout)` (SPEC §6).
+    pub fn exit_quote(&self, m: &Member) -> (i64, i64) {
+        let room = self.cap_fen(m) - i128::from(m.cycle_realized_fen);
+        let gross = room.clamp(0, i128::from(self.held_value_fen(m))) as i64;
+        (gross, gross - mul_rate_ceil(gross, self.rules.retention_ppm))
+    }
+
+    fn sell(&mut self, member: &str, qty: SellQty) -> Result<Applied, Rejection> {
+        let SellQuote { member: i, units: q, gross_fen: gross, payout_fen: payout, .. } = self.sell_quote(member, qty)?;
         self.unindex(i);
         let m = &mut self.members[i as usize];
         m.points -= q;

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 
-use zengzhi_core::command::{parse_fields, SellQty};
+use zengzhi_core::command::parse_fields;
 use zengzhi_core::json::{self as strict, Json as J};
-use zengzhi_core::num::{format_money, format_points, format_price, format_rate, mul_div_floor, mul_rate_ceil, PPM};
+use zengzhi_core::num::{format_money, format_points, format_price, format_rate, PPM};
 use zengzhi_core::{Command, Engine, Rejection};
 use zengzhi_journal::writer::Outcome;
 
@@ -578,8 +578,7 @@ async fn me(State(state): S, headers: HeaderMap) -> ApiResult<Json<Value>> {
             let held = e.held_value_fen(member);
             let cap = e.cap_fen(member);
             let realised = i128::from(member.cycle_realized_fen);
-            let room = (cap - realised).clamp(0, i128::from(held)) as i64;
-            let exit_payout = room - mul_rate_ceil(room, rules.retention_ppm);
+            let (_, exit_payout) = e.exit_quote(member);
             let progress_ppm = if cap > 0 { ((realised + i128::from(held)) * i128::from(PPM) / cap) as i64 } else { 0 };
             Some(json!({
                 "member": m,
@@ -616,24 +615,10 @@ async fn sell_preview(State(state): S, headers: HeaderMap, body: Bytes) -> ApiRe
     let Command::Sell { points, .. } = command else { unreachable!("built as a sell") };
     let preview = state
         .query(move |e| -> Result<Value, Rejection> {
-            let m = e.member(&id).ok_or(Rejection::UnknownMember)?;
-            if m.lifetime_consumption_fen < e.rules().min_lifetime_consumption_fen {
-                return Err(Rejection::BelowSellThreshold);
-            }
-            let q = match points {
-                SellQty::All => m.points,
-                SellQty::Units(q) => q,
-            };
-            if q == 0 || q > m.points {
-                return Err(Rejection::InsufficientPoints);
-            }
-            let gross = mul_div_floor(i128::from(q), i128::from(e.pool_fen()), i128::from(e.supply_units())) as i64;
-            if gross == 0 {
-                return Err(Rejection::AmountTooSmall);
-            }
-            let kept = mul_rate_ceil(gross, e.rules().retention_ppm);
-            Ok(json!({"points": format_points(q), "gross": format_money(gross), "kept_in_pool": format_money(kept),
-                      "payout": format_money(gross - kept), "retention": format_rate(e.rules().retention_ppm)}))
+            let quote = e.sell_quote(&id, points)?;
+            Ok(json!({"points": format_points(quote.units), "gross": format_money(quote.gross_fen),
+                      "kept_in_pool": format_money(quote.kept_fen), "payout": format_money(quote.payout_fen),
+                      "retention": format_rate(e.rules().retention_ppm)}))
         })
         .await??;
     Ok(Json(preview))

@@ -174,6 +174,8 @@ pub struct Running {
     writer: Writer,
     projector: ProjectorThread,
     state: Arc<AppState>,
+    /// Background tasks holding the state (scheduler, settlement).
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -182,6 +184,13 @@ impl Running {
     pub async fn shutdown(self) -> anyhow_like::Result<()> {
         let _ = self.shutdown.send(());
         self.server.await.map_err(|e| anyhow_like::msg(e.to_string()))?.map_err(|e| anyhow_like::msg(e.to_string()))?;
+        // Background tasks go first, so the last reference to the state is dropped below.
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
         // The state holds a synchronous storage client: it is closed on a blocking thread too.
         let (state, writer, projector) = (self.state, self.writer, self.projector);
         tokio::task::spawn_blocking(move || {
@@ -270,8 +279,7 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
         public_url,
         config: config.clone(),
     });
-    scheduler::spawn(state.clone());
-    settlement::spawn(state.clone());
+    let tasks: Vec<_> = [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
     let app = build_app(state.clone());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -281,5 +289,5 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
             })
             .await
     });
-    Ok(Running { addr, shutdown, server, writer, projector, state })
+    Ok(Running { addr, shutdown, server, writer, projector, state, tasks })
 }

@@ -17,7 +17,7 @@ fn beijing_now() -> (time::Date, String) {
 }
 
 /// Starts the scheduler task (checks every 20 seconds; runs each job at most once a day).
-pub fn spawn(state: Arc<AppState>) {
+pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
     let jobs: Vec<(String, &'static str)> = [
         (state.config.release_locked_at.clone(), "release_locked"),
         (state.config.dividends_at.clone(), "distribute_dividends"),
@@ -26,9 +26,9 @@ pub fn spawn(state: Arc<AppState>) {
     .filter_map(|(at, job)| at.map(|at| (at, job)))
     .collect();
     if jobs.is_empty() {
-        return;
+        return None;
     }
-    tokio::spawn(async move {
+    Some(tokio::spawn(async move {
         let mut last_run: Vec<Option<time::Date>> = vec![None; jobs.len()];
         loop {
             let (today, hhmm) = beijing_now();
@@ -48,5 +48,5 @@ pub fn spawn(state: Arc<AppState>) {
             }
             tokio::time::sleep(Duration::from_secs(20)).await;
         }
-    });
+    }))
 }

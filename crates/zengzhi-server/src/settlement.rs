@@ -97,11 +97,11 @@ fn same_or_conflict(p: &PendingOrder, line: &str) -> ApiResult<Value> {
 }
 
 /// Starts the settlement task.
-pub fn spawn(state: Arc<AppState>) {
+pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
     if state.config.settlement_delay_s == 0 {
-        return;
+        return None;
     }
-    tokio::spawn(async move {
+    Some(tokio::spawn(async move {
         if let Err(e) = resume(&state).await {
             tracing::error!(code = e.code, message = %e.message, "resuming settlements failed");
         }
@@ -113,7 +113,7 @@ pub fn spawn(state: Arc<AppState>) {
                 Err(e) => tracing::error!(code = e.code, message = %e.message, "settlement run failed"),
             }
         }
-    });
+    }))
 }
 
 /// Orders left `settling` by a crash: settled if the journal has them, else pending again.
