@@ -9,11 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use zengzhi_core::command::{parse_line, Command};
+use zengzhi_core::command::Command;
 use zengzhi_core::{Engine, Rules};
 
 use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch};
-use crate::recovery::for_each_entry;
+use crate::recovery::{for_each_entry_through, reapply};
 use crate::time_fmt::{bucket_start, parse_at};
 use crate::{Error, Result};
 
@@ -43,16 +43,11 @@ impl Projector {
         let watermark = backend.watermark()?;
         let mut engine = Engine::new(Rules::default());
         let mut done = 0;
-        if watermark > 0 {
-            for_each_entry(backend, 0, |e| {
-                if e.seq > watermark {
-                    return Ok(());
-                }
-                apply(&mut engine, e.seq, &e.command)?;
-                done = e.seq;
-                Ok(())
-            })?;
-        }
+        for_each_entry_through(backend, 0, watermark, |e| {
+            reapply(&mut engine, e.seq, &e.command)?;
+            done = e.seq;
+            Ok(())
+        })?;
         if done != watermark {
             return Err(Error::Corrupt { seq: done + 1, what: format!("the query tables cover entry {watermark}, the journal ends at {done}") });
         }
@@ -92,13 +87,8 @@ impl Projector {
                 if e.seq != self.position + 1 {
                     return Err(Error::Corrupt { seq: self.position + 1, what: "missing entry".into() });
                 }
-                let parsed = parse_line(e.command.as_bytes())
-                    .map_err(|r| Error::Corrupt { seq: e.seq, what: format!("the command no longer reads ({r})") })?;
-                let applied = self
-                    .engine
-                    .apply(&parsed.command)
-                    .map_err(|r| Error::Corrupt { seq: e.seq, what: format!("the accepted command is now rejected ({r})") })?;
-                if let Command::Order { order, member, merchant, amount_fen, .. } = &parsed.command {
+                let (command, applied) = reapply(&mut self.engine, e.seq, &e.command)?;
+                if let Command::Order { order, member, merchant, amount_fen, .. } = &command {
                     batch.orders.push(OrderRow {
                         seq: e.seq,
                         order_id: order.to_string(),
@@ -151,13 +141,4 @@ impl Projector {
             Ok(entries.len() as u64)
         }
     }
-}
-
-fn apply(engine: &mut Engine, seq: u64, command: &str) -> Result<()> {
-    let parsed =
-        parse_line(command.as_bytes()).map_err(|r| Error::Corrupt { seq, what: format!("the command no longer reads ({r})") })?;
-    engine
-        .apply(&parsed.command)
-        .map_err(|r| Error::Corrupt { seq, what: format!("the accepted command is now rejected ({r})") })?;
-    Ok(())
 }

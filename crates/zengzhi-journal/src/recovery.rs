@@ -6,10 +6,10 @@
 //! that it still applies. Anything that does not verify stops the start with the entry's
 //! position: data is never dropped silently.
 
-use zengzhi_core::command::parse_line;
+use zengzhi_core::command::{parse_line, Command};
 use zengzhi_core::engine::CascadeMode;
 use zengzhi_core::invariants::Checker;
-use zengzhi_core::{Engine, Rules};
+use zengzhi_core::{Applied, Engine, Rules};
 
 use crate::backend::Backend;
 use crate::{chain_hash, hex, sha256, Entry, Error, Hash, Result, GENESIS};
@@ -45,28 +45,47 @@ fn apply_entry(engine: &mut Engine, prev: &Hash, expected_seq: u64, e: &Entry) -
             what: format!("hash mismatch: stored {}, computed {} (the entry or one before it was changed)", hex(&e.hash), hex(&hash)),
         });
     }
-    let parsed = parse_line(e.command.as_bytes())
-        .map_err(|r| Error::Corrupt { seq: e.seq, what: format!("the command no longer reads ({r})") })?;
-    engine
-        .apply(&parsed.command)
-        .map_err(|r| Error::Corrupt { seq: e.seq, what: format!("the accepted command is now rejected ({r})") })?;
+    reapply(engine, e.seq, &e.command)?;
     Ok(hash)
 }
 
+/// Reads a journaled command and applies it again; `Corrupt` (naming the entry) when it no
+/// longer reads or is now rejected. Returns the command and what it did.
+pub(crate) fn reapply<'a>(engine: &mut Engine, seq: u64, command: &'a str) -> Result<(Command<'a>, Applied)> {
+    let parsed = parse_line(command.as_bytes())
+        .map_err(|r| Error::Corrupt { seq, what: format!("the command no longer reads ({r})") })?;
+    let applied = engine
+        .apply(&parsed.command)
+        .map_err(|r| Error::Corrupt { seq, what: format!("the accepted command is now rejected ({r})") })?;
+    Ok((parsed.command, applied))
+}
+
 /// Calls `f` with every entry with `seq > after`, in order, a page at a time.
-pub fn for_each_entry(backend: &mut dyn Backend, after: u64, mut f: impl FnMut(&Entry) -> Result<()>) -> Result<()> {
+pub fn for_each_entry(backend: &mut dyn Backend, after: u64, f: impl FnMut(&Entry) -> Result<()>) -> Result<()> {
+    for_each_entry_through(backend, after, u64::MAX, f)
+}
+
+/// Calls `f` with every entry with `after < seq ≤ through`, in order, a page at a time; stops
+/// reading at `through`.
+pub fn for_each_entry_through(
+    backend: &mut dyn Backend,
+    after: u64,
+    through: u64,
+    mut f: impl FnMut(&Entry) -> Result<()>,
+) -> Result<()> {
     let mut from = after + 1;
-    loop {
-        let page = backend.read(from, PAGE)?;
+    while from <= through {
+        let page = backend.read(from, PAGE.min(usize::try_from(through - from + 1).unwrap_or(PAGE)))?;
         let Some(last) = page.last() else { return Ok(()) };
         from = last.seq + 1;
-        for e in &page {
+        for e in page.iter().filter(|e| e.seq <= through) {
             f(e)?;
         }
         if page.len() < PAGE {
             return Ok(());
         }
     }
+    Ok(())
 }
 
 /// Brings the engine back: newest valid snapshot plus the verified journal tail.
