@@ -1,0 +1,1 @@
+//! # zengzhi-sim — the simulator on the engine core
