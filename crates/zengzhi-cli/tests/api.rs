@@ -12,6 +12,8 @@
 //! - `random_load_equals_export_and_replay`: hundreds of random requests from three clients,
 //!   then the live state equals `zengzhi replay` of `zengzhi export-journal`, byte for byte.
 //! - `sigterm_drains_and_restart_keeps_state`: graceful shutdown (also under load) and restart.
+//! - `withdrawal_queue_decisions_and_resume`: reservations, idempotent decisions, conflicts, and
+//!   payments a crash interrupted resolved against the journal at the next start.
 //! - `demo_economy_serves_and_replays`: `serve --demo` once, and not twice.
 //! - `regressions::*`: one test per defect found and fixed (see each test's comment).
 //!
@@ -53,6 +55,7 @@ both_backends!(
     random_load_equals_export_and_replay,
     sigterm_drains_and_restart_keeps_state,
     settlement_delay_and_refunds,
+    withdrawal_queue_decisions_and_resume,
 );
 
 fn now_unix() -> u64 {
@@ -352,8 +355,34 @@ fn routes_happy_paths(store: &Store) {
         pool_before - 500,
         "redeem takes the amount from the pool"
     );
-    let w = srv.post_ok("/v1/me/withdraw", at, &json!({"amount": "1"}));
-    assert_eq!(fen(s(&w["balances"]["cash"])), cash_before + payout - 100, "{w}");
+    // A withdrawal waits for an operator with its amount reserved; nothing leaves before it is
+    // paid. A rejected one gives the reserved cash back.
+    let w = srv.post_json("/v1/me/withdraw", at, &json!({"amount": "1"}));
+    assert_eq!(w.status, 202, "{}", w.text);
+    let w = w.json()["withdrawal"].clone();
+    assert_eq!((s(&w["status"]), s(&w["amount"]), s(&w["member"])), ("pending", "1.00", "alice"), "{w}");
+    let wid = s(&w["id"]).to_string();
+    let me3 = srv.get_ok("/v1/me", at);
+    assert_eq!(fen(s(&me3["cash"])), cash_before + payout, "nothing leaves before payment");
+    assert_eq!((fen(s(&me3["pending_withdrawals"])), fen(s(&me3["withdrawable"]))), (100, cash_before + payout - 100));
+    let second = srv.post_json("/v1/me/withdraw", at, &json!({"amount": "0.50"})).json()["withdrawal"].clone();
+    let mine = srv.get_ok("/v1/me/withdrawals", at);
+    let ids: Vec<&str> = mine["items"].as_array().unwrap().iter().map(|x| s(&x["id"])).collect();
+    assert_eq!(ids, [wid.as_str(), s(&second["id"])], "oldest first");
+    let queue = srv.get_ok("/v1/admin/withdrawals?status=pending", admin);
+    assert_eq!(queue["items"].as_array().unwrap().len(), 2, "{queue}");
+    assert_eq!(srv.get_ok(&format!("/v1/admin/withdrawals/{wid}"), admin)["status"], "pending");
+    let len = srv.journal_length();
+    let rejected = srv.post_ok(&format!("/v1/admin/withdrawals/{}/reject", s(&second["id"])), admin, &json!({"reason": "测试"}));
+    assert_eq!((s(&rejected["withdrawal"]["status"]), s(&rejected["withdrawal"]["reason"])), ("rejected", "测试"));
+    assert_eq!(srv.journal_length(), len, "a rejection journals nothing: the ledger never moved");
+    assert_eq!(fen(s(&srv.get_ok("/v1/me", at)["withdrawable"])), cash_before + payout - 100, "0.50 is withdrawable again");
+    let paid = srv.post_ok(&format!("/v1/admin/withdrawals/{wid}/pay"), admin, &json!({}));
+    let paid = &paid["withdrawal"];
+    assert_eq!((s(&paid["status"]), paid["seq"].as_u64()), ("paid", Some(len + 1)), "{paid}");
+    assert_eq!(fen(s(&paid["fee"])) + fen(s(&paid["payout"])), 100);
+    let me4 = srv.get_ok("/v1/me", at);
+    assert_eq!((fen(s(&me4["cash"])), fen(s(&me4["withdrawable"]))), (cash_before + payout - 100, cash_before + payout - 100));
     // Paying part of an order with that cash.
     srv.post_ok(
         "/v1/orders",
@@ -459,6 +488,7 @@ fn routes_happy_paths(store: &Store) {
     assert_eq!(members, ["alice", "bob", "carol", "owner", "promoter"]);
     let csv = srv.get("/v1/admin/export/members.csv", rk);
     assert_eq!(csv.status, 200);
+    check_exports(&srv, &st, &csv.text);
     assert!(csv.ctype.starts_with("text/csv"), "{}", csv.ctype);
     let mut lines = csv.text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -578,7 +608,8 @@ fn routes_happy_paths(store: &Store) {
     assert!(metrics.contains(&format!("zengzhi_journal_head {}", srv.journal_length())));
     // (The refund route needs a settlement delay: `settlement_delay_and_refunds` covers it.)
     for r in ROUTES.iter().filter(|r| r.path != "/v1/orders/{id}/refund") {
-        let wanted = format!("method=\"{}\",route=\"{}\",status=\"200\"", r.method.to_uppercase(), r.path);
+        let status = if r.path == "/v1/me/withdraw" { 202 } else { 200 };
+        let wanted = format!("method=\"{}\",route=\"{}\",status=\"{status}\"", r.method.to_uppercase(), r.path);
         assert!(
             metrics.lines().any(|l| l.starts_with("zengzhi_http_requests_total{") && l.contains(&wanted)),
             "{} {} answered 200 in this test (metrics: {wanted})",
@@ -592,7 +623,9 @@ fn routes_happy_paths(store: &Store) {
 
 /// A concrete path of a route of the table.
 fn concrete(path: &str) -> String {
-    path.replace("/v1/members/{id}", "/v1/members/alice").replace("/v1/orders/{id}", "/v1/orders/o1")
+    path.replace("/v1/members/{id}", "/v1/members/alice")
+        .replace("/v1/orders/{id}", "/v1/orders/o1")
+        .replace("/v1/admin/withdrawals/{id}", "/v1/admin/withdrawals/w-none")
 }
 
 fn call_route(srv: &Server, method: &str, path: &str, token: Option<&str>) -> Resp {
@@ -1160,8 +1193,16 @@ fn random_client(srv: &Server, tokens: &BTreeMap<String, String>, client: u64, o
                 accepted += usize::from(check(r));
             }
             77..=85 => {
+                // Queued (202), then paid (journaled) or rejected by the operator.
                 let r = srv.post_json("/v1/me/withdraw", token, &json!({"amount": money(rng.below(5_000))}));
-                accepted += usize::from(check(r));
+                if r.status == 202 {
+                    let id = s(&r.json()["withdrawal"]["id"]).to_string();
+                    let decision = if rng.chance(70) { "pay" } else { "reject" };
+                    let d = srv.post(&format!("/v1/admin/withdrawals/{id}/{decision}"), ik, "");
+                    accepted += usize::from(check(d) && decision == "pay");
+                } else {
+                    check(r);
+                }
             }
             86..=91 => {
                 let r = srv.post_json("/v1/admin/inject", ik, &json!({"amount": random_amount(&mut rng)}));
@@ -1209,6 +1250,47 @@ fn random_client(srv: &Server, tokens: &BTreeMap<String, String>, client: u64, o
         }
     }
     (requests + batches, accepted)
+}
+
+/// The CSV exports against the state: holdings at today's date (Beijing) are the members' rows
+/// now plus their value; at a date before the journal, nobody; orders.csv has every order once.
+fn check_exports(srv: &Server, st: &Value, members_csv: &str) {
+    let admin = Some(srv.admin.as_str());
+    let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8)).date();
+    let resp = srv.get(&format!("/v1/admin/export/holdings.csv?date={today}"), admin);
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let holdings: Vec<&str> = resp.text.lines().collect();
+    let members: Vec<&str> = members_csv.lines().collect();
+    assert_eq!(holdings.len(), members.len());
+    assert_eq!(holdings[0], format!("{},value", members[0]));
+    let held = |m: &str| -> i64 {
+        let row = &st["members"][m];
+        units(s(&row["points"])) + units(s(&row["locked"]))
+    };
+    for (h, m) in holdings.iter().zip(&members).skip(1) {
+        let (prefix, value) = h.rsplit_once(',').unwrap();
+        assert_eq!(&prefix, m, "holdings today = members now");
+        let id = m.split(',').next().unwrap();
+        assert!(held(id) > 0 || fen(value) == 0, "{h}: no points, no value");
+    }
+    let old = srv.get("/v1/admin/export/holdings.csv?date=2001-01-01", admin);
+    assert_eq!(old.text.lines().count(), 1, "nobody held anything in 2001: {}", old.text);
+    srv.get("/v1/admin/export/holdings.csv?date=2001-02-30", admin).err(400, "invalid_query");
+    srv.get("/v1/admin/export/holdings.csv", admin).err(400, "invalid_query");
+    let orders = srv.get("/v1/admin/export/orders.csv", admin).text;
+    let rows: Vec<&str> = orders.lines().skip(1).collect();
+    assert_eq!(rows.len() as u64, st["totals"]["orders"].as_u64().unwrap(), "every order once");
+    let ids: BTreeSet<&str> = rows.iter().map(|r| r.split(',').nth(1).unwrap()).collect();
+    assert_eq!(ids.len(), rows.len());
+    let seqs: Vec<u64> = rows.iter().map(|r| r.split(',').next().unwrap().parse().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "by journal position");
+    let yesterday = today.previous_day().unwrap();
+    let recent = srv.get(&format!("/v1/admin/export/orders.csv?from={yesterday}&to={today}"), admin).text;
+    assert_eq!(recent, orders, "every order was made in the last day");
+    let none = srv.get("/v1/admin/export/orders.csv?to=2001-01-01", admin).text;
+    assert_eq!(none.lines().count(), 1);
+    let tail = srv.get(&format!("/v1/admin/export/orders.csv?after_seq={}", seqs[seqs.len() / 2]), admin).text;
+    assert_eq!(tail.lines().count() - 1, rows.len() - seqs.len() / 2 - 1);
 }
 
 fn random_load_equals_export_and_replay(store: &Store) {
@@ -1310,6 +1392,23 @@ fn random_load_equals_export_and_replay(store: &Store) {
     assert_eq!(s(&c["points"]["supply"]), s(&st["supply"]));
     let csv = srv.get("/v1/admin/export/members.csv", ik).text;
     assert_eq!(csv.lines().count() as u64, MEMBERS + 1);
+    check_exports(&srv, &st, &csv);
+    // The withdrawal queue agrees with the ledger: the paid ones are what left, net of fees.
+    let mut paid_out = 0;
+    let mut after = String::new();
+    loop {
+        let page = srv.get_ok(&format!("/v1/admin/withdrawals?limit=7&after={after}"), ik);
+        for w in page["items"].as_array().unwrap() {
+            if w["status"] == "paid" {
+                paid_out += fen(s(&w["payout"]));
+            }
+        }
+        match page["next_after"].as_str() {
+            Some(next) => after = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(paid_out, fen(s(&st["totals"]["withdrawn"])), "paid withdrawals = totals.withdrawn");
     for i in [0, 1, 5, 17, 33] {
         check_ledger_adds_up(&srv, &tokens[&format!("m{i}")]);
     }
@@ -1585,4 +1684,109 @@ fn settlement_delay_and_refunds(store: &Store) {
     assert_eq!(srv.post_json("/v1/orders", ik, &o2).status, 200);
     let stats = srv.get_ok("/v1/stats", None);
     assert_eq!(stats["orders"], 2);
+}
+
+// ---- the withdrawal queue ---------------------------------------------------------------------
+
+fn withdrawal_queue_decisions_and_resume(store: &Store) {
+    let rules = "[withdraw]\nmin = \"1.00\"\nfee = \"0.01\"\n";
+    let mut srv = Server::start(store, &Opts { rules_toml: Some(rules.into()), ..Opts::default() });
+    let admin = srv.admin.clone();
+    let ak = Some(admin.as_str());
+    let readonly = store.key("readonly");
+    for m in ["alice", "bob"] {
+        srv.post_ok("/v1/members", ak, &json!({"member": m}));
+    }
+    // Cash for alice: she buys, bob's order lifts the price, she sells everything.
+    srv.post_ok("/v1/merchants", ak, &json!({"merchant": "shop"}));
+    srv.post_ok("/v1/orders", ak, &json!({"order": "o1", "member": "alice", "merchant": "shop", "amount": "1000"}));
+    srv.post_ok("/v1/orders", ak, &json!({"order": "o2", "member": "bob", "merchant": "shop", "amount": "1000"}));
+    let alice = srv.member_token("alice");
+    let at = Some(alice.as_str());
+    srv.post_ok("/v1/me/sell", at, &json!({"points": "all"}));
+    let cash = fen(s(&srv.get_ok("/v1/me", at)["cash"]));
+    assert!(cash > 110_00, "alice has cash to withdraw: {cash}");
+    let request = |amount: &str| srv.post_json("/v1/me/withdraw", at, &json!({"amount": amount}));
+
+    // The engine's checks, against the cash not already reserved.
+    request("0.99").err(409, "below_minimum");
+    request(&money(cash + 1)).err(409, "insufficient_cash");
+    let a = request("100.00");
+    assert_eq!(a.status, 202, "{}", a.text);
+    let a = a.json()["withdrawal"].clone();
+    assert_eq!((s(&a["fee"]), s(&a["payout"])), ("1.00", "99.00"), "the fee quoted at the rules: {a}");
+    let b = request(&money(cash - 100_00)).json()["withdrawal"].clone();
+    assert_eq!(s(&b["status"]), "pending");
+    request("1.00").err(409, "insufficient_cash");
+    let me = srv.get_ok("/v1/me", at);
+    assert_eq!((fen(s(&me["withdrawable"])), fen(s(&me["pending_withdrawals"]))), (0, cash));
+    let (a_id, b_id) = (s(&a["id"]).to_string(), s(&b["id"]).to_string());
+
+    // Decisions: idempotent, and final.
+    let before = srv.state_text();
+    let r1 = srv.post_ok(&format!("/v1/admin/withdrawals/{b_id}/reject"), ak, &json!({"reason": "账户信息有误"}));
+    let r2 = srv.post_ok(&format!("/v1/admin/withdrawals/{b_id}/reject"), ak, &json!({}));
+    assert_eq!(r1, r2, "rejecting twice answers the same");
+    assert_eq!(srv.state_text(), before, "a rejection does not touch the ledger");
+    srv.post_json(&format!("/v1/admin/withdrawals/{b_id}/pay"), ak, &json!({})).err(409, "withdrawal_rejected");
+    let p1 = srv.post_ok(&format!("/v1/admin/withdrawals/{a_id}/pay"), ak, &json!({}));
+    let len = srv.journal_length();
+    let p2 = srv.post_ok(&format!("/v1/admin/withdrawals/{a_id}/pay"), ak, &json!({}));
+    assert_eq!(p1, p2, "paying twice answers the same");
+    assert_eq!(srv.journal_length(), len, "and journals once");
+    srv.post_json(&format!("/v1/admin/withdrawals/{a_id}/reject"), ak, &json!({})).err(409, "already_paid");
+    let st = srv.state();
+    assert_eq!(fen(s(&st["members"]["alice"]["cash"])), cash - 100_00);
+    assert_eq!(s(&st["totals"]["withdrawn"]), "99.00", "net of the fee");
+    assert!(s(&p1["withdrawal"]["decided_by"]).starts_with("key:admin:"), "{p1}");
+    // Bad requests change nothing.
+    srv.post_json("/v1/admin/withdrawals/nope/pay", ak, &json!({})).err(404, "unknown_withdrawal");
+    srv.get("/v1/admin/withdrawals/nope", ak).err(404, "unknown_withdrawal");
+    srv.post_json(&format!("/v1/admin/withdrawals/{a_id}/pay"), ak, &json!({"amount": "5"})).err(400, "invalid_command");
+    srv.post_json(&format!("/v1/admin/withdrawals/{b_id}/reject"), ak, &json!({"why": "x"})).err(400, "invalid_command");
+    srv.post_json(&format!("/v1/admin/withdrawals/{b_id}/reject"), ak, &json!({"reason": 5})).err(400, "invalid_command");
+    srv.get("/v1/admin/withdrawals?status=lost", ak).err(400, "invalid_query");
+    srv.post_json(&format!("/v1/admin/withdrawals/{a_id}/pay"), Some(&readonly), &json!({})).err(403, "forbidden");
+    assert_eq!(srv.get_ok("/v1/admin/withdrawals?status=paid", Some(&readonly))["items"][0]["id"], json!(a_id));
+    // A member sees only its own.
+    let bob = srv.member_token("bob");
+    assert_eq!(srv.get_ok("/v1/me/withdrawals", Some(&bob))["items"], json!([]));
+    srv.get("/v1/me/withdrawals?member=alice", Some(&bob)).err(403, "forbidden");
+    let st_before_cash = fen(s(&srv.state()["members"]["alice"]["cash"]));
+
+    // Cash spent on an order between request and payment: the payment is refused, the
+    // withdrawal stays pending for the operator, nothing is paid that the ledger did not take.
+    let c = request(&money(st_before_cash)).json()["withdrawal"].clone();
+    srv.post_ok("/v1/orders", ak, &json!({"order": "o3", "member": "alice", "merchant": "shop", "amount": "10", "pay_cash": "10"}));
+    let len = srv.journal_length();
+    srv.post_json(&format!("/v1/admin/withdrawals/{}/pay", s(&c["id"])), ak, &json!({})).err(409, "insufficient_cash");
+    assert_eq!(srv.journal_length(), len);
+    assert_eq!(srv.get_ok(&format!("/v1/admin/withdrawals/{}", s(&c["id"])), ak)["status"], "pending");
+    srv.post_ok(&format!("/v1/admin/withdrawals/{}/reject", s(&c["id"])), ak, &json!({"reason": "余额已变动"}));
+
+    // A crash in the middle of a payment, both ways: `a` was journaled (entry a_seq) and is left
+    // `paying`; `d` was not journaled and is left `paying`. The next start resolves both.
+    let d = request("1.00").json()["withdrawal"].clone();
+    let d_id = s(&d["id"]).to_string();
+    let a_seq = p1["withdrawal"]["seq"].as_u64().unwrap();
+    let head = srv.journal_length();
+    assert_eq!(srv.terminate().code(), Some(0));
+    store.exec(&format!(
+        "UPDATE withdrawals SET status = 'paying', seq = NULL, head_before = {} WHERE id = '{a_id}';
+         UPDATE withdrawals SET status = 'paying', head_before = {head}, fee_fen = 1 WHERE id = '{d_id}';",
+        a_seq - 1
+    ));
+    let srv = Server::start(store, &Opts { rules_toml: Some(rules.into()), ..Opts::default() });
+    let admin = srv.admin.clone();
+    let ak = Some(admin.as_str());
+    let a2 = srv.get_ok(&format!("/v1/admin/withdrawals/{a_id}"), ak);
+    assert_eq!((s(&a2["status"]), a2["seq"].as_u64()), ("paid", Some(a_seq)), "found in the journal: {a2}");
+    let d2 = srv.get_ok(&format!("/v1/admin/withdrawals/{d_id}"), ak);
+    assert_eq!((s(&d2["status"]), d2["seq"].clone(), d2["decided_by"].clone()), ("pending", Value::Null, Value::Null), "{d2}");
+    assert_eq!(srv.journal_length(), head, "resolving journals nothing");
+    let log = srv.log_text();
+    assert!(log.contains("resolved against the journal withdrawals=2"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no terminal colours in a log file: {log}");
+    let paid = srv.post_ok(&format!("/v1/admin/withdrawals/{d_id}/pay"), ak, &json!({}));
+    assert_eq!(paid["withdrawal"]["seq"].as_u64(), Some(head + 1));
 }

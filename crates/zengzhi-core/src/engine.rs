@@ -220,6 +220,16 @@ pub struct SellQuote {
     pub payout_fen: i64,
 }
 
+/// What a withdrawal would take as fee and pay out ([`Engine::withdraw_quote`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WithdrawQuote {
+    /// The member's index.
+    pub member: u32,
+    /// Platform revenue, rounded up.
+    pub fee_fen: i64,
+    pub payout_fen: i64,
+}
+
 /// The state of one program.
 #[derive(Clone)]
 pub struct Engine {
@@ -926,19 +936,26 @@ impl Engine {
         Ok(Applied { exits: self.cascade(), ..Applied::default() })
     }
 
-    fn withdraw(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
+    /// What withdrawing `amount` would take as fee and pay out, with `reserved_fen` of the
+    /// member's cash already promised elsewhere (the service's queue of unpaid withdrawals);
+    /// the checks of `withdraw`: known member, the minimum, enough cash.
+    pub fn withdraw_quote(&self, member: &str, amount: i64, reserved_fen: i64) -> Result<WithdrawQuote, Rejection> {
         let i = self.known(member)?;
         if amount < self.rules.withdraw_min_fen {
             return Err(Rejection::BelowMinimum);
         }
-        let m = &mut self.members[i as usize];
-        if amount > m.cash_fen {
+        if i128::from(amount) + i128::from(reserved_fen) > i128::from(self.members[i as usize].cash_fen) {
             return Err(Rejection::InsufficientCash);
         }
-        let fee = mul_rate_ceil(amount, self.rules.withdraw_fee_ppm);
-        m.cash_fen -= amount;
-        self.platform_revenue += fee;
-        self.totals.withdrawn_fen += amount - fee;
+        let fee_fen = mul_rate_ceil(amount, self.rules.withdraw_fee_ppm);
+        Ok(WithdrawQuote { member: i, fee_fen, payout_fen: amount - fee_fen })
+    }
+
+    fn withdraw(&mut self, member: &str, amount: i64) -> Result<Applied, Rejection> {
+        let WithdrawQuote { member: i, fee_fen, payout_fen } = self.withdraw_quote(member, amount, 0)?;
+        self.members[i as usize].cash_fen -= amount;
+        self.platform_revenue += fee_fen;
+        self.totals.withdrawn_fen += payout_fen;
         self.note(i, Reason::Withdraw, 0, 0, -amount, 0);
         Ok(Applied::default())
     }

@@ -30,6 +30,65 @@ pub struct PendingOrder {
     pub error: Option<String>,
 }
 
+/// The fourth migration of both backends: the withdrawal queue, and orders by journal position
+/// for exports. A withdrawal becomes an engine
+/// `withdraw` command only when it is paid; until then its amount is reserved out of the
+/// member's cash.
+pub(crate) const WITHDRAWALS_TABLE: &str = "CREATE TABLE withdrawals (
+        id           TEXT PRIMARY KEY,
+        member       TEXT NOT NULL,
+        amount_fen   BIGINT NOT NULL,
+        status       TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        decided_at   TEXT,
+        decided_by   TEXT,
+        reason       TEXT,
+        fee_fen      BIGINT,
+        seq          BIGINT,
+        head_before  BIGINT
+     );
+     CREATE INDEX withdrawals_status ON withdrawals (status, id);
+     CREATE INDEX withdrawals_member ON withdrawals (member, id);
+     CREATE INDEX orders_seq ON orders (seq);";
+
+/// A withdrawal request and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawal {
+    /// Time-ordered: listing by id lists by request time.
+    pub id: String,
+    pub member: String,
+    pub amount_fen: i64,
+    /// `pending`, `paying` (being journaled), `paid` or `rejected`.
+    pub status: String,
+    pub requested_at: String,
+    pub decided_at: Option<String>,
+    /// Who paid or rejected it (the key's label or `admin-token`).
+    pub decided_by: Option<String>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// The fee the `withdraw` command took, once paid.
+    pub fee_fen: Option<i64>,
+    /// The journal entry of the `withdraw` command, once paid.
+    pub seq: Option<u64>,
+    /// The journal head when payment began: after a crash in `paying`, the entries after it
+    /// tell whether the command was journaled.
+    pub head_before: Option<u64>,
+}
+
+/// The columns of [`Withdrawal`], in its field order.
+pub(crate) const WITHDRAWAL_COLUMNS: &str =
+    "id, member, amount_fen, status, requested_at, decided_at, decided_by, reason, fee_fen, seq, head_before";
+
+/// A filter of the withdrawal list.
+#[derive(Debug, Clone, Default)]
+pub struct WithdrawalFilter<'a> {
+    pub status: Option<&'a str>,
+    pub member: Option<&'a str>,
+    /// Only ids greater than this (the previous page's last id).
+    pub after: Option<&'a str>,
+    pub limit: usize,
+}
+
 /// The second migration of both backends: the service's own tables.
 pub(crate) const SERVICE_TABLES: &str = "CREATE TABLE api_keys (hash_hex TEXT PRIMARY KEY, scope TEXT NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL, revoked INT NOT NULL DEFAULT 0);
      CREATE TABLE audit_log (at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
@@ -173,6 +232,8 @@ pub trait Backend: Send {
 
     /// One order's row (with its journaled command line).
     fn order(&mut self, order_id: &str) -> Result<Option<(OrderRow, String)>>;
+    /// Projected orders with `seq > after_seq`, by journal position (for exports).
+    fn orders_after(&mut self, after_seq: u64, limit: usize) -> Result<Vec<OrderRow>>;
     /// A member's ledger, newest first, entries before `before_seq` (exclusive): the rows of the
     /// newest `limit` rows' entries. A page never splits an entry (so it may hold more than
     /// `limit` rows when its last entry has several); the last row's seq is the next cursor.
@@ -210,6 +271,19 @@ pub trait Backend: Send {
     fn pending_refund(&mut self, order_id: &str) -> Result<bool>;
     /// Orders left `settling` by a crash.
     fn pending_settling(&mut self) -> Result<Vec<PendingOrder>>;
+
+    // ---- the withdrawal queue ----
+
+    /// Stores a new withdrawal; `false` if the id is already there.
+    fn withdrawal_insert(&mut self, w: &Withdrawal) -> Result<bool>;
+    fn withdrawal_get(&mut self, id: &str) -> Result<Option<Withdrawal>>;
+    /// Withdrawals by id, oldest first.
+    fn withdrawals(&mut self, filter: &WithdrawalFilter<'_>) -> Result<Vec<Withdrawal>>;
+    /// The amount of a member's withdrawals not yet paid or rejected (`pending` and `paying`).
+    fn withdrawals_reserved(&mut self, member: &str) -> Result<i64>;
+    /// Writes `w` (its status and decision fields) if the stored status is still `from`;
+    /// `false` if it was not.
+    fn withdrawal_update(&mut self, w: &Withdrawal, from: &str) -> Result<bool>;
 
     /// This connection stops folding its write-ahead log into the database by itself (SQLite:
     /// no automatic checkpoint inside a commit, which would stall the writer); another

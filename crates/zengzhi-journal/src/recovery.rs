@@ -51,7 +51,7 @@ fn apply_entry(engine: &mut Engine, prev: &Hash, expected_seq: u64, e: &Entry) -
 
 /// Reads a journaled command and applies it again; `Corrupt` (naming the entry) when it no
 /// longer reads or is now rejected. Returns the command and what it did.
-pub(crate) fn reapply<'a>(engine: &mut Engine, seq: u64, command: &'a str) -> Result<(Command<'a>, Applied)> {
+pub fn reapply<'a>(engine: &mut Engine, seq: u64, command: &'a str) -> Result<(Command<'a>, Applied)> {
     let parsed = parse_line(command.as_bytes())
         .map_err(|r| Error::Corrupt { seq, what: format!("the command no longer reads ({r})") })?;
     let applied = engine

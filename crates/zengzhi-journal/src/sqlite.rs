@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::backend::{hash_from, Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::backend::{hash_from, Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord, Withdrawal, WithdrawalFilter, WITHDRAWAL_COLUMNS};
 use crate::{Entry, Error, Hash, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -69,6 +69,8 @@ const MIGRATIONS: &[&str] = &[
     crate::backend::SERVICE_TABLES,
     // 3: orders waiting out the settlement delay.
     crate::backend::PENDING_TABLE,
+    // 4: the withdrawal queue.
+    crate::backend::WITHDRAWALS_TABLE,
 ];
 
 /// The SQLite backend.
@@ -433,6 +435,85 @@ impl Backend for Sqlite {
         let rows = q.query_map([], pending_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
+
+    fn orders_after(&mut self, after_seq: u64, limit: usize) -> Result<Vec<OrderRow>> {
+        let mut q = self.conn.prepare_cached(
+            "SELECT seq, order_id, member, merchant, amount_fen, commission_fen, minted_units, at FROM orders
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = q.query_map(params![after_seq as i64, limit as i64], |r| {
+            Ok(OrderRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                order_id: r.get(1)?,
+                member: r.get(2)?,
+                merchant: r.get(3)?,
+                amount_fen: r.get(4)?,
+                commission_fen: r.get(5)?,
+                minted_units: r.get(6)?,
+                at: r.get(7)?,
+                command: None,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn withdrawal_insert(&mut self, w: &Withdrawal) -> Result<bool> {
+        let n = self.conn.execute(
+            &format!("INSERT OR IGNORE INTO withdrawals ({WITHDRAWAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            params![w.id, w.member, w.amount_fen, w.status, w.requested_at, w.decided_at, w.decided_by, w.reason, w.fee_fen,
+                    w.seq.map(|s| s as i64), w.head_before.map(|s| s as i64)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn withdrawal_get(&mut self, id: &str) -> Result<Option<Withdrawal>> {
+        let sql = format!("SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE id = ?1");
+        Ok(self.conn.query_row(&sql, [id], withdrawal_row).optional()?)
+    }
+
+    fn withdrawals(&mut self, f: &WithdrawalFilter<'_>) -> Result<Vec<Withdrawal>> {
+        let sql = format!(
+            "SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR member = ?2)
+             AND (?3 IS NULL OR id > ?3) ORDER BY id LIMIT ?4"
+        );
+        let mut q = self.conn.prepare_cached(&sql)?;
+        let rows = q.query_map(params![f.status, f.member, f.after, f.limit as i64], withdrawal_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn withdrawals_reserved(&mut self, member: &str) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(SUM(amount_fen), 0) FROM withdrawals WHERE member = ?1 AND status IN ('pending', 'paying')",
+            [member],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn withdrawal_update(&mut self, w: &Withdrawal, from: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE withdrawals SET status = ?2, decided_at = ?3, decided_by = ?4, reason = ?5, fee_fen = ?6, seq = ?7,
+             head_before = ?8 WHERE id = ?1 AND status = ?9",
+            params![w.id, w.status, w.decided_at, w.decided_by, w.reason, w.fee_fen, w.seq.map(|s| s as i64),
+                    w.head_before.map(|s| s as i64), from],
+        )?;
+        Ok(n == 1)
+    }
+}
+
+fn withdrawal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Withdrawal> {
+    Ok(Withdrawal {
+        id: r.get(0)?,
+        member: r.get(1)?,
+        amount_fen: r.get(2)?,
+        status: r.get(3)?,
+        requested_at: r.get(4)?,
+        decided_at: r.get(5)?,
+        decided_by: r.get(6)?,
+        reason: r.get(7)?,
+        fee_fen: r.get(8)?,
+        seq: r.get::<_, Option<i64>>(9)?.map(|s| s as u64),
+        head_before: r.get::<_, Option<i64>>(10)?.map(|s| s as u64),
+    })
 }
 
 fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingOrder> {

@@ -22,6 +22,7 @@ use zengzhi_core::{Engine, Rejection, Rules};
 use zengzhi_journal::projector::Projector;
 use zengzhi_journal::recovery::{recover, verify, Recovered};
 use zengzhi_journal::writer::{Outcome, Writer, WriterConfig};
+use zengzhi_journal::backend::{Withdrawal, WithdrawalFilter};
 use zengzhi_journal::{chain_hash, sha256, Backend, Entry, Error, Hash, GENESIS};
 
 both_backends!(
@@ -39,6 +40,7 @@ both_backends!(
     projector_buckets_every_valid_at_form,
     history_reads_match_the_tables,
     service_tables_keep_keys_audit_and_settings,
+    withdrawal_queue_reserves_lists_and_moves_once,
     newer_schema_version_is_refused,
     concurrent_submitters_get_gapless_seqs,
     back_pressure_says_busy_and_loses_nothing,
@@ -845,6 +847,20 @@ fn history_reads_match_the_tables(store: &Store) {
     }
     assert_eq!(b.order("no-such-order").expect("order"), None);
 
+    // All orders by journal position, in pages of 7: every accepted order once, in order.
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = b.orders_after(after, 7).expect("orders page");
+        assert!(page.len() <= 7);
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        paged.extend(page.into_iter().map(|r| {
+            (r.order_id, r.seq as i64, r.member, r.merchant, r.amount_fen, r.commission_fen, r.minted_units, r.at)
+        }));
+    }
+    assert_eq!(paged, orders, "the export pages are the accepted orders in journal order");
+
     // Each member's whole ledger, newest first, adds up to its balances; a small page is the
     // newest rows.
     for i in s.engine.members_by_id() {
@@ -916,6 +932,60 @@ fn service_tables_keep_keys_audit_and_settings(store: &Store) {
     assert_eq!(b.find_api_key(&key).expect("find").as_deref(), Some("admin"));
     assert_eq!(b.head().expect("head"), None);
     assert_eq!(recovered(store).head.0, 0);
+}
+
+/// The withdrawal queue: requests are listed by id (request order) and filtered; the reserved
+/// amount counts `pending` and `paying` only; a transition happens only from the status it
+/// expects, so two deciders cannot both pay or pay and reject; rows survive a reopen.
+fn withdrawal_queue_reserves_lists_and_moves_once(store: &Store) {
+    let mut b = store.open();
+    let w = |id: &str, member: &str, fen: i64| Withdrawal {
+        id: id.into(),
+        member: member.into(),
+        amount_fen: fen,
+        status: "pending".into(),
+        requested_at: at_plus(0),
+        decided_at: None,
+        decided_by: None,
+        reason: None,
+        fee_fen: None,
+        seq: None,
+        head_before: None,
+    };
+    assert!(b.withdrawal_insert(&w("w2", "alice", 500)).expect("insert"));
+    assert!(b.withdrawal_insert(&w("w1", "alice", 250)).expect("insert"));
+    assert!(b.withdrawal_insert(&w("w3", "bob", 100)).expect("insert"));
+    assert!(!b.withdrawal_insert(&w("w1", "bob", 1)).expect("insert twice"), "an id is stored once");
+    assert_eq!(b.withdrawals_reserved("alice").expect("reserved"), 750);
+    assert_eq!(b.withdrawals_reserved("carol").expect("reserved"), 0);
+
+    let ids = |b: &mut Box<dyn Backend>, f: WithdrawalFilter<'_>| -> Vec<String> {
+        b.withdrawals(&f).expect("list").into_iter().map(|w| w.id).collect()
+    };
+    assert_eq!(ids(&mut b, WithdrawalFilter { limit: 10, ..Default::default() }), ["w1", "w2", "w3"]);
+    assert_eq!(ids(&mut b, WithdrawalFilter { limit: 2, ..Default::default() }), ["w1", "w2"]);
+    assert_eq!(ids(&mut b, WithdrawalFilter { after: Some("w2"), limit: 2, ..Default::default() }), ["w3"]);
+    assert_eq!(ids(&mut b, WithdrawalFilter { member: Some("alice"), limit: 10, ..Default::default() }), ["w1", "w2"]);
+
+    // Pay w1 in two steps; reject w2; a second decision on either is refused.
+    let paying = Withdrawal { status: "paying".into(), head_before: Some(7), decided_by: Some("ops".into()), ..w("w1", "alice", 250) };
+    assert!(b.withdrawal_update(&paying, "pending").expect("paying"));
+    assert_eq!(b.withdrawals_reserved("alice").expect("reserved"), 750, "paying still reserves");
+    let paid = Withdrawal { status: "paid".into(), seq: Some(8), fee_fen: Some(3), decided_at: Some(at_plus(5)), ..paying.clone() };
+    assert!(b.withdrawal_update(&paid, "paying").expect("paid"));
+    assert!(!b.withdrawal_update(&paid, "paying").expect("paid twice"), "the second move finds no `paying` row");
+    let rejected = Withdrawal { status: "rejected".into(), reason: Some("bank account closed".into()), ..w("w2", "alice", 500) };
+    assert!(b.withdrawal_update(&rejected, "pending").expect("reject"));
+    assert!(!b.withdrawal_update(&Withdrawal { status: "paying".into(), ..w("w2", "alice", 500) }, "pending").expect("pay a rejected one"));
+    assert_eq!(b.withdrawals_reserved("alice").expect("reserved"), 0, "paid and rejected reserve nothing");
+    assert_eq!(ids(&mut b, WithdrawalFilter { status: Some("pending"), limit: 10, ..Default::default() }), ["w3"]);
+    drop(b);
+
+    let mut b = store.open();
+    assert_eq!(b.withdrawal_get("w1").expect("get"), Some(paid));
+    assert_eq!(b.withdrawal_get("w2").expect("get"), Some(rejected));
+    assert_eq!(b.withdrawal_get("nope").expect("get"), None);
+    assert_eq!(b.head().expect("head"), None, "the queue is not the journal");
 }
 
 /// A store written by a newer program (a schema version this one does not know) is refused

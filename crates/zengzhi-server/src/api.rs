@@ -54,6 +54,7 @@ pub fn build_app(state: Arc<AppState>) -> Router {
         .route("/v1/me/sell", post(me_sell))
         .route("/v1/me/redeem", post(me_redeem))
         .route("/v1/me/withdraw", post(me_withdraw))
+        .route("/v1/me/withdrawals", get(me_withdrawals))
         .route("/v1/me/history", get(me_history))
         .route("/v1/admin/rules", get(get_rules).put(put_rules))
         .route("/v1/admin/inject", post(inject))
@@ -62,7 +63,13 @@ pub fn build_app(state: Arc<AppState>) -> Router {
         .route("/v1/admin/release-locked", post(release_locked))
         .route("/v1/admin/dividends", post(distribute_dividends))
         .route("/v1/admin/state", get(admin_state))
-        .route("/v1/admin/export/members.csv", get(export_members_csv))
+        .route("/v1/admin/export/members.csv", get(crate::exports::members_csv))
+        .route("/v1/admin/export/orders.csv", get(crate::exports::orders_csv))
+        .route("/v1/admin/export/holdings.csv", get(crate::exports::holdings_csv))
+        .route("/v1/admin/withdrawals", get(list_withdrawals))
+        .route("/v1/admin/withdrawals/{id}", get(show_withdrawal))
+        .route("/v1/admin/withdrawals/{id}/pay", post(pay_withdrawal))
+        .route("/v1/admin/withdrawals/{id}/reject", post(reject_withdrawal))
         .fallback(|| async { ApiError::not_found("no such route / 没有这个接口") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -124,6 +131,11 @@ async fn key(state: &Arc<AppState>, headers: &HeaderMap, scopes: &[Scope]) -> Ap
         Caller::Key { .. } => Err(ApiError::forbidden("this key's scope does not allow that / 权限不足")),
         Caller::Member(_) => Err(ApiError::forbidden("members cannot use this route / 会员无权访问")),
     }
+}
+
+/// A caller allowed to read (a `readonly` key or admin).
+pub(crate) async fn read_key(state: &Arc<AppState>, headers: &HeaderMap) -> ApiResult<Caller> {
+    key(state, headers, READ).await
 }
 
 async fn member(state: &Arc<AppState>, headers: &HeaderMap) -> ApiResult<String> {
@@ -570,6 +582,8 @@ async fn me(State(state): S, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let id = member(&state, &headers).await?;
     let link = format!("{}/join?ref={id}", state.public_url.trim_end_matches('/'));
     let m = id.clone();
+    let reserved = state.read(move |b| b.withdrawals_reserved(&m)).await?;
+    let m = id.clone();
     let view = state
         .query(move |e| {
             let member = e.member(&m)?;
@@ -587,6 +601,8 @@ async fn me(State(state): S, headers: HeaderMap) -> ApiResult<Json<Value>> {
                 "value_now": format_money(held),
                 "price": format_price(p, n),
                 "cash": format_money(member.cash_fen),
+                "pending_withdrawals": format_money(reserved),
+                "withdrawable": format_money((member.cash_fen - reserved).max(0)),
                 "coins": format_money(member.coins_fen),
                 "cycle_consumption": format_money(member.cycle_consumption_fen),
                 "cycle_realized": format_money(member.cycle_realized_fen),
@@ -643,8 +659,77 @@ async fn me_redeem(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResul
     me_command(state, headers, body, "redeem").await
 }
 
-async fn me_withdraw(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
-    me_command(state, headers, body, "withdraw").await
+/// A withdrawal request: queued for an operator, its amount reserved (see [`crate::withdrawals`]).
+async fn me_withdraw(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<(StatusCode, Json<Value>)> {
+    let id = member(&state, &headers).await?;
+    let Command::Withdraw { amount_fen, .. } = command_from("withdraw", &body, &[("member", &id)])? else {
+        unreachable!("built as a withdraw")
+    };
+    let w = crate::withdrawals::request(&state, id, amount_fen).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"ok": true, "withdrawal": w}))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithdrawalQuery {
+    status: Option<String>,
+    member: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn me_withdrawals(State(state): S, headers: HeaderMap, Query(q): Query<WithdrawalQuery>) -> ApiResult<Json<Value>> {
+    let id = member(&state, &headers).await?;
+    if q.member.as_ref().is_some_and(|m| *m != id) {
+        return Err(ApiError::forbidden("a member sees its own withdrawals only / 只能查看自己的提现"));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    Ok(Json(crate::withdrawals::list(&state, q.status, Some(id), q.after, limit).await?))
+}
+
+async fn list_withdrawals(State(state): S, headers: HeaderMap, Query(q): Query<WithdrawalQuery>) -> ApiResult<Json<Value>> {
+    key(&state, &headers, READ).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(crate::withdrawals::list(&state, q.status, q.member, q.after, limit).await?))
+}
+
+async fn show_withdrawal(State(state): S, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    key(&state, &headers, READ).await?;
+    Ok(Json(crate::withdrawals::show(&state, &id).await?))
+}
+
+async fn pay_withdrawal(State(state): S, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let who = key(&state, &headers, ADMIN).await?;
+    no_fields(&body)?;
+    let w = crate::withdrawals::pay(&state, &id, who.who()).await?;
+    state.audit(who.who(), "pay_withdrawal", id).await;
+    Ok(Json(json!({"ok": true, "withdrawal": w})))
+}
+
+async fn reject_withdrawal(State(state): S, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let who = key(&state, &headers, ADMIN).await?;
+    let fields = if body.iter().all(u8::is_ascii_whitespace) { Vec::new() } else { object(&body)? };
+    let mut reason = None;
+    for (k, v) in fields {
+        match (k.as_ref(), v) {
+            ("reason", J::Str(text)) if text.chars().count() <= 500 => reason = Some(text.into_owned()),
+            ("reason", J::Null) => {}
+            ("reason", _) => return Err(ApiError::bad_request("invalid_command", "reason is a string of at most 500 characters / 原因最多 500 字")),
+            (other, _) => return Err(ApiError::bad_request("invalid_command", format!("unknown field {other} / 未知字段 {other}"))),
+        }
+    }
+    let w = crate::withdrawals::reject(&state, &id, who.who(), reason).await?;
+    state.audit(who.who(), "reject_withdrawal", id).await;
+    Ok(Json(json!({"ok": true, "withdrawal": w})))
+}
+
+/// An empty body, or `{}`.
+fn no_fields(body: &[u8]) -> ApiResult<()> {
+    if body.iter().all(u8::is_ascii_whitespace) || object(body)?.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("invalid_command", "this route takes no fields / 此接口不接受字段"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -699,6 +784,8 @@ async fn get_rules(State(state): S, headers: HeaderMap) -> ApiResult<Json<Value>
 
 async fn put_rules(State(state): S, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
     let who = key(&state, &headers, ADMIN).await?;
+    // A withdrawal being paid quoted its fee at the current rules; the change waits for it.
+    let _withdrawals = state.withdrawal_lock.lock().await;
     let fields = object(&body)?;
     let doc = zengzhi_core::rules::doc_from_json(&J::Obj(fields)).ok_or_else(|| ApiError::bad_request("invalid_command", "rules must be an object"))?;
     // Validate here too, to answer with every problem in plain words.
@@ -747,38 +834,4 @@ async fn admin_state(State(state): S, headers: HeaderMap) -> ApiResult<Response>
         .await?
         .map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], text).into_response())
-}
-
-async fn export_members_csv(State(state): S, headers: HeaderMap) -> ApiResult<Response> {
-    key(&state, &headers, READ).await?;
-    let text = state
-        .query(|e| {
-            let mut out = String::from("member,points,locked,cash,coins,cycle_consumption,cycle_realized,lifetime_consumption,exits,rewards\n");
-            for i in e.members_by_id() {
-                let m = &e.members()[i as usize];
-                out.push_str(&format!(
-                    "{},{},{},{},{},{},{},{},{},{}\n",
-                    e.member_id(i),
-                    format_points(m.points),
-                    format_points(m.locked),
-                    format_money(m.cash_fen),
-                    format_money(m.coins_fen),
-                    format_money(m.cycle_consumption_fen),
-                    format_money(m.cycle_realized_fen),
-                    format_money(m.lifetime_consumption_fen),
-                    m.exits,
-                    format_money(m.rewards_fen)
-                ));
-            }
-            out
-        })
-        .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-            (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"members.csv\"")),
-        ],
-        text,
-    )
-        .into_response())
 }

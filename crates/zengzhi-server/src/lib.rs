@@ -24,10 +24,12 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod exports;
 pub mod metrics;
 pub mod openapi;
 pub mod scheduler;
 pub mod settlement;
+pub mod withdrawals;
 
 pub use api::build_app;
 pub use config::Config;
@@ -52,6 +54,9 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// The last entry the query tables cover.
     pub watermark: Arc<AtomicU64>,
+    /// Serialises withdrawal requests and decisions, and rule changes (the fee a payment
+    /// quotes is the fee the engine takes).
+    pub withdrawal_lock: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -278,7 +283,12 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
         watermark,
         public_url,
         config: config.clone(),
+        withdrawal_lock: tokio::sync::Mutex::new(()),
     });
+    let resumed = withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;
+    if resumed > 0 {
+        tracing::warn!(withdrawals = resumed, "payments interrupted by the last stop were resolved against the journal");
+    }
     let tasks: Vec<_> = [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
     let app = build_app(state.clone());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();

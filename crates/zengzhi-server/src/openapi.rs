@@ -53,7 +53,8 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc { method: "post", path: "/v1/me/sell/preview", access: Access::Member, summary: "Preview a sale: gross, kept in the pool, payout", summary_zh: "卖出预览", fields: &[("points", POINTS, true, "a quantity or \"all\"")] },
     RouteDoc { method: "post", path: "/v1/me/sell", access: Access::Member, summary: "Sell points for cash", summary_zh: "卖出积分", fields: &[("points", POINTS, true, "a quantity or \"all\"")] },
     RouteDoc { method: "post", path: "/v1/me/redeem", access: Access::Member, summary: "Pay for goods with points", summary_zh: "积分兑换", fields: &[("amount", MONEY, true, "")] },
-    RouteDoc { method: "post", path: "/v1/me/withdraw", access: Access::Member, summary: "Withdraw cash", summary_zh: "零钱提现", fields: &[("amount", MONEY, true, "")] },
+    RouteDoc { method: "post", path: "/v1/me/withdraw", access: Access::Member, summary: "Ask to withdraw cash (202: queued for an operator; the amount is reserved until paid or rejected)", summary_zh: "申请零钱提现（待审核，金额冻结至打款或驳回）", fields: &[("amount", MONEY, true, "")] },
+    RouteDoc { method: "get", path: "/v1/me/withdrawals", access: Access::Member, summary: "My withdrawal requests (query: status, after, limit)", summary_zh: "我的提现申请", fields: &[] },
     RouteDoc { method: "get", path: "/v1/me/history", access: Access::Member, summary: "My ledger, newest first (query: before, limit)", summary_zh: "我的明细", fields: &[] },
     RouteDoc { method: "get", path: "/v1/admin/rules", access: Access::Read, summary: "The rules and their compliance warnings", summary_zh: "规则与合规提示", fields: &[] },
     RouteDoc { method: "put", path: "/v1/admin/rules", access: Access::Admin, summary: "Change rules (partial; validated as a whole)", summary_zh: "修改规则", fields: &[] },
@@ -64,6 +65,12 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc { method: "post", path: "/v1/admin/dividends", access: Access::Admin, summary: "Distribute shareholder dividends", summary_zh: "股东分红", fields: &[] },
     RouteDoc { method: "get", path: "/v1/admin/state", access: Access::Read, summary: "The full state (SPEC §8, without results)", summary_zh: "完整状态", fields: &[] },
     RouteDoc { method: "get", path: "/v1/admin/export/members.csv", access: Access::Read, summary: "Members as CSV", summary_zh: "导出会员 CSV", fields: &[] },
+    RouteDoc { method: "get", path: "/v1/admin/export/orders.csv", access: Access::Read, summary: "Settled orders as CSV (query: from, to = YYYY-MM-DD Beijing time; after_seq)", summary_zh: "导出订单 CSV", fields: &[] },
+    RouteDoc { method: "get", path: "/v1/admin/export/holdings.csv", access: Access::Read, summary: "Every member's balances at the end of a record date (query: date = YYYY-MM-DD, Beijing time)", summary_zh: "导出登记日持仓 CSV", fields: &[] },
+    RouteDoc { method: "get", path: "/v1/admin/withdrawals", access: Access::Read, summary: "The withdrawal queue (query: status = pending|paying|paid|rejected, member, after, limit)", summary_zh: "提现审核队列", fields: &[] },
+    RouteDoc { method: "get", path: "/v1/admin/withdrawals/{id}", access: Access::Read, summary: "One withdrawal", summary_zh: "查询提现申请", fields: &[] },
+    RouteDoc { method: "post", path: "/v1/admin/withdrawals/{id}/pay", access: Access::Admin, summary: "Pay a withdrawal: journals the withdraw command (idempotent)", summary_zh: "提现打款（幂等）", fields: &[] },
+    RouteDoc { method: "post", path: "/v1/admin/withdrawals/{id}/reject", access: Access::Admin, summary: "Reject a withdrawal: the reserved cash is withdrawable again (idempotent)", summary_zh: "驳回提现，冻结金额退回零钱（幂等）", fields: &[("reason", "string", false, "shown to the member, at most 500 characters")] },
 ];
 
 fn schema_of(kind: &str) -> Value {

@@ -72,6 +72,21 @@ impl Store {
         self.dir.path().join(name)
     }
 
+    /// Runs SQL on the store directly (with no server running), to set up what only a crash
+    /// leaves behind.
+    pub fn exec(&self, sql: &str) {
+        match &self.pg {
+            Some((url, schema)) => {
+                let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+                client.batch_execute(&format!("SET search_path TO {schema}; {sql}")).expect("SQL runs");
+            }
+            None => {
+                let conn = rusqlite::Connection::open(self.dir.path().join("data").join("zengzhi.db")).expect("open");
+                conn.execute_batch(sql).expect("SQL runs");
+            }
+        }
+    }
+
     /// Runs a subcommand of the binary with this store's arguments appended.
     pub fn zengzhi(&self, args: &[&str]) -> Output {
         zengzhi_cmd(self.dir.path()).args(args).args(&self.args).output().expect("the binary runs")
