@@ -14,6 +14,8 @@
 //! - `sigterm_drains_and_restart_keeps_state`: graceful shutdown (also under load) and restart.
 //! - `withdrawal_queue_decisions_and_resume`: reservations, idempotent decisions, conflicts, and
 //!   payments a crash interrupted resolved against the journal at the next start.
+//! - `scheduled_jobs_run_once_a_day_across_restarts`: a job due today runs at start, once, and
+//!   not again after a restart.
 //! - `demo_economy_serves_and_replays`: `serve --demo` once, and not twice.
 //! - `regressions::*`: one test per defect found and fixed (see each test's comment).
 //!
@@ -56,6 +58,7 @@ both_backends!(
     sigterm_drains_and_restart_keeps_state,
     settlement_delay_and_refunds,
     withdrawal_queue_decisions_and_resume,
+    scheduled_jobs_run_once_a_day_across_restarts,
 );
 
 fn now_unix() -> u64 {
@@ -1789,4 +1792,36 @@ fn withdrawal_queue_decisions_and_resume(store: &Store) {
     assert!(!log.contains('\u{1b}'), "no terminal colours in a log file: {log}");
     let paid = srv.post_ok(&format!("/v1/admin/withdrawals/{d_id}/pay"), ak, &json!({}));
     assert_eq!(paid["withdrawal"]["seq"].as_u64(), Some(head + 1));
+}
+
+// ---- the scheduler ------------------------------------------------------------------------------
+
+/// A job whose time has passed today runs as soon as the service is up, once; a restart (at
+/// once, within the same minute) does not run it again.
+fn scheduled_jobs_run_once_a_day_across_restarts(store: &Store) {
+    let opts = Opts { schedule: Some("release_locked_at = \"off\"\ndividends_at = \"00:00\"".into()), ..Opts::default() };
+    let wait_for = |srv: &Server, len: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while srv.journal_length() < len {
+            assert!(std::time::Instant::now() < deadline, "the scheduled job ran: {}", srv.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut srv = Server::start(store, &opts);
+    // A new program without a rules file: the job is the journal's first entry.
+    wait_for(&srv, 1);
+    let exported = || {
+        let out = store.path("scheduled.jsonl");
+        let o = store.zengzhi(&["export-journal", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out).unwrap()
+    };
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(srv.journal_length(), 1, "once: {}", srv.log_text());
+        assert_eq!(srv.terminate().code(), Some(0));
+        let ops: Vec<String> = exported().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["op"].to_string()).collect();
+        assert_eq!(ops.iter().filter(|op| op.as_str() == "\"distribute_dividends\"").count(), 1, "{ops:?}");
+        srv = Server::start(store, &opts);
+    }
 }

@@ -253,6 +253,8 @@ pub trait Backend: Send {
     fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Stores a setting unless one exists; returns the stored value.
     fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>>;
+    /// Stores a setting, replacing any value it had.
+    fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<()>;
 
     // ---- the settlement delay ----
 

@@ -388,6 +388,15 @@ impl Backend for Postgres {
         Ok(self.setting(name)?.unwrap_or_default())
     }
 
+    fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        let hex = crate::backend::hex_bytes(value);
+        self.client.execute(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            &[&name, &hex],
+        )?;
+        Ok(())
+    }
+
     fn pending_insert(&mut self, o: &PendingOrder) -> Result<bool> {
         let n = self.client.execute(
             "INSERT INTO pending_orders (order_id, command, received_at, settle_after_unix, status) VALUES ($1, $2, $3, $4, 'pending')

@@ -367,6 +367,15 @@ impl Backend for Sqlite {
         Ok(self.setting(name)?.unwrap_or_default())
     }
 
+    fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        let hex = crate::backend::hex_bytes(value);
+        self.conn.execute(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![name, hex],
+        )?;
+        Ok(())
+    }
+
     fn checkpoint_elsewhere(&mut self) -> Result<()> {
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(())

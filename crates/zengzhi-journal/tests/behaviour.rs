@@ -925,6 +925,9 @@ fn service_tables_keep_keys_audit_and_settings(store: &Store) {
         b"0123abcd",
         "the first value stays"
     );
+    b.put_setting("scheduler.release_locked", b"2026-12-01").expect("put");
+    b.put_setting("scheduler.release_locked", b"2026-12-02").expect("replace");
+    assert_eq!(b.setting("scheduler.release_locked").expect("setting").as_deref(), Some(&b"2026-12-02"[..]));
     drop(b);
     // They survive a reopen (and do not disturb the journal).
     let mut b = store.open();

@@ -1,5 +1,10 @@
 //! The scheduler: daily `release_locked` and `distribute_dividends` at configured Beijing times.
 //! Each run is an ordinary journaled command.
+//!
+//! A job runs once a day, at its time or, if the service was down then, as soon as it is up
+//! again that day. The day of its last run is stored (setting `scheduler.JOB`) *before* the
+//! command is submitted, so a restart — even within the same minute — never runs it twice; a
+//! submission that fails clears the mark so the next check tries again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +12,7 @@ use std::time::Duration;
 use time::{OffsetDateTime, UtcOffset};
 use zengzhi_core::Command;
 
+use crate::error::ApiResult;
 use crate::AppState;
 
 /// Beijing time now, as (date, "HH:MM").
@@ -16,7 +22,51 @@ fn beijing_now() -> (time::Date, String) {
     (now.date(), format!("{:02}:{:02}", now.hour(), now.minute()))
 }
 
-/// Starts the scheduler task (checks every 20 seconds; runs each job at most once a day).
+/// Whether a job scheduled at `at` ("HH:MM") and last run on `last` is due at (`today`, `hhmm`).
+pub fn due(at: &str, last: Option<&str>, today: &str, hhmm: &str) -> bool {
+    hhmm >= at && last.map_or(true, |last| last < today)
+}
+
+fn setting_name(job: &str) -> String {
+    format!("scheduler.{job}")
+}
+
+async fn last_run(state: &Arc<AppState>, job: &'static str) -> ApiResult<Option<String>> {
+    let v = state.read(move |b| b.setting(&setting_name(job))).await?;
+    Ok(v.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+async fn mark(state: &Arc<AppState>, job: &'static str, day: String) -> ApiResult<()> {
+    state.read(move |b| b.put_setting(&setting_name(job), day.as_bytes())).await
+}
+
+async fn run_if_due(state: &Arc<AppState>, at: &str, job: &'static str) -> ApiResult<()> {
+    let (today, hhmm) = beijing_now();
+    let today = today.to_string();
+    let last = last_run(state, job).await?;
+    if !due(at, last.as_deref(), &today, &hhmm) {
+        return Ok(());
+    }
+    mark(state, job, today.clone()).await?;
+    let command = match job {
+        "release_locked" => Command::ReleaseLocked,
+        _ => Command::DistributeDividends,
+    };
+    match state.submit_one(command).await {
+        Ok(o) => {
+            tracing::info!(job, seq = ?o.seq, "scheduled job ran");
+            state.audit("scheduler".into(), job, format!("daily at {at} Asia/Shanghai, {today}")).await;
+            Ok(())
+        }
+        Err(e) => {
+            // Not journaled: unmark, so the next check runs it.
+            mark(state, job, last.unwrap_or_default()).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Starts the scheduler task (checks at once, then every 20 seconds).
 pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
     let jobs: Vec<(String, &'static str)> = [
         (state.config.release_locked_at.clone(), "release_locked"),
@@ -29,24 +79,29 @@ pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
         return None;
     }
     Some(tokio::spawn(async move {
-        let mut last_run: Vec<Option<time::Date>> = vec![None; jobs.len()];
         loop {
-            let (today, hhmm) = beijing_now();
-            for (i, (at, job)) in jobs.iter().enumerate() {
-                if *at == hhmm && last_run[i] != Some(today) {
-                    last_run[i] = Some(today);
-                    let command = match *job {
-                        "release_locked" => Command::ReleaseLocked,
-                        _ => Command::DistributeDividends,
-                    };
-                    match state.submit_one(command).await {
-                        Ok(o) => tracing::info!(job, seq = ?o.seq, "scheduled job ran"),
-                        Err(e) => tracing::error!(job, code = e.code, "scheduled job failed"),
-                    }
-                    state.audit("scheduler".into(), job, format!("daily at {at} Asia/Shanghai")).await;
+            for (at, job) in &jobs {
+                if let Err(e) = run_if_due(&state, at, job).await {
+                    tracing::error!(job, code = e.code, message = %e.message, "scheduled job failed");
                 }
             }
             tokio::time::sleep(Duration::from_secs(20)).await;
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::due;
+
+    #[test]
+    fn a_job_is_due_once_a_day_at_or_after_its_time() {
+        assert!(!due("09:30", None, "2026-12-01", "09:29"), "not before its time");
+        assert!(due("09:30", None, "2026-12-01", "09:30"));
+        assert!(due("09:30", None, "2026-12-01", "23:59"), "late, after a stop, the same day");
+        assert!(!due("09:30", Some("2026-12-01"), "2026-12-01", "09:30"), "not twice a day");
+        assert!(due("09:30", Some("2026-11-30"), "2026-12-01", "09:31"));
+        assert!(!due("09:30", Some("2026-11-30"), "2026-12-01", "00:05"), "a new day waits for the time");
+        assert!(due("00:00", Some(""), "2026-12-01", "00:00"), "an unmarked failure is due again");
+    }
 }

@@ -144,6 +144,9 @@ pub struct Opts {
     pub token_secret: Option<String>,
     /// Extra top-level lines of the settings file (`--config`).
     pub config: String,
+    /// The `[schedule]` table's lines; else the daily release is off (nothing scheduled lands
+    /// in the middle of a test).
+    pub schedule: Option<String>,
 }
 
 /// A running `zengzhi serve`. Dropping it kills the process (SIGKILL) and waits for it.
@@ -162,9 +165,8 @@ impl Server {
         let n = SERVERS.fetch_add(1, Ordering::Relaxed);
         let admin = format!("admin-token-{}-{n}", std::process::id());
         let config = store.path(&format!("zengzhi-{n}.toml"));
-        // The daily release is switched off so no scheduled command lands in the middle of a
-        // test; everything else is the default.
-        std::fs::write(&config, format!("{}\n[schedule]\nrelease_locked_at = \"off\"\n", opts.config)).unwrap();
+        let schedule = opts.schedule.as_deref().unwrap_or("release_locked_at = \"off\"");
+        std::fs::write(&config, format!("{}\n[schedule]\n{schedule}\n", opts.config)).unwrap();
         let log = store.path(&format!("server-{n}.log"));
         let mut cmd = zengzhi_cmd(store.dir.path());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
