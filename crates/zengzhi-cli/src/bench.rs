@@ -18,6 +18,8 @@ pub enum BenchCmd {
     Journal(JournalBenchArgs),
     /// Seconds to recover (newest snapshot + journal tail) a store `bench journal` filled.
     Recovery(RecoveryBenchArgs),
+    /// Seconds for whole simulations: `--orders 10000000`, or `--runs 200 --orders 1000000`.
+    Simulate(crate::simulate::SimBenchArgs),
 }
 
 #[derive(Args)]
@@ -101,6 +103,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Replay(args) => replay(args),
         BenchCmd::Journal(args) => journal(args),
         BenchCmd::Recovery(args) => recovery(args),
+        BenchCmd::Simulate(args) => crate::simulate::bench(args),
     }
 }
 

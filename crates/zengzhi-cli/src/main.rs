@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 mod bench;
 mod seed;
 mod serve;
+mod simulate;
 mod store;
 
 #[derive(Parser)]
@@ -38,7 +39,13 @@ enum Cmd {
     Verify(store::VerifyArgs),
     /// Bring the query tables (orders, ledger, exits, rewards, candles) up to the journal.
     Project(store::ProjectArgs),
-    /// Benchmarks: `bench engine`, `bench replay`, `bench journal`, `bench recovery`.
+    /// Simulate a scenario (Monte-Carlo, sweeps, charts, report.html); `--preset seed` prints the seed's table.
+    Simulate(simulate::SimulateArgs),
+    /// Replay a real history under other rules and report what changes.
+    Whatif(simulate::WhatIfArgs),
+    /// Draw a simulation's report again from DIR/report-data.json.
+    Report(simulate::ReportArgs),
+    /// Benchmarks: `bench engine`, `bench replay`, `bench journal`, `bench recovery`, `bench simulate`.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
     /// Test support: submit commands until killed, printing every durable acknowledgement.
@@ -80,6 +87,9 @@ fn main() -> ExitCode {
         Cmd::CheckRules(args) => check_rules(args),
         Cmd::Seed(args) => seed::run(args).map(|()| ExitCode::SUCCESS),
         Cmd::Bench(cmd) => bench::run(cmd).map(|()| ExitCode::SUCCESS),
+        Cmd::Simulate(args) => simulate::run(args),
+        Cmd::Whatif(args) => simulate::whatif(args),
+        Cmd::Report(args) => simulate::report(args),
         Cmd::ExportJournal(args) => store::export_journal(args),
         Cmd::Verify(args) => store::verify_store(args),
         Cmd::Project(args) => store::project(args),

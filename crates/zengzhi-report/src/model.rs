@@ -70,8 +70,9 @@ pub struct Bin {
 pub struct Honest {
     /// Share of all members who reached the cap at least once.
     pub cap_reached_share: Band,
-    /// Average over members of (cash received from sales and exits + rewards − nothing else)
-    /// divided by their consumption; the net rebate.
+    /// The net rebate: cash paid back to members by sales and exits divided by their
+    /// consumption (weighted by consumption). Rewards come from the distribution budget, not the
+    /// pool, and are reported apart; counting them here would break the bound below.
     pub avg_net_rebate_share: Band,
     /// The bound the average can never exceed: the pool's share of commission
     /// (commission rate × pool_share, for the scenario's commission mix).
