@@ -936,6 +936,11 @@ impl Engine {
         Ok(Applied { exits: self.cascade(), ..Applied::default() })
     }
 
+    /// The fee (platform revenue) of withdrawing `amount` at the current rules, rounded up.
+    pub fn withdraw_fee_fen(&self, amount: i64) -> i64 {
+        mul_rate_ceil(amount, self.rules.withdraw_fee_ppm)
+    }
+
     /// What withdrawing `amount` would take as fee and pay out, with `reserved_fen` of the
     /// member's cash already promised elsewhere (the service's queue of unpaid withdrawals);
     /// the checks of `withdraw`: known member, the minimum, enough cash.
@@ -947,7 +952,7 @@ impl Engine {
         if i128::from(amount) + i128::from(reserved_fen) > i128::from(self.members[i as usize].cash_fen) {
             return Err(Rejection::InsufficientCash);
         }
-        let fee_fen = mul_rate_ceil(amount, self.rules.withdraw_fee_ppm);
+        let fee_fen = self.withdraw_fee_fen(amount);
         Ok(WithdrawQuote { member: i, fee_fen, payout_fen: amount - fee_fen })
     }
 

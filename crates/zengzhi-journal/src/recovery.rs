@@ -6,6 +6,8 @@
 //! that it still applies. Anything that does not verify stops the start with the entry's
 //! position: data is never dropped silently.
 
+use std::ops::ControlFlow;
+
 use zengzhi_core::command::{parse_line, Command};
 use zengzhi_core::engine::CascadeMode;
 use zengzhi_core::invariants::Checker;
@@ -61,8 +63,31 @@ pub fn reapply<'a>(engine: &mut Engine, seq: u64, command: &'a str) -> Result<(C
 }
 
 /// Calls `f` with every entry with `seq > after`, in order, a page at a time.
-pub fn for_each_entry(backend: &mut dyn Backend, after: u64, f: impl FnMut(&Entry) -> Result<()>) -> Result<()> {
-    for_each_entry_through(backend, after, u64::MAX, f)
+pub fn for_each_entry(backend: &mut dyn Backend, after: u64, mut f: impl FnMut(&Entry) -> Result<()>) -> Result<()> {
+    scan_entries(backend, after, |e| f(e).map(|()| ControlFlow::Continue(())))
+}
+
+/// Calls `f` with the entries with `seq > after`, in order, a page at a time, until `f` answers
+/// `Break` (then reads no further).
+pub fn scan_entries(
+    backend: &mut dyn Backend,
+    after: u64,
+    mut f: impl FnMut(&Entry) -> Result<ControlFlow<()>>,
+) -> Result<()> {
+    let mut from = after + 1;
+    loop {
+        let page = backend.read(from, PAGE)?;
+        let Some(last) = page.last() else { return Ok(()) };
+        from = last.seq + 1;
+        for e in &page {
+            if f(e)?.is_break() {
+                return Ok(());
+            }
+        }
+        if page.len() < PAGE {
+            return Ok(());
+        }
+    }
 }
 
 /// Calls `f` with every entry with `after < seq ≤ through`, in order, a page at a time; stops

@@ -12,6 +12,7 @@
 //! early (the client sees a truncated body, never a made-up row).
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -172,19 +173,15 @@ pub struct HoldingsQuery {
 fn state_before(backend: &mut dyn Backend, cutoff: OffsetDateTime) -> zengzhi_journal::Result<(Engine, u64)> {
     let mut engine = Engine::new(Rules::default());
     let mut through = 0;
-    loop {
-        let page = backend.read(through + 1, 10_000)?;
-        if page.is_empty() {
-            return Ok((engine, through));
+    zengzhi_journal::recovery::scan_entries(backend, 0, |entry| {
+        if parse_at(&entry.at).is_some_and(|t| t >= cutoff) {
+            return Ok(ControlFlow::Break(()));
         }
-        for entry in &page {
-            if parse_at(&entry.at).is_some_and(|t| t >= cutoff) {
-                return Ok((engine, through));
-            }
-            zengzhi_journal::recovery::reapply(&mut engine, entry.seq, &entry.command)?;
-            through = entry.seq;
-        }
-    }
+        zengzhi_journal::recovery::reapply(&mut engine, entry.seq, &entry.command)?;
+        through = entry.seq;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok((engine, through))
 }
 
 /// Every member's balances at the end of a record date.

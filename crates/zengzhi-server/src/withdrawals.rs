@@ -17,6 +17,7 @@
 //! is marked `paying` with the journal head before it is submitted; after a crash, the entries
 //! after that head say whether the command was journaled ([`resume`]).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -101,7 +102,7 @@ async fn fee_quote(state: &Arc<AppState>, w: &Withdrawal) -> ApiResult<Option<i6
         return Ok(None);
     }
     let amount = w.amount_fen;
-    Ok(Some(state.query(move |e| zengzhi_core::num::mul_rate_ceil(amount, e.rules().withdraw_fee_ppm)).await?))
+    Ok(Some(state.query(move |e| e.withdraw_fee_fen(amount)).await?))
 }
 
 /// A page of withdrawals (oldest first) and the cursor of the next page.
@@ -116,9 +117,9 @@ pub async fn list(state: &Arc<AppState>, status: Option<String>, member: Option<
             b.withdrawals(&WithdrawalFilter { status: status.as_deref(), member: member.as_deref(), after: after.as_deref(), limit })
         })
         .await?;
-    let fee_ppm = state.query(|e| e.rules().withdraw_fee_ppm).await?;
-    let items: Vec<Value> =
-        rows.iter().map(|w| withdrawal_json(w, Some(zengzhi_core::num::mul_rate_ceil(w.amount_fen, fee_ppm)))).collect();
+    let amounts: Vec<i64> = rows.iter().map(|w| w.amount_fen).collect();
+    let fees = state.query(move |e| amounts.iter().map(|a| e.withdraw_fee_fen(*a)).collect::<Vec<_>>()).await?;
+    let items: Vec<Value> = rows.iter().zip(fees).map(|(w, fee)| withdrawal_json(w, Some(fee))).collect();
     let next = (rows.len() >= limit).then(|| rows.last().map(|w| w.id.clone())).flatten();
     Ok(json!({"items": items, "next_after": next}))
 }
@@ -212,25 +213,26 @@ pub async fn resume(state: &Arc<AppState>) -> ApiResult<usize> {
 /// The first `withdraw` of `w`'s member and amount journaled after `w.head_before` and not in
 /// `claimed`.
 async fn find_journaled(state: &Arc<AppState>, w: &Withdrawal, claimed: Vec<u64>) -> ApiResult<Option<u64>> {
-    let from = w.head_before.unwrap_or(0) + 1;
+    let after = w.head_before.unwrap_or(0);
     let (member, amount) = (w.member.clone(), w.amount_fen);
     state
         .read(move |b| {
-            let mut next = from;
-            loop {
-                let page = b.read(next, 1000)?;
-                let Some(last) = page.last().map(|e| e.seq) else { return Ok(None) };
-                for entry in page.iter().filter(|e| !claimed.contains(&e.seq)) {
-                    if let Ok(parsed) = parse_line(entry.command.as_bytes()) {
-                        if let Command::Withdraw { member: m, amount_fen } = parsed.command {
-                            if m == member.as_str() && amount_fen == amount {
-                                return Ok(Some(entry.seq));
-                            }
+            let mut found = None;
+            zengzhi_journal::recovery::scan_entries(b, after, |entry| {
+                if claimed.contains(&entry.seq) {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                if let Ok(parsed) = parse_line(entry.command.as_bytes()) {
+                    if let Command::Withdraw { member: m, amount_fen } = parsed.command {
+                        if m == member.as_str() && amount_fen == amount {
+                            found = Some(entry.seq);
+                            return Ok(ControlFlow::Break(()));
                         }
                     }
                 }
-                next = last + 1;
-            }
+                Ok(ControlFlow::Continue(()))
+            })?;
+            Ok(found)
         })
         .await
 }
