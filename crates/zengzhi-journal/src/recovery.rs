@@ -121,7 +121,10 @@ fn check_tail(backend: &mut dyn Backend, head: u64) -> Result<Vec<crate::backend
     if watermark > head {
         return Err(Error::Corrupt {
             seq: head + 1,
-            what: format!("the journal ends at entry {head} but the query tables cover entry {watermark}: entries were lost"),
+            what: format!(
+                "the journal ends at entry {head} but the query tables cover entry {watermark}: entries were lost \
+                 (or the query tables come from another journal; they can be rebuilt: `zengzhi project --rebuild`)"
+            ),
         });
     }
     let snapshots = backend.snapshots()?;

@@ -1,5 +1,12 @@
-//! The embedded default backend: one SQLite file, WAL mode, `synchronous = FULL` (every commit
-//! is fsynced before `append` returns).
+//! The embedded default backend: SQLite in WAL mode.
+//!
+//! Two files: `zengzhi.db` holds the journal, the snapshots and the service's own tables with
+//! `synchronous = FULL` (every commit is fsynced before `append` returns); `zengzhi.query.db`
+//! beside it holds the query tables (orders, ledger, candles and their watermark), attached to
+//! every connection as schema `q`. SQLite has one write lock per file: with the query tables in
+//! a file of their own, the projector's transactions never hold the lock the journal's appends
+//! wait for. The query file is derived from the journal: when it is missing, or was made from
+//! another journal, it is emptied and the projector rebuilds it.
 
 use std::path::{Path, PathBuf};
 
@@ -71,7 +78,105 @@ const MIGRATIONS: &[&str] = &[
     crate::backend::PENDING_TABLE,
     // 4: the withdrawal queue.
     crate::backend::WITHDRAWALS_TABLE,
+    // 5: the query tables moved to their own file (see QUERY_MIGRATIONS); the projector
+    // rebuilds them there from the journal.
+    "DROP VIEW exits; DROP VIEW rewards; DROP TABLE orders; DROP TABLE ledger; DROP TABLE candles; DROP TABLE projection;",
 ];
+
+/// The query file's migrations (schema `q`), recorded in its own `user_version`. Objects in an
+/// attached schema refer only to that schema, so the views need no qualifier.
+const QUERY_MIGRATIONS: &[&str] = &[
+    // 1: orders, ledger (with the exits and rewards views), candles, the watermark and the
+    // chain hash of the journal entry at the watermark (which journal the rows come from).
+    "CREATE TABLE q.orders (
+        order_id       TEXT PRIMARY KEY,
+        seq            INTEGER NOT NULL,
+        member         TEXT NOT NULL,
+        merchant       TEXT,
+        amount_fen     INTEGER NOT NULL,
+        commission_fen INTEGER NOT NULL,
+        minted_units   INTEGER NOT NULL,
+        at             TEXT NOT NULL,
+        command        TEXT
+     );
+     CREATE INDEX q.orders_member ON orders (member, seq);
+     CREATE INDEX q.orders_seq ON orders (seq);
+     CREATE TABLE q.ledger (
+        seq       INTEGER NOT NULL,
+        member    TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        points    INTEGER NOT NULL,
+        locked    INTEGER NOT NULL,
+        cash_fen  INTEGER NOT NULL,
+        coins_fen INTEGER NOT NULL
+     );
+     CREATE INDEX q.ledger_member ON ledger (member, seq);
+     CREATE INDEX q.ledger_reason ON ledger (reason, seq);
+     CREATE VIEW q.exits AS
+        SELECT seq, member, -points - locked AS units_sold, cash_fen AS payout_fen FROM ledger WHERE reason = 'exit';
+     CREATE VIEW q.rewards AS
+        SELECT seq, member, cash_fen AS amount_fen FROM ledger WHERE reason = 'reward';
+     CREATE TABLE q.candles (
+        interval     TEXT NOT NULL,
+        start        TEXT NOT NULL,
+        open         INTEGER NOT NULL,
+        high         INTEGER NOT NULL,
+        low          INTEGER NOT NULL,
+        close        INTEGER NOT NULL,
+        pool_fen     INTEGER NOT NULL,
+        supply_units INTEGER NOT NULL,
+        PRIMARY KEY (interval, start)
+     );
+     CREATE TABLE q.projection (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        watermark INTEGER NOT NULL,
+        chain     BLOB
+     );
+     INSERT INTO q.projection (id, watermark) VALUES (1, 0);",
+];
+
+/// The schema name of the attached query file.
+const Q: rusqlite::DatabaseName<'static> = rusqlite::DatabaseName::Attached("q");
+
+/// Empties the query tables (the projector starts again from the first entry).
+const RESET_QUERY: &str =
+    "DELETE FROM q.orders; DELETE FROM q.ledger; DELETE FROM q.candles; UPDATE q.projection SET watermark = 0, chain = NULL WHERE id = 1;";
+
+/// The query file's schema version; an error when a newer program wrote it.
+fn query_version(conn: &Connection, query: &Path) -> Result<usize> {
+    let version: i64 = conn.pragma_query_value(Some(Q), "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > QUERY_MIGRATIONS.len() {
+        return Err(Error::Config(format!(
+            "{} has schema version {version}, newer than this program knows ({})",
+            query.display(),
+            QUERY_MIGRATIONS.len()
+        )));
+    }
+    Ok(version)
+}
+
+/// Whether the query tables (at the current schema) come from another journal: the entry at
+/// their watermark exists here with another chain hash.
+fn projected_from_another_journal(conn: &Connection) -> Result<bool> {
+    let has_tables: bool = conn.query_row("SELECT COUNT(*) > 0 FROM q.sqlite_master WHERE name = 'projection'", [], |r| r.get(0))?;
+    if !has_tables {
+        return Ok(false);
+    }
+    let (watermark, chain): (i64, Option<Vec<u8>>) =
+        conn.query_row("SELECT watermark, chain FROM q.projection WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if watermark == 0 {
+        return Ok(false);
+    }
+    let here: Option<Vec<u8>> =
+        conn.query_row("SELECT hash FROM main.journal WHERE seq = ?1", [watermark], |r| r.get(0)).optional()?;
+    Ok(here.is_some() && here != chain)
+}
+
+/// The query file beside the journal's: `zengzhi.db` → `zengzhi.query.db`.
+pub fn query_path(path: &Path) -> PathBuf {
+    path.with_extension("query.db")
+}
 
 /// The SQLite backend.
 pub struct Sqlite {
@@ -108,7 +213,50 @@ impl Sqlite {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut this = Sqlite { conn, path: path.to_path_buf() };
         this.migrate()?;
+        this.attach_query()?;
         Ok(this)
+    }
+
+    /// Attaches the query file as schema `q`, runs its migrations and empties it if it was
+    /// projected from another journal (the journal's entry at the watermark has another chain
+    /// hash than the one the rows were projected from). A query file that covers entries the
+    /// journal does not have is kept: that is evidence of a lost tail, which recovery and
+    /// `verify` report.
+    fn attach_query(&mut self) -> Result<()> {
+        let query = query_path(&self.path);
+        let name = query.to_str().ok_or_else(|| Error::Config(format!("{} is not a UTF-8 path", query.display())))?;
+        self.conn.execute("ATTACH DATABASE ?1 AS q", [name])?;
+        self.conn.pragma_update(Some(Q), "journal_mode", "WAL")?;
+        // Rows lost by a power cut are projected again: the watermark is in the same file and
+        // commits together with them, so the file is always the journal up to its watermark.
+        self.conn.pragma_update(Some(Q), "synchronous", "NORMAL")?;
+        // Read first; the write lock is taken only when there is something to do, so opening a
+        // store never waits for a projection in progress.
+        if self.query_file_needs_work(&query)? {
+            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let version = query_version(&tx, &query)?;
+            for (n, sql) in QUERY_MIGRATIONS.iter().enumerate().skip(version) {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(Some(Q), "user_version", (n + 1) as i64)?;
+            }
+            if projected_from_another_journal(&tx)? {
+                tracing::warn!(
+                    query = %query.display(),
+                    "the query tables were projected from another journal; they are rebuilt from this one"
+                );
+                tx.execute_batch(RESET_QUERY)?;
+            }
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn query_file_needs_work(&self, query: &Path) -> Result<bool> {
+        let tx = self.conn.unchecked_transaction()?;
+        let version = query_version(&tx, query)?;
+        let work = version < QUERY_MIGRATIONS.len() || projected_from_another_journal(&tx)?;
+        tx.commit()?;
+        Ok(work)
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -205,7 +353,7 @@ impl Backend for Sqlite {
     }
 
     fn watermark(&mut self) -> Result<u64> {
-        let w: i64 = self.conn.query_row("SELECT watermark FROM projection WHERE id = 1", [], |r| r.get(0))?;
+        let w: i64 = self.conn.query_row("SELECT watermark FROM q.projection WHERE id = 1", [], |r| r.get(0))?;
         Ok(w as u64)
     }
 
@@ -213,7 +361,7 @@ impl Backend for Sqlite {
         let tx = self.conn.transaction()?;
         {
             let mut orders = tx.prepare_cached(
-                "INSERT INTO orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at, command)
+                "INSERT INTO q.orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at, command)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for o in &b.orders {
@@ -230,13 +378,13 @@ impl Backend for Sqlite {
                 ])?;
             }
             let mut ledger = tx.prepare_cached(
-                "INSERT INTO ledger (seq, member, reason, points, locked, cash_fen, coins_fen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO q.ledger (seq, member, reason, points, locked, cash_fen, coins_fen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for l in &b.ledger {
                 ledger.execute(params![l.seq as i64, l.member, l.reason, l.points, l.locked, l.cash_fen, l.coins_fen])?;
             }
             let mut candles = tx.prepare_cached(
-                "INSERT INTO candles (interval, start, open, high, low, close, pool_fen, supply_units)
+                "INSERT INTO q.candles (interval, start, open, high, low, close, pool_fen, supply_units)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (interval, start) DO UPDATE SET
                     high = max(high, excluded.high), low = min(low, excluded.low), close = excluded.close,
@@ -245,7 +393,10 @@ impl Backend for Sqlite {
             for c in &b.candles {
                 candles.execute(params![c.interval, c.start, c.open, c.high, c.low, c.close, c.pool_fen, c.supply_units])?;
             }
-            tx.execute("UPDATE projection SET watermark = ?1 WHERE id = 1", [b.watermark as i64])?;
+            tx.execute(
+                "UPDATE q.projection SET watermark = ?1, chain = (SELECT hash FROM main.journal WHERE seq = ?1) WHERE id = 1",
+                [b.watermark as i64],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -253,9 +404,7 @@ impl Backend for Sqlite {
 
     fn reset_projection(&mut self) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute_batch(
-            "DELETE FROM orders; DELETE FROM ledger; DELETE FROM candles; UPDATE projection SET watermark = 0 WHERE id = 1;",
-        )?;
+        tx.execute_batch(RESET_QUERY)?;
         tx.commit()?;
         Ok(())
     }
@@ -264,7 +413,7 @@ impl Backend for Sqlite {
         let row = self
             .conn
             .query_row(
-                "SELECT seq, member, merchant, amount_fen, commission_fen, minted_units, at, command FROM orders WHERE order_id = ?1",
+                "SELECT seq, member, merchant, amount_fen, commission_fen, minted_units, at, command FROM q.orders WHERE order_id = ?1",
                 [order_id],
                 |r| {
                     Ok((
@@ -291,10 +440,10 @@ impl Backend for Sqlite {
         // A page never splits an entry: it ends with every row of its last entry (so it may
         // hold more than `limit` rows), and the last row's seq is a safe cursor.
         let mut q = self.conn.prepare_cached(
-            "SELECT seq, reason, points, locked, cash_fen, coins_fen FROM ledger
+            "SELECT seq, reason, points, locked, cash_fen, coins_fen FROM q.ledger
              WHERE member = ?1 AND seq < ?2 AND seq >= (
                 SELECT COALESCE(MIN(seq), 0) FROM (
-                    SELECT seq FROM ledger WHERE member = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3))
+                    SELECT seq FROM q.ledger WHERE member = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3))
              ORDER BY seq DESC, rowid DESC",
         )?;
         let rows = q.query_map(params![member, before_seq.min(i64::MAX as u64) as i64, limit as i64], |r| {
@@ -313,7 +462,7 @@ impl Backend for Sqlite {
 
     fn candles(&mut self, interval: &str, limit: usize) -> Result<Vec<Candle>> {
         let mut q = self.conn.prepare_cached(
-            "SELECT start, open, high, low, close, pool_fen, supply_units FROM candles
+            "SELECT start, open, high, low, close, pool_fen, supply_units FROM q.candles
              WHERE interval = ?1 ORDER BY start DESC LIMIT ?2",
         )?;
         let interval = crate::backend::interval_name(interval);
@@ -447,7 +596,7 @@ impl Backend for Sqlite {
 
     fn orders_after(&mut self, after_seq: u64, limit: usize) -> Result<Vec<OrderRow>> {
         let mut q = self.conn.prepare_cached(
-            "SELECT seq, order_id, member, merchant, amount_fen, commission_fen, minted_units, at FROM orders
+            "SELECT seq, order_id, member, merchant, amount_fen, commission_fen, minted_units, at FROM q.orders
              WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         let rows = q.query_map(params![after_seq as i64, limit as i64], |r| {

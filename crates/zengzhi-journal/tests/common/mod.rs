@@ -13,7 +13,7 @@
 //! - A deterministic, realistic command script with the engine's own answers, and small helpers
 //!   (owned commands from lines, state digests, export + replay).
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -148,11 +148,12 @@ impl Store {
         }
     }
 
-    /// Runs SQL statements on the store's own database, outside the backend.
+    /// Runs SQL statements on the store's own database, outside the backend (for SQLite: the
+    /// journal's file with the query file attached as `q`, as the backend has it).
     pub fn exec(&self, sql: &str) {
         match self {
             Store::Sqlite { path, .. } => {
-                let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+                let conn = sqlite_conn(path);
                 conn.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
                 conn.execute_batch(sql).unwrap_or_else(|e| panic!("SQLite: {e}\n{sql}"));
             }
@@ -167,7 +168,7 @@ impl Store {
     pub fn query(&self, sql: &str) -> Vec<Vec<Value>> {
         match self {
             Store::Sqlite { path, .. } => {
-                let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+                let conn = sqlite_conn(path);
                 let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("SQLite: {e}\n{sql}"));
                 let n = stmt.column_count();
                 let rows = stmt
@@ -778,4 +779,12 @@ pub fn script(mut engine: Engine, prefix: &str, members: u32, ops: u32, seed: u6
     }
     s.engine = engine;
     s
+}
+
+/// A plain connection to a SQLite store: the journal's file, the query file attached as `q`.
+fn sqlite_conn(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("open the SQLite file");
+    let query = zengzhi_journal::sqlite::query_path(path);
+    conn.execute("ATTACH DATABASE ?1 AS q", [query.to_str().expect("UTF-8 path")]).expect("attach the query file");
+    conn
 }
