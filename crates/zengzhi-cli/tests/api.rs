@@ -609,6 +609,21 @@ fn routes_happy_paths(store: &Store) {
     let orders_line = metrics.lines().find(|l| l.starts_with("zengzhi_orders_total ")).expect("zengzhi_orders_total");
     assert_eq!(orders_line, format!("zengzhi_orders_total {}", stats["orders"]));
     assert!(metrics.contains(&format!("zengzhi_journal_head {}", srv.journal_length())));
+    // The projector's watermark never passes the head, and reaches it once the load stops.
+    let gauge = |text: &str, name: &str| -> u64 {
+        let line = text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {text}"));
+        line.trim().parse().unwrap()
+    };
+    let head = srv.journal_length();
+    let mut projected = gauge(&metrics, "zengzhi_projection_watermark ");
+    for _ in 0..100 {
+        if projected >= head {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        projected = gauge(&srv.get("/metrics", None).text, "zengzhi_projection_watermark ");
+    }
+    assert_eq!(projected, head, "the query tables catch up with the journal");
     // (The refund route needs a settlement delay: `settlement_delay_and_refunds` covers it.)
     for r in ROUTES.iter().filter(|r| r.path != "/v1/orders/{id}/refund") {
         let status = if r.path == "/v1/me/withdraw" { 202 } else { 200 };

@@ -205,7 +205,7 @@ async fn healthz() -> Json<Value> {
 
 async fn metrics_text(State(state): S) -> ApiResult<Response> {
     let totals = state.query(|e| (e.totals().orders, e.totals().exits, e.member_count() as u64)).await?;
-    let text = state.metrics.render(state.writer.stats(), totals);
+    let text = state.metrics.render(state.writer.stats(), state.watermark.load(std::sync::atomic::Ordering::Acquire), totals);
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text).into_response())
 }
 

@@ -34,6 +34,9 @@ pub struct Config {
     pub dividends_at: Option<String>,
     /// How often the projector looks for new journal entries, milliseconds.
     pub projector_interval_ms: u64,
+    /// The projector thread's niceness (Linux; 0 leaves it alone). The query tables are derived
+    /// and may lag: under saturation the journal's appends and the requests go first.
+    pub projector_nice: i32,
     /// The refund window: orders wait this long as pending before they settle (0: settle at
     /// once).
     pub settlement_delay_s: u64,
@@ -56,6 +59,7 @@ impl Default for Config {
             release_locked_at: Some("00:10".into()),
             dividends_at: None,
             projector_interval_ms: 100,
+            projector_nice: 19,
             settlement_delay_s: 0,
         }
     }
@@ -77,6 +81,7 @@ struct FileConfig {
     public_url: Option<String>,
     max_body_bytes: Option<usize>,
     projector_interval_ms: Option<u64>,
+    projector_nice: Option<i32>,
     settlement_delay_s: Option<u64>,
     #[serde(default)]
     schedule: ScheduleConfig,
@@ -123,6 +128,12 @@ impl Config {
             c.public_url = f.public_url.or(c.public_url);
             c.max_body_bytes = f.max_body_bytes.unwrap_or(c.max_body_bytes);
             c.projector_interval_ms = f.projector_interval_ms.unwrap_or(c.projector_interval_ms).max(1);
+            if let Some(n) = f.projector_nice {
+                if !(0..=19).contains(&n) {
+                    return Err(format!("projector_nice: {n} is not a niceness from 0 to 19"));
+                }
+                c.projector_nice = n;
+            }
             c.settlement_delay_s = f.settlement_delay_s.unwrap_or(c.settlement_delay_s);
             if let Some(v) = f.schedule.release_locked_at {
                 c.release_locked_at = hhmm(&v)?;
@@ -188,5 +199,12 @@ mod tests {
         assert!(Config::load(Some(&file)).unwrap_err().contains("nope"));
         std::fs::write(&file, "[schedule]\nrelease_locked_at = \"25:00\"\n").unwrap();
         assert!(Config::load(Some(&file)).is_err());
+        assert_eq!(Config::default().projector_nice, 19);
+        std::fs::write(&file, "projector_nice = 0\n").unwrap();
+        assert_eq!(Config::load(Some(&file)).unwrap().projector_nice, 0);
+        std::fs::write(&file, "projector_nice = 20\n").unwrap();
+        assert!(Config::load(Some(&file)).unwrap_err().contains("projector_nice"));
+        std::fs::write(&file, "projector_nice = -5\n").unwrap();
+        assert!(Config::load(Some(&file)).unwrap_err().contains("projector_nice"));
     }
 }

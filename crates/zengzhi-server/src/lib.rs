@@ -119,6 +119,22 @@ impl AppState {
     }
 }
 
+/// Lowers the calling thread's scheduling priority to `nice` (Linux; elsewhere, and for 0, a
+/// no-op). The projector runs at low priority: on a machine with few cores it otherwise takes
+/// CPU from the HTTP workers and the journal writer exactly when they are busiest, which shows
+/// as request tail latency. The query tables may then lag under saturation and catch up after.
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice) {
+        tracing::warn!(nice, error = %e, "cannot lower the projector's priority");
+    }
+    #[cfg(not(target_os = "linux"))]
+    tracing::debug!(nice, "thread priorities are set on Linux only");
+}
+
 /// The projector thread: keeps the query tables up to the journal.
 pub struct ProjectorThread {
     stop: Arc<AtomicBool>,
@@ -126,28 +142,34 @@ pub struct ProjectorThread {
 }
 
 impl ProjectorThread {
-    pub fn start(open: Opener, watermark: Arc<AtomicU64>, interval: Duration) -> zengzhi_journal::Result<ProjectorThread> {
+    /// `nice`: the thread's niceness (0 leaves it alone); see [`lower_priority`].
+    pub fn start(open: Opener, watermark: Arc<AtomicU64>, interval: Duration, nice: i32) -> zengzhi_journal::Result<ProjectorThread> {
         let mut backend = open()?;
         let mut projector = zengzhi_journal::projector::Projector::start(backend.as_mut())?;
         watermark.store(projector.watermark(), Ordering::Release);
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new().name("zengzhi-projector".into()).spawn(move || {
+            lower_priority(nice);
+            // The journal's WAL is checkpointed here, never by the writer: when the projector is
+            // idle, and at least every CHECKPOINT_EVERY while a backlog lasts, so the WAL stays
+            // bounded under sustained load (a passive checkpoint does not block the writer).
+            const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
+            let mut checkpointed = std::time::Instant::now();
             while !stopping.load(Ordering::Acquire) {
-                // Small transactions, with a pause between them while there is a backlog: the
-                // store has one writer lock and this machine few cores, and the journal's appends
-                // and the requests come first. The tables catch up when the load eases.
+                // Small transactions, with a pause between them while there is a backlog: on a
+                // machine with few cores the journal's appends and the requests come first (the
+                // thread also runs at low priority). The tables catch up when the load eases.
                 match projector.project_page(backend.as_mut(), 500) {
                     Ok(n) => {
                         watermark.store(projector.watermark(), Ordering::Release);
-                        if n == 0 {
+                        if n == 0 || checkpointed.elapsed() >= CHECKPOINT_EVERY {
                             if let Err(e) = backend.checkpoint() {
                                 tracing::warn!(error = %e, "checkpoint failed");
                             }
-                            std::thread::sleep(interval);
-                        } else {
-                            std::thread::sleep(Duration::from_millis(2));
+                            checkpointed = std::time::Instant::now();
                         }
+                        std::thread::sleep(if n == 0 { interval } else { Duration::from_millis(2) });
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "projector failed; retrying");
@@ -263,7 +285,7 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
             };
             let watermark = Arc::new(AtomicU64::new(0));
             let projector =
-                ProjectorThread::start(open.clone(), watermark.clone(), Duration::from_millis(config.projector_interval_ms))?;
+                ProjectorThread::start(open.clone(), watermark.clone(), Duration::from_millis(config.projector_interval_ms), config.projector_nice)?;
             Ok((writer, reads, token_secret, watermark, projector))
         })
     };
@@ -300,4 +322,21 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
             .await
     });
     Ok(Running { addr, shutdown, server, writer, projector, state, tasks })
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn lower_priority_sets_the_calling_threads_niceness_only() {
+        let tid_nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let before = tid_nice();
+        let inside = std::thread::spawn(move || {
+            super::lower_priority(19);
+            tid_nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(inside, 19);
+        assert_eq!(tid_nice(), before, "the caller's thread keeps its priority");
+    }
 }

@@ -44,8 +44,9 @@ impl Metrics {
         self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition format, with the writer's and the engine's figures appended.
-    pub fn render(&self, writer: &WriterStats, (orders, exits, members): (u64, u64, u64)) -> String {
+    /// The text exposition format, with the writer's, the projector's (`projected`: the last
+    /// journal entry in the query tables) and the engine's figures appended.
+    pub fn render(&self, writer: &WriterStats, projected: u64, (orders, exits, members): (u64, u64, u64)) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         let mut text = String::from_utf8(buf).unwrap_or_default();
@@ -58,6 +59,7 @@ impl Metrics {
             ("zengzhi_writer_entries_total", "counter", "Journal entries appended", writer.entries.load(Ordering::Relaxed)),
             ("zengzhi_writer_largest_batch", "gauge", "Largest group commit so far", writer.largest_batch.load(Ordering::Relaxed)),
             ("zengzhi_journal_head", "gauge", "Sequence number of the last journal entry", writer.head().0),
+            ("zengzhi_projection_watermark", "gauge", "Last journal entry in the query tables (history lags by head minus this)", projected),
             ("zengzhi_orders_total", "counter", "Orders accepted", orders),
             ("zengzhi_exits_total", "counter", "Capped exits", exits),
             ("zengzhi_members", "gauge", "Registered members", members),
