@@ -21,3 +21,11 @@ request = function()
   return wrk.format("POST", "/v1/orders",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
+
+-- Beyond wrk's own report: the far tail, and the mean that Little's law allows (connections /
+-- requests per second), a check on the latency figures.
+function done(summary, latency, requests)
+  local rate = summary.requests / (summary.duration / 1e6)
+  io.write(string.format("tail: p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; mean %.2f ms (Little's law with 64 connections: %.2f ms)\n",
+    latency:percentile(99) / 1000, latency:percentile(99.9) / 1000, latency.max / 1000, latency.mean / 1000, 64 / rate * 1000))
+end

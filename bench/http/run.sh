@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP load benchmark of `zengzhi serve` with wrk (Debian package `wrk`).
 #
-#   bench/http/run.sh [SECONDS]
+#   bench/http/run.sh [SECONDS] [single|batch|both]
 #
 # Starts the release binary on a fresh SQLite store (fsync on) at 127.0.0.1:18181, registers
 # 1,000 members and 10 stores through the API, then runs:
@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH="${1:-15}"
+WHICH="${2:-both}"
+case "$WHICH" in single|batch|both) ;; *) echo "usage: $0 [SECONDS] [single|batch|both]" >&2; exit 2;; esac
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 cargo build --release -q -p zengzhi-cli
 DATA="$(mktemp -d)"
@@ -39,8 +41,33 @@ for m in range(1000):
     post("/v1/members", body)
 print("set-up: 10 stores, 1000 members")
 PY
-echo "== single orders: POST /v1/orders, 64 connections, ${SECONDS_EACH}s"
-wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency -s bench/http/orders.lua "$URL"
-echo "== batches: POST /v1/orders/batch (1000 orders each), 8 connections, ${SECONDS_EACH}s"
-BENCH_BATCH=1000 wrk -t2 -c8 -d"${SECONDS_EACH}s" --latency -s bench/http/batch.lua "$URL"
+if [ "$WHICH" != batch ]; then
+  echo "== single orders: POST /v1/orders, 64 connections, ${SECONDS_EACH}s"
+  wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency -s bench/http/orders.lua "$URL"
+fi
+if [ "$WHICH" != single ]; then
+  echo "== batches: POST /v1/orders/batch (1000 orders each), 8 connections, ${SECONDS_EACH}s"
+  BENCH_BATCH=1000 wrk -t2 -c8 -d"${SECONDS_EACH}s" --latency -s bench/http/batch.lua "$URL"
+fi
 curl -s "$URL/v1/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("orders in the engine:", s["orders"], " exits:", s["exits"], " price:", s["price"])'
+# The query tables (history, candles, order lookups) are projected behind the journal at low
+# priority; under saturation they lag. How far, and how long they take to catch up:
+python3 - "$URL" "$DATA" <<'PY'
+import os, sys, time, urllib.request
+url, data = sys.argv[1], sys.argv[2]
+def gauges():
+    text = urllib.request.urlopen(url + "/metrics").read().decode()
+    g = dict(l.split(" ", 1) for l in text.splitlines() if l.startswith("zengzhi_") and "{" not in l)
+    return int(g["zengzhi_journal_head"]), int(g["zengzhi_projection_watermark"])
+def size(name):
+    p = os.path.join(data, name)
+    return os.path.getsize(p) / 2**20 if os.path.exists(p) else 0
+head, projected = gauges()
+print(f"after the load: journal head {head}, query tables at {projected} ({head - projected} entries behind); "
+      f"zengzhi.db-wal {size('zengzhi.db-wal'):.0f} MiB")
+start = time.time()
+while projected < head and time.time() - start < 600:
+    time.sleep(0.5)
+    head, projected = gauges()
+print(f"query tables caught up in {time.time() - start:.1f} s" if projected >= head else "query tables still behind after 600 s")
+PY

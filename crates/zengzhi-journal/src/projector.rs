@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use zengzhi_core::command::Command;
 use zengzhi_core::{Engine, Rules};
 
-use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch};
+use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch, SnapshotMeta, SnapshotRecord};
 use crate::recovery::{for_each_entry_through, reapply};
 use crate::time_fmt::{bucket_start, parse_at};
-use crate::{Error, Result};
+use crate::{sha256, Error, Hash, Result};
 
 const INTERVALS: [&str; 3] = ["minute", "hour", "day"];
 
@@ -34,6 +34,8 @@ pub struct Projector {
     engine: Engine,
     /// The last entry applied to `engine` (= the stored watermark).
     position: u64,
+    /// That entry's chain hash (zeros before the first entry).
+    chain: Hash,
 }
 
 impl Projector {
@@ -43,21 +45,35 @@ impl Projector {
         let watermark = backend.watermark()?;
         let mut engine = Engine::new(Rules::default());
         let mut done = 0;
+        let mut chain = Hash::default();
         for_each_entry_through(backend, 0, watermark, |e| {
             reapply(&mut engine, e.seq, &e.command)?;
             done = e.seq;
+            chain = e.hash;
             Ok(())
         })?;
         if done != watermark {
             return Err(Error::Corrupt { seq: done + 1, what: format!("the query tables cover entry {watermark}, the journal ends at {done}") });
         }
         engine.record_changes(true);
-        Ok(Projector { engine, position: watermark })
+        Ok(Projector { engine, position: watermark, chain })
     }
 
     /// The last entry the tables cover.
     pub fn watermark(&self) -> u64 {
         self.position
+    }
+
+    /// A snapshot of the projector's engine after its watermark: the same state and
+    /// chain hash the writer's snapshot after that entry has. The service takes its periodic
+    /// snapshots here, off the writer's thread, so the writer never pauses to serialize the
+    /// state. `None` before the first entry.
+    pub fn snapshot(&self) -> Option<SnapshotRecord> {
+        if self.position == 0 {
+            return None;
+        }
+        let state = self.engine.to_snapshot();
+        Some(SnapshotRecord { meta: SnapshotMeta { seq: self.position, chain: self.chain, sha256: sha256(&state) }, state })
     }
 
     /// Projects every entry after the watermark, `page` entries per transaction. Returns how
@@ -134,6 +150,7 @@ impl Projector {
                     }
                 }
                 self.position = e.seq;
+                self.chain = e.hash;
             }
             batch.candles = candles.into_values().collect();
             batch.watermark = self.position;

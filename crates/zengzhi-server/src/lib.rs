@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use zengzhi_core::{Command, Engine};
 use zengzhi_journal::backend::Backend;
+use zengzhi_journal::projector::Projector;
 use zengzhi_journal::writer::{Outcome, Writer, WriterConfig, WriterHandle};
 
 pub mod api;
@@ -135,7 +136,23 @@ fn lower_priority(nice: i32) {
     tracing::debug!(nice, "thread priorities are set on Linux only");
 }
 
-/// The projector thread: keeps the query tables up to the journal.
+/// The service's periodic snapshots: one every this many journal entries. The projector takes
+/// them from its own engine (the same state the writer has after that entry), so the writer
+/// never pauses to serialize the state; when the projector lags, so do the snapshots, and a
+/// restart replays that much more of the journal.
+const SNAPSHOT_EVERY: u64 = 1_000_000;
+
+fn save_snapshot(projector: &Projector, backend: &mut dyn Backend) {
+    let Some(snapshot) = projector.snapshot() else { return };
+    let seq = snapshot.meta.seq;
+    // A failed snapshot costs only start-up time: the journal has it all.
+    match backend.save_snapshot(&snapshot) {
+        Ok(()) => tracing::info!(seq, bytes = snapshot.state.len(), "snapshot saved"),
+        Err(e) => tracing::warn!(seq, error = %e, "snapshot failed"),
+    }
+}
+
+/// The projector thread: keeps the query tables up to the journal and takes the snapshots.
 pub struct ProjectorThread {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -145,8 +162,9 @@ impl ProjectorThread {
     /// `nice`: the thread's niceness (0 leaves it alone); see [`lower_priority`].
     pub fn start(open: Opener, watermark: Arc<AtomicU64>, interval: Duration, nice: i32) -> zengzhi_journal::Result<ProjectorThread> {
         let mut backend = open()?;
-        let mut projector = zengzhi_journal::projector::Projector::start(backend.as_mut())?;
+        let mut projector = Projector::start(backend.as_mut())?;
         watermark.store(projector.watermark(), Ordering::Release);
+        let mut snapshot_at = backend.snapshots()?.first().map_or(0, |s| s.seq);
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new().name("zengzhi-projector".into()).spawn(move || {
@@ -163,6 +181,10 @@ impl ProjectorThread {
                 match projector.project_page(backend.as_mut(), 500) {
                     Ok(n) => {
                         watermark.store(projector.watermark(), Ordering::Release);
+                        if projector.watermark() >= snapshot_at + SNAPSHOT_EVERY {
+                            snapshot_at = projector.watermark();
+                            save_snapshot(&projector, backend.as_mut());
+                        }
                         if n == 0 || checkpointed.elapsed() >= CHECKPOINT_EVERY {
                             if let Err(e) = backend.checkpoint() {
                                 tracing::warn!(error = %e, "checkpoint failed");
@@ -172,8 +194,14 @@ impl ProjectorThread {
                         std::thread::sleep(if n == 0 { interval } else { Duration::from_millis(2) });
                     }
                     Err(e) => {
+                        // The engine may be ahead of the stored watermark now: start again
+                        // from what the store holds.
                         tracing::error!(error = %e, "projector failed; retrying");
                         std::thread::sleep(interval);
+                        match Projector::start(backend.as_mut()) {
+                            Ok(p) => projector = p,
+                            Err(e) => tracing::error!(error = %e, "projector restart failed"),
+                        }
                     }
                 }
             }
@@ -269,7 +297,7 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
             // The projector thread checkpoints the write-ahead log, so commits never stall on it.
             backend.checkpoint_elsewhere()?;
             let initial_rules = config.initial_rules()?;
-            let writer = Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 1_000_000, ..WriterConfig::default() })?;
+            let writer = Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 0, ..WriterConfig::default() })?;
             if config.demo && writer.recovered_head <= 1 {
                 let n = demo::load(&writer.handle())?;
                 tracing::info!(commands = n, "demo economy loaded");
