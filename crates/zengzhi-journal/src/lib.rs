@@ -4,7 +4,7 @@
 //! - [`Entry`]: an accepted command with its sequence number, canonical bytes (the replay line,
 //!   with its `at` time) and a SHA-256 hash chain over all entries before it.
 //! - [`Backend`]: one interface, two implementations — [`sqlite::Sqlite`] (the embedded
-//!   default: one file, WAL, fsync on) and [`postgres::Postgres`] (production).
+//!   default: the journal in one file, WAL, fsync on; the query tables in a second file) and [`postgres::Postgres`] (production).
 //! - [`writer`]: the single writer thread that owns the engine, applies commands from a bounded
 //!   queue, appends each batch of accepted commands in one transaction (group commit), and only
 //!   then answers the callers.
