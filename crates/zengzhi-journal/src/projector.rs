@@ -79,14 +79,21 @@ impl Projector {
     /// Projects every entry after the watermark, `page` entries per transaction. Returns how
     /// many entries were projected.
     pub fn catch_up(&mut self, backend: &mut dyn Backend, page: usize) -> Result<u64> {
+        self.catch_up_until(backend, page, None)
+    }
+
+    /// As [`catch_up`](Self::catch_up), but starts no new page after `deadline` (if any): the
+    /// tables may then still be behind, and resume from their watermark next time.
+    pub fn catch_up_until(&mut self, backend: &mut dyn Backend, page: usize, deadline: Option<std::time::Instant>) -> Result<u64> {
         let mut total = 0;
-        loop {
+        while deadline.map_or(true, |d| std::time::Instant::now() < d) {
             let n = self.project_page(backend, page)?;
             if n == 0 {
-                return Ok(total);
+                break;
             }
             total += n;
         }
+        Ok(total)
     }
 
     /// Projects at most `page` entries after the watermark in one transaction; returns how many

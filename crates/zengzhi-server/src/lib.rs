@@ -211,12 +211,8 @@ impl ProjectorThread {
             // A last pass so the tables cover everything committed before shutdown, bounded in
             // time: after a long saturation the backlog can take minutes, and the tables resume
             // after their watermark at the next start anyway.
-            let deadline = std::time::Instant::now() + SHUTDOWN_CATCH_UP;
-            while std::time::Instant::now() < deadline {
-                match projector.project_page(backend.as_mut(), 5_000) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => watermark.store(projector.watermark(), Ordering::Release),
-                }
+            if projector.catch_up_until(backend.as_mut(), 5_000, Some(std::time::Instant::now() + SHUTDOWN_CATCH_UP)).is_ok() {
+                watermark.store(projector.watermark(), Ordering::Release);
             }
             if projector.watermark() < backend.head().ok().flatten().map_or(0, |h| h.0) {
                 tracing::info!(watermark = projector.watermark(), "query tables behind at shutdown; they catch up at the next start");
