@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::{bail, Result};
 use clap::Args;
 use zengzhi_core::command::Command;
-use zengzhi_core::num::{format_money, format_points, format_price, parse_money};
+use zengzhi_core::num::{format_money, format_points, format_price, parse_money, Fen};
 use zengzhi_core::{Engine, Rules};
 
 #[derive(Args)]
@@ -27,7 +27,7 @@ fn apply(engine: &mut Engine, command: Command<'_>) -> Result<zengzhi_core::Appl
 }
 
 pub fn run(args: SeedArgs) -> Result<()> {
-    let Some(amount_fen) = parse_money(&args.amount).filter(|&a| a > 0) else {
+    let Some(amount_fen) = parse_money(&args.amount).filter(|&a| a > Fen::ZERO) else {
         bail!("--amount must be a positive amount with at most 2 decimals, got {:?}", args.amount);
     };
     let mut out = std::io::stdout().lock();
@@ -63,8 +63,8 @@ pub fn run(args: SeedArgs) -> Result<()> {
                 merchant: Some("store1".into()),
                 amount_fen,
                 commission_fen: None,
-                pay_cash_fen: 0,
-                pay_coins_fen: 0,
+                pay_cash_fen: Fen::ZERO,
+                pay_coins_fen: Fen::ZERO,
             },
         )?;
         if args.all || n <= 10 || n % 100 == 0 || applied.exits > 0 {
@@ -85,13 +85,13 @@ pub fn run(args: SeedArgs) -> Result<()> {
                 "第 {n} 笔订单后 u1 封顶出局：积分被强制卖出，到账 {} 元（消费 {} 元的 {}%），其余留在盈利池推高价格。",
                 format_money(first.cash_fen),
                 format_money(amount_fen),
-                first.cash_fen * 100 / amount_fen
+                first.cash_fen.to_fen() * 100 / amount_fen.to_fen()
             )?;
             writeln!(
                 out,
                 "After order {n}, u1 reached the 1.2x cap: its points were force-sold for {} ({}% of the {} it spent); the rest stays in the pool.",
                 format_money(first.cash_fen),
-                first.cash_fen * 100 / amount_fen,
+                first.cash_fen.to_fen() * 100 / amount_fen.to_fen(),
                 format_money(amount_fen)
             )?;
             writeln!(

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use zengzhi_core::num::{format_money, format_points, format_price, parse_money};
+use zengzhi_core::num::{format_money, format_points, format_price, parse_money, Fen, Units};
 use zengzhi_sim::montecarlo::{simulate, total_runs};
 use zengzhi_sim::presets::{names, preset, seed_projection};
 use zengzhi_sim::scenario::{load_file, Loaded};
@@ -50,14 +50,14 @@ fn progress_bar(len: u64, template: &str) -> ProgressBar {
 
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if args.preset.as_deref() == Some("seed") {
-        let amount = parse_money(&args.amount).filter(|&a| a > 0);
+        let amount = parse_money(&args.amount).filter(|&a| a > Fen::ZERO);
         let Some(amount_fen) = amount else {
             bail!(
                 "--amount 须为正数且至多两位小数 / must be a positive amount with at most 2 decimals: {:?}",
                 args.amount
             )
         };
-        print_seed(amount_fen, args.max_orders)?;
+        print_seed(amount_fen.to_fen(), args.max_orders)?;
         return Ok(ExitCode::SUCCESS);
     }
     let loaded = match (&args.scenario, &args.preset) {
@@ -105,8 +105,8 @@ fn print_seed(amount_fen: i64, max_orders: u64) -> Result<()> {
     writeln!(
         out,
         "消费增值模型演算 / the seed's projection: 门店抽成 20%，每笔订单由一名新会员消费 {} 元 / store commission 20%, each order a new member buying {}",
-        format_money(amount_fen),
-        format_money(amount_fen)
+        format_money(Fen::from_fen(amount_fen)),
+        format_money(Fen::from_fen(amount_fen))
     )?;
     writeln!(
         out,
@@ -118,10 +118,10 @@ fn print_seed(amount_fen: i64, max_orders: u64) -> Result<()> {
             out,
             "{:>10}  {:>18}  {:>16}  {:>20}  {:>14}",
             row.order,
-            format_points(row.minted_units),
-            format_money(row.pool_fen),
-            format_points(row.supply_units),
-            format_price(row.pool_fen, row.supply_units)
+            format_points(Units::from_units(row.minted_units)),
+            format_money(Fen::from_fen(row.pool_fen)),
+            format_points(Units::from_units(row.supply_units)),
+            format_price(Fen::from_fen(row.pool_fen), Units::from_units(row.supply_units))
         )?;
     }
     match &projection.exit {
@@ -132,18 +132,18 @@ fn print_seed(amount_fen: i64, max_orders: u64) -> Result<()> {
                 "第 {} 笔订单后 {} 封顶出局：积分按 {} 元被强制卖出，到账 {} 元，{} 元留在盈利池。",
                 e.order,
                 e.member,
-                format_money(e.gross_fen),
-                format_money(e.payout_fen),
-                format_money(e.retained_fen)
+                format_money(Fen::from_fen(e.gross_fen)),
+                format_money(Fen::from_fen(e.payout_fen)),
+                format_money(Fen::from_fen(e.retained_fen))
             )?;
             writeln!(
                 out,
                 "After order {}, {} reached the cap: points force-sold for {}, paid {}, {} stays in the pool.",
                 e.order,
                 e.member,
-                format_money(e.gross_fen),
-                format_money(e.payout_fen),
-                format_money(e.retained_fen)
+                format_money(Fen::from_fen(e.gross_fen)),
+                format_money(Fen::from_fen(e.payout_fen)),
+                format_money(Fen::from_fen(e.retained_fen))
             )?;
         }
         None => writeln!(out, "{max_orders} 笔订单内无人出局 / no exit within {max_orders} orders")?,

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use zengzhi_core::command::Command;
+use zengzhi_core::num::Fen;
 use zengzhi_journal::backend::Backend;
 use zengzhi_journal::recovery::{export, verify};
 use zengzhi_journal::writer::{Writer, WriterConfig};
@@ -183,15 +184,15 @@ pub fn crash_load(args: CrashLoadArgs) -> Result<ExitCode> {
                 let member = format!("r{run}m{}", rng.below(20));
                 let command = match rng.below(10) {
                     0 => Command::Sell { member: member.into(), points: zengzhi_core::command::SellQty::All },
-                    1 => Command::Inject { amount_fen: 1 + rng.below(10_000) as i64 },
+                    1 => Command::Inject { amount_fen: Fen::from_fen(1 + rng.below(10_000) as i64) },
                     _ => Command::Order {
                         order: format!("r{run}o{n}").into(),
                         member: member.into(),
                         merchant: Some(store.clone().into()),
-                        amount_fen: 100 + rng.below(100_000) as i64,
+                        amount_fen: Fen::from_fen(100 + rng.below(100_000) as i64),
                         commission_fen: None,
-                        pay_cash_fen: 0,
-                        pay_coins_fen: 0,
+                        pay_cash_fen: Fen::ZERO,
+                        pay_coins_fen: Fen::ZERO,
                     },
                 };
                 (command, None)

@@ -1,7 +1,7 @@
 //! The invariants of SPEC §7, checked on an engine's state.
 
-use crate::engine::Engine;
-use crate::num::format_money;
+use crate::engine::{Aggregates, Engine};
+use crate::num::{format_money, Fen, Units};
 
 /// A broken invariant: which one, and the numbers that show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +20,7 @@ impl std::fmt::Display for Violation {
 /// Checks invariants between consecutive states. Keeps the previous `(pool, supply)`.
 #[derive(Debug, Default, Clone)]
 pub struct Checker {
-    previous: Option<(i64, i64)>,
+    previous: Option<(Fen, Units)>,
 }
 
 fn fail(invariant: &'static str, detail: String) -> Result<(), Violation> {
@@ -37,7 +37,10 @@ impl Checker {
     pub fn check(&mut self, engine: &Engine) -> Result<(), Violation> {
         let (pool, supply) = (engine.pool_fen(), engine.supply_units());
         if let Some((p0, s0)) = self.previous {
-            if s0 > 0 && supply > 0 && i128::from(pool) * i128::from(s0) < i128::from(p0) * i128::from(supply) {
+            if s0.is_positive()
+                && supply.is_positive()
+                && i128::from(pool) * i128::from(s0) < i128::from(p0) * i128::from(supply)
+            {
                 return fail("7.1 price never falls", format!("{p0}/{s0} fen/unit became {pool}/{supply}"));
             }
         }
@@ -46,15 +49,17 @@ impl Checker {
     }
 }
 
-/// Invariants 7.2–7.5 on one state.
+/// Invariants 7.2–7.5 on one state, and the engine's kept sums against a full scan.
 pub fn check_state(engine: &Engine) -> Result<(), Violation> {
     let t = engine.totals();
-    let mut held: i128 = 0;
-    let mut cash: i128 = 0;
-    let mut coins: i128 = 0;
     for (i, m) in engine.members().iter().enumerate() {
-        let id = engine.member_id(i as u32);
-        if m.points < 0 || m.locked < 0 || m.cash_fen < 0 || m.coins_fen < 0 || m.cycle_realized_fen < 0 {
+        let id = engine.member_id(u32::try_from(i).expect("member indexes are u32"));
+        if m.points.is_negative()
+            || m.locked.is_negative()
+            || m.cash_fen.is_negative()
+            || m.coins_fen.is_negative()
+            || m.cycle_realized_fen.is_negative()
+        {
             return fail("7.5 no negative balance", format!("member {id}: {m:?}"));
         }
         if engine.triggers(m) {
@@ -68,38 +73,40 @@ pub fn check_state(engine: &Engine) -> Result<(), Violation> {
                 ),
             );
         }
-        held += i128::from(m.points) + i128::from(m.locked);
-        cash += i128::from(m.cash_fen);
-        coins += i128::from(m.coins_fen);
     }
-    if engine.pool_fen() < 0
-        || engine.supply_units() < 0
-        || engine.dividend_pool_fen() < 0
-        || engine.platform_revenue_fen() < 0
+    if engine.pool_fen().is_negative()
+        || engine.supply_units().is_negative()
+        || engine.dividend_pool_fen().is_negative()
+        || engine.platform_revenue_fen().is_negative()
     {
         return fail("7.5 no negative balance", "pool, supply, dividend pool or platform revenue".into());
     }
-    if engine.supply_units() == 0 && engine.pool_fen() < 0 {
-        return fail("7.5 no negative balance", "pool".into());
+    let Some(scan) = Aggregates::scan(engine.members()) else {
+        return fail("7.3 money adds up", "a sum over members does not fit".into());
+    };
+    if scan != *engine.aggregates() {
+        return fail("kept sums", format!("kept {:?} ≠ scanned {scan:?}", engine.aggregates()));
     }
-    if held != i128::from(engine.supply_units()) {
-        return fail("7.2 points add up", format!("supply {} ≠ Σ(points + locked) {held}", engine.supply_units()));
+    if scan.member_held != engine.supply_units() {
+        return fail(
+            "7.2 points add up",
+            format!("supply {} ≠ Σ(points + locked) {}", engine.supply_units(), scan.member_held),
+        );
     }
-    let money_in = i128::from(t.commissions_fen) + i128::from(t.injected_fen) + i128::from(t.subsidies_fen);
     let money_out = i128::from(engine.pool_fen())
-        + cash
+        + i128::from(scan.member_cash_fen)
         + i128::from(engine.platform_revenue_fen())
         + i128::from(engine.dividend_pool_fen())
         + i128::from(t.withdrawn_fen)
         + i128::from(t.cash_spent_fen)
         + i128::from(t.redeemed_fen);
-    if money_in != money_out {
-        return fail("7.3 money adds up", format!("in {money_in} fen ≠ held and paid out {money_out} fen"));
+    if t.money_in() != money_out {
+        return fail("7.3 money adds up", format!("in {} fen ≠ held and paid out {money_out} fen", t.money_in()));
     }
-    if i128::from(t.coins_issued_fen) != coins + i128::from(t.coins_spent_fen) {
+    if i128::from(t.coins_issued_fen) != i128::from(scan.member_coins_fen) + i128::from(t.coins_spent_fen) {
         return fail(
             "7.4 coins add up",
-            format!("issued {} ≠ Σcoins {coins} + spent {}", t.coins_issued_fen, t.coins_spent_fen),
+            format!("issued {} ≠ Σcoins {} + spent {}", t.coins_issued_fen, scan.member_coins_fen, t.coins_spent_fen),
         );
     }
     Ok(())

@@ -2,93 +2,165 @@
 //! whole-object validation, and the compliance lint of `zengzhi check-rules`.
 
 use crate::json::Json;
-use crate::num::{format_rate, parse_money, parse_rate, MAX_MONEY_ARG_FEN, MAX_MULTIPLE_PPM, PPM};
+use crate::num::{
+    format_money, format_rate, parse_money, parse_rate, Fen, Ppm, MAX_MONEY_ARG_FEN, MAX_MULTIPLE_PPM, PPM,
+};
 
 /// All rules, in exact units: money in fen, rates and the exit multiple in ppm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
-    pub initial_price_fen: i64,
-    pub mint_ratio_ppm: i64,
-    pub default_rate_ppm: i64,
-    pub pool_share_ppm: i64,
-    pub distribution_share_ppm: i64,
-    pub retention_ppm: i64,
-    pub min_lifetime_consumption_fen: i64,
-    pub exit_multiple_ppm: i64,
-    pub referral_direct_ppm: i64,
-    pub referral_indirect_ppm: i64,
-    pub referral_merchant_recruiter_ppm: i64,
-    pub agent_district_ppm: i64,
-    pub agent_city_ppm: i64,
-    pub agent_province_ppm: i64,
-    pub agent_peer_ppm: i64,
-    pub dividend_share_of_platform_ppm: i64,
-    pub vesting_release_ppm: i64,
-    pub withdraw_min_fen: i64,
-    pub withdraw_fee_ppm: i64,
-    pub max_mint_value_per_order_fen: i64,
+    pub initial_price_fen: Fen,
+    pub mint_ratio_ppm: Ppm,
+    pub default_rate_ppm: Ppm,
+    pub pool_share_ppm: Ppm,
+    pub distribution_share_ppm: Ppm,
+    pub retention_ppm: Ppm,
+    pub min_lifetime_consumption_fen: Fen,
+    pub exit_multiple_ppm: Ppm,
+    pub referral_direct_ppm: Ppm,
+    pub referral_indirect_ppm: Ppm,
+    pub referral_merchant_recruiter_ppm: Ppm,
+    pub agent_district_ppm: Ppm,
+    pub agent_city_ppm: Ppm,
+    pub agent_province_ppm: Ppm,
+    pub agent_peer_ppm: Ppm,
+    pub dividend_share_of_platform_ppm: Ppm,
+    pub vesting_release_ppm: Ppm,
+    pub withdraw_min_fen: Fen,
+    pub withdraw_fee_ppm: Ppm,
+    pub max_mint_value_per_order_fen: Fen,
 }
 
 impl Default for Rules {
     /// The seed's numbers (SPEC §4).
     fn default() -> Self {
         Rules {
-            initial_price_fen: 100,
-            mint_ratio_ppm: 700_000,
-            default_rate_ppm: 200_000,
-            pool_share_ppm: 800_000,
-            distribution_share_ppm: 100_000,
-            retention_ppm: 200_000,
-            min_lifetime_consumption_fen: 0,
-            exit_multiple_ppm: 1_200_000,
-            referral_direct_ppm: 3_000,
-            referral_indirect_ppm: 2_000,
-            referral_merchant_recruiter_ppm: 5_000,
-            agent_district_ppm: 1_000,
-            agent_city_ppm: 2_000,
-            agent_province_ppm: 3_000,
-            agent_peer_ppm: 0,
-            dividend_share_of_platform_ppm: 0,
-            vesting_release_ppm: 10_000,
-            withdraw_min_fen: 0,
-            withdraw_fee_ppm: 0,
-            max_mint_value_per_order_fen: 0,
+            initial_price_fen: Fen::from_fen(100),
+            mint_ratio_ppm: Ppm::from_ppm(700_000),
+            default_rate_ppm: Ppm::from_ppm(200_000),
+            pool_share_ppm: Ppm::from_ppm(800_000),
+            distribution_share_ppm: Ppm::from_ppm(100_000),
+            retention_ppm: Ppm::from_ppm(200_000),
+            min_lifetime_consumption_fen: Fen::from_fen(0),
+            exit_multiple_ppm: Ppm::from_ppm(1_200_000),
+            referral_direct_ppm: Ppm::from_ppm(3_000),
+            referral_indirect_ppm: Ppm::from_ppm(2_000),
+            referral_merchant_recruiter_ppm: Ppm::from_ppm(5_000),
+            agent_district_ppm: Ppm::from_ppm(1_000),
+            agent_city_ppm: Ppm::from_ppm(2_000),
+            agent_province_ppm: Ppm::from_ppm(3_000),
+            agent_peer_ppm: Ppm::from_ppm(0),
+            dividend_share_of_platform_ppm: Ppm::from_ppm(0),
+            vesting_release_ppm: Ppm::from_ppm(10_000),
+            withdraw_min_fen: Fen::from_fen(0),
+            withdraw_fee_ppm: Ppm::from_ppm(0),
+            max_mint_value_per_order_fen: Fen::from_fen(0),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+/// A rule's field, by kind.
+#[derive(Clone, Copy)]
+enum Field {
     /// A rate in [0, 1].
-    Rate,
+    Rate(fn(&mut Rules) -> &mut Ppm),
     /// `exit.multiple`, in [0, 100].
-    Multiple,
+    Multiple(fn(&mut Rules) -> &mut Ppm),
     /// A money value, at most 100,000,000.00.
-    Money,
+    Money(fn(&mut Rules) -> &mut Fen),
 }
 
-/// Every rule key: section, key, kind, and the field it sets.
-const KEYS: &[(&str, &str, Kind, fn(&mut Rules) -> &mut i64)] = &[
-    ("points", "initial_price", Kind::Money, |r| &mut r.initial_price_fen),
-    ("points", "mint_ratio", Kind::Rate, |r| &mut r.mint_ratio_ppm),
-    ("commission", "default_rate", Kind::Rate, |r| &mut r.default_rate_ppm),
-    ("commission", "pool_share", Kind::Rate, |r| &mut r.pool_share_ppm),
-    ("commission", "distribution_share", Kind::Rate, |r| &mut r.distribution_share_ppm),
-    ("sell", "retention", Kind::Rate, |r| &mut r.retention_ppm),
-    ("sell", "min_lifetime_consumption", Kind::Money, |r| &mut r.min_lifetime_consumption_fen),
-    ("exit", "multiple", Kind::Multiple, |r| &mut r.exit_multiple_ppm),
-    ("referral", "direct", Kind::Rate, |r| &mut r.referral_direct_ppm),
-    ("referral", "indirect", Kind::Rate, |r| &mut r.referral_indirect_ppm),
-    ("referral", "merchant_recruiter", Kind::Rate, |r| &mut r.referral_merchant_recruiter_ppm),
-    ("agents", "district", Kind::Rate, |r| &mut r.agent_district_ppm),
-    ("agents", "city", Kind::Rate, |r| &mut r.agent_city_ppm),
-    ("agents", "province", Kind::Rate, |r| &mut r.agent_province_ppm),
-    ("agents", "peer", Kind::Rate, |r| &mut r.agent_peer_ppm),
-    ("dividends", "share_of_platform", Kind::Rate, |r| &mut r.dividend_share_of_platform_ppm),
-    ("vesting", "release", Kind::Rate, |r| &mut r.vesting_release_ppm),
-    ("withdraw", "min", Kind::Money, |r| &mut r.withdraw_min_fen),
-    ("withdraw", "fee", Kind::Rate, |r| &mut r.withdraw_fee_ppm),
-    ("limits", "max_mint_value_per_order", Kind::Money, |r| &mut r.max_mint_value_per_order_fen),
+impl Field {
+    /// The largest value, in the field's unit.
+    fn max(self) -> i64 {
+        match self {
+            Field::Rate(_) => PPM,
+            Field::Multiple(_) => MAX_MULTIPLE_PPM,
+            Field::Money(_) => MAX_MONEY_ARG_FEN,
+        }
+    }
+
+    /// Sets the field from its text; `false` (and nothing set) when the text is not valid.
+    fn parse_into(self, rules: &mut Rules, text: &str) -> bool {
+        match self {
+            Field::Rate(f) | Field::Multiple(f) => parse_rate(text, Ppm::from_ppm(self.max())).map(|v| *f(rules) = v),
+            Field::Money(f) => parse_money(text).map(|v| *f(rules) = v),
+        }
+        .is_some()
+    }
+
+    /// The value in the field's unit (fen or ppm), for snapshots.
+    fn raw(self, rules: &mut Rules) -> i64 {
+        match self {
+            Field::Rate(f) | Field::Multiple(f) => f(rules).to_ppm(),
+            Field::Money(f) => f(rules).to_fen(),
+        }
+    }
+
+    /// Sets the field from a value in its unit; `false` when out of range.
+    fn set_raw(self, rules: &mut Rules, v: i64) -> bool {
+        if !(0..=self.max()).contains(&v) {
+            return false;
+        }
+        match self {
+            Field::Rate(f) | Field::Multiple(f) => *f(rules) = Ppm::from_ppm(v),
+            Field::Money(f) => *f(rules) = Fen::from_fen(v),
+        }
+        true
+    }
+
+    /// The value as rules text.
+    fn text(self, rules: &mut Rules) -> String {
+        match self {
+            Field::Rate(f) | Field::Multiple(f) => format_rate(*f(rules)),
+            Field::Money(f) => format_money(*f(rules)),
+        }
+    }
+
+    /// The problem with a text that does not parse.
+    fn problem(self, path: &str, text: &str) -> RuleProblem {
+        match self {
+            Field::Rate(_) => problem(
+                path,
+                format!("“{text}” 不是 0 到 1 之间、最多 6 位小数的比例"),
+                format!("{text:?} is not a rate from 0 to 1 with at most 6 decimals"),
+            ),
+            Field::Multiple(_) => problem(
+                path,
+                format!("“{text}” 不是 0 到 100 之间、最多 6 位小数的倍数"),
+                format!("{text:?} is not a multiple from 0 to 100 with at most 6 decimals"),
+            ),
+            Field::Money(_) => problem(
+                path,
+                format!("“{text}” 不是最多 2 位小数、不超过 100,000,000.00 的金额"),
+                format!("{text:?} is not an amount with at most 2 decimals, at most 100,000,000.00"),
+            ),
+        }
+    }
+}
+
+/// Every rule key: section, key, and the field it sets.
+const KEYS: &[(&str, &str, Field)] = &[
+    ("points", "initial_price", Field::Money(|r| &mut r.initial_price_fen)),
+    ("points", "mint_ratio", Field::Rate(|r| &mut r.mint_ratio_ppm)),
+    ("commission", "default_rate", Field::Rate(|r| &mut r.default_rate_ppm)),
+    ("commission", "pool_share", Field::Rate(|r| &mut r.pool_share_ppm)),
+    ("commission", "distribution_share", Field::Rate(|r| &mut r.distribution_share_ppm)),
+    ("sell", "retention", Field::Rate(|r| &mut r.retention_ppm)),
+    ("sell", "min_lifetime_consumption", Field::Money(|r| &mut r.min_lifetime_consumption_fen)),
+    ("exit", "multiple", Field::Multiple(|r| &mut r.exit_multiple_ppm)),
+    ("referral", "direct", Field::Rate(|r| &mut r.referral_direct_ppm)),
+    ("referral", "indirect", Field::Rate(|r| &mut r.referral_indirect_ppm)),
+    ("referral", "merchant_recruiter", Field::Rate(|r| &mut r.referral_merchant_recruiter_ppm)),
+    ("agents", "district", Field::Rate(|r| &mut r.agent_district_ppm)),
+    ("agents", "city", Field::Rate(|r| &mut r.agent_city_ppm)),
+    ("agents", "province", Field::Rate(|r| &mut r.agent_province_ppm)),
+    ("agents", "peer", Field::Rate(|r| &mut r.agent_peer_ppm)),
+    ("dividends", "share_of_platform", Field::Rate(|r| &mut r.dividend_share_of_platform_ppm)),
+    ("vesting", "release", Field::Rate(|r| &mut r.vesting_release_ppm)),
+    ("withdraw", "min", Field::Money(|r| &mut r.withdraw_min_fen)),
+    ("withdraw", "fee", Field::Rate(|r| &mut r.withdraw_fee_ppm)),
+    ("limits", "max_mint_value_per_order", Field::Money(|r| &mut r.max_mint_value_per_order_fen)),
 ];
 
 /// One problem found in a rules document, in Chinese and English.
@@ -176,50 +248,7 @@ impl Rules {
         let mut next = self.clone();
         let mut problems = Vec::new();
         for (section, keys) in doc {
-            if !KEYS.iter().any(|(s, ..)| s == section) {
-                problems.push(problem(section, "未知的规则分组", "unknown section"));
-                continue;
-            }
-            let Some(keys) = keys else {
-                problems.push(problem(section, "规则分组必须是表", "a section must be a table"));
-                continue;
-            };
-            for (key, value) in keys {
-                let path = format!("{section}.{key}");
-                let Some((_, _, kind, field)) = KEYS.iter().find(|(s, k, ..)| s == section && k == key) else {
-                    problems.push(problem(&path, "未知的规则项", "unknown key"));
-                    continue;
-                };
-                let Some(text) = value else {
-                    problems.push(problem(&path, "取值必须是字符串", "the value must be a string"));
-                    continue;
-                };
-                let parsed = match kind {
-                    Kind::Rate => parse_rate(text, PPM),
-                    Kind::Multiple => parse_rate(text, MAX_MULTIPLE_PPM),
-                    Kind::Money => parse_money(text),
-                };
-                match parsed {
-                    Some(v) => *field(&mut next) = v,
-                    None => problems.push(match kind {
-                        Kind::Rate => problem(
-                            &path,
-                            format!("“{text}” 不是 0 到 1 之间、最多 6 位小数的比例"),
-                            format!("{text:?} is not a rate from 0 to 1 with at most 6 decimals"),
-                        ),
-                        Kind::Multiple => problem(
-                            &path,
-                            format!("“{text}” 不是 0 到 100 之间、最多 6 位小数的倍数"),
-                            format!("{text:?} is not a multiple from 0 to 100 with at most 6 decimals"),
-                        ),
-                        Kind::Money => problem(
-                            &path,
-                            format!("“{text}” 不是最多 2 位小数、不超过 100,000,000.00 的金额"),
-                            format!("{text:?} is not an amount with at most 2 decimals, at most 100,000,000.00"),
-                        ),
-                    }),
-                }
-            }
+            next.apply_section(section, keys.as_deref(), &mut problems);
         }
         problems.extend(next.whole_problems());
         if problems.is_empty() {
@@ -229,10 +258,48 @@ impl Rules {
         }
     }
 
-    /// Every rule value in a fixed order (for snapshots).
+    /// Sets the keys of one section of a document, pushing a problem for each bad one.
+    fn apply_section(
+        &mut self,
+        section: &str,
+        keys: Option<&[(String, Option<String>)]>,
+        problems: &mut Vec<RuleProblem>,
+    ) {
+        if !KEYS.iter().any(|(s, ..)| *s == section) {
+            problems.push(problem(section, "未知的规则分组", "unknown section"));
+            return;
+        }
+        let Some(keys) = keys else {
+            problems.push(problem(section, "规则分组必须是表", "a section must be a table"));
+            return;
+        };
+        for (key, value) in keys {
+            if let Err(p) = self.apply_key(section, key, value.as_deref()) {
+                problems.push(p);
+            }
+        }
+    }
+
+    /// Sets one key from its text.
+    fn apply_key(&mut self, section: &str, key: &str, value: Option<&str>) -> Result<(), RuleProblem> {
+        let path = format!("{section}.{key}");
+        let Some((_, _, field)) = KEYS.iter().find(|(s, k, _)| *s == section && *k == key) else {
+            return Err(problem(&path, "未知的规则项", "unknown key"));
+        };
+        let Some(text) = value else {
+            return Err(problem(&path, "取值必须是字符串", "the value must be a string"));
+        };
+        if field.parse_into(self, text) {
+            Ok(())
+        } else {
+            Err(field.problem(&path, text))
+        }
+    }
+
+    /// Every rule value in a fixed order, in fen or ppm (for snapshots).
     pub fn to_values(&self) -> Vec<i64> {
         let mut copy = self.clone();
-        KEYS.iter().map(|(_, _, _, field)| *field(&mut copy)).collect()
+        KEYS.iter().map(|(_, _, field)| field.raw(&mut copy)).collect()
     }
 
     /// Rules from [`to_values`](Self::to_values) output; `None` if the values do not make valid
@@ -242,16 +309,10 @@ impl Rules {
             return None;
         }
         let mut rules = Rules::default();
-        for ((_, _, kind, field), &v) in KEYS.iter().zip(values) {
-            let max = match kind {
-                Kind::Rate => PPM,
-                Kind::Multiple => MAX_MULTIPLE_PPM,
-                Kind::Money => MAX_MONEY_ARG_FEN,
-            };
-            if !(0..=max).contains(&v) {
+        for ((_, _, field), &v) in KEYS.iter().zip(values) {
+            if !field.set_raw(&mut rules, v) {
                 return None;
             }
-            *field(&mut rules) = v;
         }
         rules.whole_problems().is_empty().then_some(rules)
     }
@@ -261,12 +322,8 @@ impl Rules {
     pub fn to_doc(&self) -> RuleDoc {
         let mut copy = self.clone();
         let mut doc: RuleDoc = Vec::new();
-        for (section, key, kind, field) in KEYS {
-            let v = *field(&mut copy);
-            let text = match kind {
-                Kind::Money => crate::num::format_money(v),
-                Kind::Rate | Kind::Multiple => format_rate(v),
-            };
+        for (section, key, field) in KEYS {
+            let text = field.text(&mut copy);
             match doc.iter_mut().find(|(s, _)| s == section) {
                 Some((_, Some(keys))) => keys.push((key.to_string(), Some(text))),
                 _ => doc.push((section.to_string(), Some(vec![(key.to_string(), Some(text))]))),
@@ -284,7 +341,7 @@ impl Rules {
     /// The checks on the whole rules object (SPEC §4).
     fn whole_problems(&self) -> Vec<RuleProblem> {
         let mut problems = Vec::new();
-        if self.pool_share_ppm + self.distribution_share_ppm > PPM {
+        if self.pool_share_ppm + self.distribution_share_ppm > Ppm::ONE {
             problems.push(problem(
                 "commission",
                 "pool_share 与 distribution_share 之和超过 1",
@@ -298,18 +355,18 @@ impl Rules {
                 "agent rates must satisfy district ≤ city ≤ province",
             ));
         }
-        if self.initial_price_fen <= 0 {
+        if !self.initial_price_fen.is_positive() {
             problems.push(problem("points.initial_price", "积分起盘价必须大于 0", "initial_price must be above 0"));
         }
-        debug_assert!(self.mint_ratio_ppm <= PPM && self.exit_multiple_ppm <= MAX_MULTIPLE_PPM);
-        debug_assert!(self.withdraw_min_fen <= MAX_MONEY_ARG_FEN);
+        debug_assert!(self.mint_ratio_ppm <= Ppm::ONE && self.exit_multiple_ppm.to_ppm() <= MAX_MULTIPLE_PPM);
+        debug_assert!(self.withdraw_min_fen.to_fen() <= MAX_MONEY_ARG_FEN);
         problems
     }
 
     /// The compliance lint of `zengzhi check-rules`: legal but risky settings.
     pub fn warnings(&self) -> Vec<RuleProblem> {
         let mut warnings = Vec::new();
-        let net_exit = i128::from(self.exit_multiple_ppm) * i128::from(PPM - self.retention_ppm);
+        let net_exit = i128::from(self.exit_multiple_ppm) * i128::from(Ppm::ONE - self.retention_ppm);
         if net_exit > i128::from(PPM) * i128::from(PPM) {
             warnings.push(problem(
                 "exit.multiple",
@@ -325,12 +382,11 @@ impl Rules {
                 ),
             ));
         }
-        let reward_sum = i128::from(
-            self.referral_direct_ppm
-                + self.referral_indirect_ppm
-                + self.referral_merchant_recruiter_ppm
-                + self.agent_province_ppm,
-        ) * i128::from(PPM)
+        let reward_sum = (i128::from(self.referral_direct_ppm)
+            + i128::from(self.referral_indirect_ppm)
+            + i128::from(self.referral_merchant_recruiter_ppm)
+            + i128::from(self.agent_province_ppm))
+            * i128::from(PPM)
             + i128::from(self.agent_province_ppm) * i128::from(self.agent_peer_ppm);
         let budget = i128::from(self.default_rate_ppm) * i128::from(self.distribution_share_ppm);
         if reward_sum > budget {
@@ -340,7 +396,7 @@ impl Rules {
                 "direct + indirect + merchant_recruiter + province (plus the peer share) exceeds the reward budget (default_rate × distribution_share): later rewards will be cut",
             ));
         }
-        if self.mint_ratio_ppm == PPM {
+        if self.mint_ratio_ppm == Ppm::ONE {
             warnings.push(problem(
                 "points.mint_ratio",
                 "mint_ratio = 1：订单不再推高积分价格",
@@ -394,8 +450,8 @@ mod tests {
     #[test]
     fn partial_update_keeps_other_keys() {
         let r = Rules::from_toml("[exit]\nmultiple = \"2.0\"").unwrap();
-        assert_eq!(r.exit_multiple_ppm, 2_000_000);
-        assert_eq!(r.retention_ppm, 200_000);
+        assert_eq!(r.exit_multiple_ppm, Ppm::from_ppm(2_000_000));
+        assert_eq!(r.retention_ppm, Ppm::from_ppm(200_000));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! panics. The exit index is not stored: it is rebuilt from the members.
 
 use crate::command::valid_id;
-use crate::engine::{Campaign, CascadeMode, Engine, Member, Merchant, Totals, NONE};
+use crate::engine::{Aggregates, Campaign, CascadeMode, Engine, Member, Merchant, Totals, NONE};
+use crate::num::{Fen, Ppm, Units};
 use crate::rules::Rules;
 
 const MAGIC: &[u8; 8] = b"ZZSNAP01";
@@ -27,6 +28,12 @@ struct Writer(Vec<u8>);
 impl Writer {
     fn i64(&mut self, v: i64) {
         self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn fens(&mut self, values: &[Fen]) {
+        values.iter().for_each(|v| self.i64(v.to_fen()));
+    }
+    fn units(&mut self, v: Units) {
+        self.i64(v.to_units());
     }
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
@@ -71,6 +78,12 @@ impl<'a> Reader<'a> {
         }
         Ok(v)
     }
+    fn fen(&mut self, what: &str) -> Read<Fen> {
+        self.nonneg(what).map(Fen::from_fen)
+    }
+    fn units(&mut self, what: &str) -> Read<Units> {
+        self.nonneg(what).map(Units::from_units)
+    }
     fn u64(&mut self) -> Read<u64> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
@@ -113,20 +126,19 @@ impl Engine {
         let values = self.rules.to_values();
         w.u64(values.len() as u64);
         values.iter().for_each(|&v| w.i64(v));
-        w.i64(self.pool);
-        w.i64(self.supply);
+        w.fens(&[self.pool]);
+        w.units(self.supply);
         match self.last_positive {
             Some((p, s)) => {
                 w.u8(1);
-                w.i64(p);
-                w.i64(s);
+                w.fens(&[p]);
+                w.units(s);
             }
             None => w.u8(0),
         }
-        w.i64(self.platform_revenue);
-        w.i64(self.dividend_pool);
+        w.fens(&[self.platform_revenue, self.dividend_pool]);
         let t = &self.totals;
-        for v in [
+        w.fens(&[
             t.commissions_fen,
             t.injected_fen,
             t.subsidies_fen,
@@ -136,26 +148,22 @@ impl Engine {
             t.redeemed_fen,
             t.coins_issued_fen,
             t.coins_spent_fen,
-        ] {
-            w.i64(v);
-        }
+        ]);
         w.u64(t.orders);
         w.u64(t.exits);
         w.u64(self.members.len() as u64);
         for (i, m) in self.members.iter().enumerate() {
             w.id(self.member_ids.name(i as u32).as_bytes());
-            for v in [
-                m.points,
-                m.locked,
+            w.units(m.points);
+            w.units(m.locked);
+            w.fens(&[
                 m.cash_fen,
                 m.coins_fen,
                 m.cycle_consumption_fen,
                 m.cycle_realized_fen,
                 m.lifetime_consumption_fen,
                 m.rewards_fen,
-            ] {
-                w.i64(v);
-            }
+            ]);
             w.u32(m.exits);
             w.u32(m.referrer);
             w.u8(m.agent_levels);
@@ -163,7 +171,7 @@ impl Engine {
         w.u64(self.merchants.len() as u64);
         for (i, s) in self.merchants.iter().enumerate() {
             w.id(self.merchant_ids.name(i as u32).as_bytes());
-            w.i64(s.commission_ppm);
+            w.i64(s.commission_ppm.to_ppm());
             w.u32(s.owner);
             w.u32(s.recruiter);
             w.u32(s.region);
@@ -176,8 +184,8 @@ impl Engine {
             Some(c) => {
                 w.u8(1);
                 w.id(c.id.as_bytes());
-                w.i64(c.rate_ppm);
-                w.i64(c.remaining_fen);
+                w.i64(c.rate_ppm.to_ppm());
+                w.fens(&[c.remaining_fen]);
             }
             None => w.u8(0),
         }
@@ -206,25 +214,25 @@ impl Engine {
         let values = (0..n).map(|_| r.i64()).collect::<Read<Vec<i64>>>()?;
         let rules = Rules::from_values(&values).ok_or_else(|| bad("invalid rules"))?;
         let mut e = Engine::with_mode(rules, mode);
-        e.pool = r.nonneg("pool")?;
-        e.supply = r.nonneg("supply")?;
+        e.pool = r.fen("pool")?;
+        e.supply = r.units("supply")?;
         e.last_positive = match r.u8()? {
             0 => None,
-            1 => Some((r.nonneg("reference pool")?, r.nonneg("reference supply")?)),
+            1 => Some((r.fen("reference pool")?, r.units("reference supply")?)),
             _ => return Err(bad("bad flag")),
         };
-        e.platform_revenue = r.nonneg("platform revenue")?;
-        e.dividend_pool = r.nonneg("dividend pool")?;
+        e.platform_revenue = r.fen("platform revenue")?;
+        e.dividend_pool = r.fen("dividend pool")?;
         e.totals = Totals {
-            commissions_fen: r.nonneg("total")?,
-            injected_fen: r.nonneg("total")?,
-            subsidies_fen: r.nonneg("total")?,
-            subsidy_returned_fen: r.nonneg("total")?,
-            withdrawn_fen: r.nonneg("total")?,
-            cash_spent_fen: r.nonneg("total")?,
-            redeemed_fen: r.nonneg("total")?,
-            coins_issued_fen: r.nonneg("total")?,
-            coins_spent_fen: r.nonneg("total")?,
+            commissions_fen: r.fen("total")?,
+            injected_fen: r.fen("total")?,
+            subsidies_fen: r.fen("total")?,
+            subsidy_returned_fen: r.fen("total")?,
+            withdrawn_fen: r.fen("total")?,
+            cash_spent_fen: r.fen("total")?,
+            redeemed_fen: r.fen("total")?,
+            coins_issued_fen: r.fen("total")?,
+            coins_spent_fen: r.fen("total")?,
             orders: r.u64()?,
             exits: r.u64()?,
         };
@@ -236,14 +244,14 @@ impl Engine {
                 return Err(bad("duplicate member id"));
             }
             let mut m = Member {
-                points: r.nonneg("points")?,
-                locked: r.nonneg("locked")?,
-                cash_fen: r.nonneg("cash")?,
-                coins_fen: r.nonneg("coins")?,
-                cycle_consumption_fen: r.nonneg("consumption")?,
-                cycle_realized_fen: r.nonneg("realised")?,
-                lifetime_consumption_fen: r.nonneg("consumption")?,
-                rewards_fen: r.nonneg("rewards")?,
+                points: r.units("points")?,
+                locked: r.units("locked")?,
+                cash_fen: r.fen("cash")?,
+                coins_fen: r.fen("coins")?,
+                cycle_consumption_fen: r.fen("consumption")?,
+                cycle_realized_fen: r.fen("realised")?,
+                lifetime_consumption_fen: r.fen("consumption")?,
+                rewards_fen: r.fen("rewards")?,
                 ..Member::default()
             };
             m.exits = r.u32()?;
@@ -257,8 +265,8 @@ impl Engine {
             if e.merchant_ids.insert(id).is_err() {
                 return Err(bad("duplicate merchant id"));
             }
-            let commission_ppm = r.nonneg("commission")?;
-            if commission_ppm > crate::num::PPM {
+            let commission_ppm = Ppm::from_ppm(r.nonneg("commission")?);
+            if commission_ppm > Ppm::ONE {
                 return Err(bad("commission above 1"));
             }
             let owner = r.member_ref(members)?;
@@ -279,7 +287,11 @@ impl Engine {
         }
         e.campaign = match r.u8()? {
             0 => None,
-            1 => Some(Campaign { id: r.id()?.to_string(), rate_ppm: r.nonneg("rate")?, remaining_fen: r.nonneg("budget")? }),
+            1 => Some(Campaign {
+                id: r.id()?.to_string(),
+                rate_ppm: Ppm::from_ppm(r.nonneg("rate")?),
+                remaining_fen: r.fen("budget")?,
+            }),
             _ => return Err(bad("bad flag")),
         };
         let agents = r.count(12)?;
@@ -301,8 +313,8 @@ impl Engine {
         if r.at != bytes.len() {
             return Err(bad("trailing bytes"));
         }
-        let held: i128 = e.members.iter().map(|m| i128::from(m.points) + i128::from(m.locked)).sum();
-        if held != i128::from(e.supply) {
+        e.aggregates = Aggregates::scan(&e.members).ok_or_else(|| bad("balances do not fit"))?;
+        if e.aggregates.member_held != e.supply {
             return Err(bad("supply does not add up"));
         }
         e.rebuild_index();

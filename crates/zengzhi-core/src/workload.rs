@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use crate::command::{Command, Level, SellQty};
 use crate::engine::Engine;
+use crate::num::{Fen, Units};
 
 /// SplitMix64: a small, fast, deterministic generator (benchmarks only, never the ledger).
 #[derive(Debug, Clone)]
@@ -139,7 +140,7 @@ pub struct Operations {
 
 /// One generated operation, owning its ids.
 pub enum Op {
-    Order { order: u64, member: u32, store: u32, amount_fen: i64 },
+    Order { order: u64, member: u32, store: u32, amount_fen: Fen },
     Sell { member: u32 },
 }
 
@@ -159,7 +160,7 @@ impl Operations {
             member,
             store: self.rng.below(u64::from(self.work.stores)) as u32,
             // 10.00 to 509.99 yuan.
-            amount_fen: 1_000 + self.rng.below(50_000) as i64,
+            amount_fen: Fen::from_fen(1_000 + i64::try_from(self.rng.below(50_000)).expect("below 50,000")),
         })
     }
 
@@ -173,12 +174,12 @@ impl Operations {
                 merchant: Some(Cow::Borrowed(store)),
                 amount_fen: *amount_fen,
                 commission_fen: None,
-                pay_cash_fen: 0,
-                pay_coins_fen: 0,
+                pay_cash_fen: Fen::ZERO,
+                pay_coins_fen: Fen::ZERO,
             },
             Op::Sell { .. } => {
-                let free = engine.member(member).map_or(0, |m| m.points);
-                let points = if free >= 2 { SellQty::Units(free / 2) } else { SellQty::All };
+                let free = engine.member(member).map_or(Units::ZERO, |m| m.points);
+                let points = if free.to_units() >= 2 { SellQty::Units(free.half_floor()) } else { SellQty::All };
                 Command::Sell { member: Cow::Borrowed(member), points }
             }
         }

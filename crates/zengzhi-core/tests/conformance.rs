@@ -155,15 +155,20 @@ fn recorded_changes_add_up_to_the_balances() {
             }
             for c in engine.take_changes() {
                 let s = sums.entry(c.member).or_default();
-                s[0] += c.points;
-                s[1] += c.locked;
-                s[2] += c.cash_fen;
-                s[3] += c.coins_fen;
+                s[0] += c.points.to_units();
+                s[1] += c.locked.to_units();
+                s[2] += c.cash_fen.to_fen();
+                s[3] += c.coins_fen.to_fen();
             }
         }
         for (i, m) in engine.members().iter().enumerate() {
             let s = sums.get(&(i as u32)).copied().unwrap_or_default();
-            assert_eq!(s, [m.points, m.locked, m.cash_fen, m.coins_fen], "{name}: member {}", engine.member_id(i as u32));
+            assert_eq!(
+                s,
+                [m.points.to_units(), m.locked.to_units(), m.cash_fen.to_fen(), m.coins_fen.to_fen()],
+                "{name}: member {}",
+                engine.member_id(i as u32)
+            );
         }
     }
 }

@@ -44,8 +44,6 @@ use zengzhi_core::state::write_state;
 // Running a sequence and checking the properties
 // ---------------------------------------------------------------------------------------------
 
-
-
 /// What the generators reached, so a generator that silently stops producing some op or error
 /// path is noticed.
 #[derive(Default, Debug)]
@@ -109,7 +107,7 @@ fn run_sequence(rules: &Rules, lines: &[String], cov: &RefCell<Coverage>) -> Res
 
         // (e) the price never falls, checked directly.
         let (pool1, supply1) = (indexed.pool_fen(), indexed.supply_units());
-        if supply0 > 0 && supply1 > 0 {
+        if supply0.is_positive() && supply1.is_positive() {
             prop_assert!(
                 i128::from(pool1) * i128::from(supply0) >= i128::from(pool0) * i128::from(supply1),
                 "line {}: {}: price fell from {}/{} to {}/{}",

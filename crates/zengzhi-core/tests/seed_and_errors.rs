@@ -13,7 +13,7 @@ use common::snapshot;
 use zengzhi_core::command::parse_line;
 use zengzhi_core::engine::{Applied, CascadeMode, Engine, Member};
 use zengzhi_core::invariants::Checker;
-use zengzhi_core::num::{format_money, format_points, format_price};
+use zengzhi_core::num::{format_money, format_points, format_price, Units};
 use zengzhi_core::rules::Rules;
 
 /// 1 point in units.
@@ -26,7 +26,6 @@ struct Harness {
     checker: Checker,
     naive_checker: Checker,
 }
-
 
 impl Harness {
     fn new() -> Self {
@@ -76,11 +75,11 @@ impl Harness {
     }
 
     fn pool(&self) -> i64 {
-        self.engine.pool_fen()
+        self.engine.pool_fen().to_fen()
     }
 
     fn supply(&self) -> i64 {
-        self.engine.supply_units()
+        self.engine.supply_units().to_units()
     }
 
     fn price(&self) -> String {
@@ -126,19 +125,19 @@ fn seed_three_orders() -> Harness {
     //   units = 112 points. pool = 16_000, supply = 11_200_000_000.
     //   price = ⌊16_000 · 10^14 / 11_200_000_000⌋ = ⌊142_857_142.857…⌋ → 1.42857142.
     let a = h.ok(&order("o1", "u1", "store1", "1000"));
-    assert_eq!(a.minted, 11_200_000_000);
+    assert_eq!(a.minted.to_units(), 11_200_000_000);
     assert_eq!(format_points(a.minted), "112.00000000");
     assert_eq!(h.pool(), 16_000);
     assert_eq!(h.supply(), 11_200_000_000);
     assert_eq!(h.price(), "1.42857142");
-    assert_eq!(h.engine.platform_revenue_fen(), 4_000);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 4_000);
 
     // Order 2: same split, V = 11_200; reference = current (16_000, 11_200_000_000):
     //   M = ⌊11_200 · 11_200_000_000 / 16_000⌋ = ⌊125_440_000_000_000 / 16_000⌋ = 7_840_000_000
     //   = 78.4 points. pool = 32_000, supply = 19_040_000_000.
     //   price = ⌊32_000 · 10^14 / 19_040_000_000⌋ = ⌊168_067_226.89…⌋ → 1.68067226.
     let a = h.ok(&order("o2", "u2", "store1", "1000"));
-    assert_eq!(a.minted, 7_840_000_000);
+    assert_eq!(a.minted.to_units(), 7_840_000_000);
     assert_eq!(format_points(a.minted), "78.40000000");
     assert_eq!(h.pool(), 32_000);
     assert_eq!(h.supply(), 19_040_000_000);
@@ -148,14 +147,14 @@ fn seed_three_orders() -> Harness {
     //   = 6_664_000_000 = 66.64 points. pool = 48_000, supply = 25_704_000_000.
     //   price = ⌊48_000 · 10^14 / 25_704_000_000⌋ = ⌊186_741_363.2…⌋ → 1.86741363.
     let a = h.ok(&order("o3", "u3", "store1", "1000"));
-    assert_eq!(a.minted, 6_664_000_000);
+    assert_eq!(a.minted.to_units(), 6_664_000_000);
     assert_eq!(format_points(a.minted), "66.64000000");
     assert_eq!(h.pool(), 48_000);
     assert_eq!(h.supply(), 25_704_000_000);
     assert_eq!(h.price(), "1.86741363");
-    assert_eq!(format_money(h.pool()), "480.00");
-    assert_eq!(format_points(h.supply()), "257.04000000");
-    assert_eq!(h.engine.platform_revenue_fen(), 12_000);
+    assert_eq!(format_money(h.engine.pool_fen()), "480.00");
+    assert_eq!(format_points(h.engine.supply_units()), "257.04000000");
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 12_000);
     h
 }
 
@@ -163,8 +162,8 @@ fn seed_three_orders() -> Harness {
 fn seed_table_three_orders() {
     let h = seed_three_orders();
     for (u, units) in [("u1", 11_200_000_000), ("u2", 7_840_000_000), ("u3", 6_664_000_000)] {
-        assert_eq!(h.m(u).points, units);
-        assert_eq!(h.m(u).cycle_consumption_fen, 100_000);
+        assert_eq!(h.m(u).points.to_units(), units);
+        assert_eq!(h.m(u).cycle_consumption_fen.to_fen(), 100_000);
     }
 }
 
@@ -187,7 +186,16 @@ fn seed_first_exit_pays_960_and_keeps_240() {
     // kept = ⌈120_000 · 0.2⌉ = 24_000 (240.00 stays in the pool); payout = 96_000 (960.00).
     let u1 = h.m("u1");
     assert_eq!(format_money(u1.cash_fen), "960.00");
-    assert_eq!((u1.points, u1.locked, u1.cycle_consumption_fen, u1.cycle_realized_fen, u1.exits), (0, 0, 0, 0, 1));
+    assert_eq!(
+        (
+            u1.points.to_units(),
+            u1.locked.to_units(),
+            u1.cycle_consumption_fen.to_fen(),
+            u1.cycle_realized_fen.to_fen(),
+            u1.exits
+        ),
+        (0, 0, 0, 0, 1)
+    );
     // pool = 275_400 − 96_000 = 179_400 (of which 240.00 is the retention of this exit);
     // supply = 25_704_000_000 − 11_200_000_000 = 14_504_000_000.
     assert_eq!(h.pool(), 179_400);
@@ -195,12 +203,12 @@ fn seed_first_exit_pays_960_and_keeps_240() {
     // price = ⌊179_400 · 10^14 / 14_504_000_000⌋ = ⌊1_236_900_165.4…⌋ → 12.36900165.
     assert_eq!(h.price(), "12.36900165");
     // u2 now holds ⌊7_840_000_000 · 179_400 / 14_504_000_000⌋ = 96_972 < 120_000: no further exit.
-    assert_eq!(h.engine.held_value_fen(h.m("u2")), 96_972);
+    assert_eq!(h.engine.held_value_fen(h.m("u2")).to_fen(), 96_972);
     assert_eq!(h.engine.totals().exits, 1);
     // Re-entry (复投): u1 consumes again and starts a new cycle with C = 100_000.
     h.ok(&order("o4", "u1", "store1", "1000"));
-    assert_eq!(h.m("u1").cycle_consumption_fen, 100_000);
-    assert_eq!(h.m("u1").lifetime_consumption_fen, 200_000);
+    assert_eq!(h.m("u1").cycle_consumption_fen.to_fen(), 100_000);
+    assert_eq!(h.m("u1").lifetime_consumption_fen.to_fen(), 200_000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,7 +325,7 @@ fn error_insufficient_cash() {
     // u1's rewards in `busy`: as the district agent of store1's region, ⌊100_000 · 0.001⌋ = 100
     // on o1 and ⌊50_000 · 0.001⌋ = 50 on o2; as u2's referrer, the direct ⌊50_000 · 0.003⌋ = 150
     // on o2. Cash 300 fen = 3.00.
-    assert_eq!(h.m("u1").cash_fen, 300);
+    assert_eq!(h.m("u1").cash_fen.to_fen(), 300);
     h.err(r#"{"op":"withdraw","member":"u1","amount":"3.01"}"#, "insufficient_cash");
     h.err(
         r#"{"op":"order","order":"o9","member":"u1","merchant":"store1","amount":"10","pay_cash":"3.01"}"#,
@@ -343,7 +351,10 @@ fn error_insufficient_coins() {
 fn error_insufficient_points() {
     let mut h = busy();
     let held = h.m("u1").points;
-    h.err(&format!(r#"{{"op":"sell","member":"u1","points":"{}"}}"#, format_points(held + 1)), "insufficient_points");
+    h.err(
+        &format!(r#"{{"op":"sell","member":"u1","points":"{}"}}"#, format_points(held + Units::from_units(1))),
+        "insufficient_points",
+    );
     h.ok(&member("u3"));
     // "all" with no free points.
     h.err(r#"{"op":"sell","member":"u3","points":"all"}"#, "insufficient_points");
@@ -371,7 +382,7 @@ fn error_below_minimum() {
     h.ok(&member_ref("u2", "u1"));
     // u1 earns the direct reward ⌊500_000 · 0.003⌋ = 1_500 fen on u2's 5000 order.
     h.ok(&order("o1", "u2", "store1", "5000"));
-    assert_eq!(h.m("u1").cash_fen, 1_500);
+    assert_eq!(h.m("u1").cash_fen.to_fen(), 1_500);
     h.err(r#"{"op":"withdraw","member":"u1","amount":"4.99"}"#, "below_minimum");
     h.ok(r#"{"op":"withdraw","member":"u1","amount":"5"}"#);
 }
@@ -388,8 +399,8 @@ fn error_amount_too_small() {
     h.err(r#"{"op":"sell","member":"u1","points":"0.00699999"}"#, "amount_too_small");
     // q = 700_000: gross 1 fen, kept = ⌈0.2⌉ = 1, payout 0; accepted, R = 1.
     h.ok(r#"{"op":"sell","member":"u1","points":"0.007"}"#);
-    assert_eq!(h.m("u1").cycle_realized_fen, 1);
-    assert_eq!(h.m("u1").cash_fen, 0);
+    assert_eq!(h.m("u1").cycle_realized_fen.to_fen(), 1);
+    assert_eq!(h.m("u1").cash_fen.to_fen(), 0);
     assert_eq!(h.pool(), 16_000);
 }
 
@@ -502,27 +513,27 @@ fn rewards_direct_indirect_recruiter_and_agent_differential() {
     //   peer = 0 by default. Paid 1_300, left 700 → platform 2_000 + 700 = 2_700.
     h.ok(&order("o1", "c", "sz", "1000"));
     for (id, fen) in [("b", 400), ("a", 300), ("promoter", 500), ("boss", 100), ("c", 0), ("other", 0)] {
-        assert_eq!(h.m(id).cash_fen, fen, "{id}");
-        assert_eq!(h.m(id).rewards_fen, fen, "{id}");
+        assert_eq!(h.m(id).cash_fen.to_fen(), fen, "{id}");
+        assert_eq!(h.m(id).rewards_fen.to_fen(), fen, "{id}");
     }
-    assert_eq!(h.engine.platform_revenue_fen(), 2_700);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 2_700);
     assert_eq!(h.pool(), 16_000);
 
     // An order without referrer at a store without recruiter or region pays no reward.
     h.ok(r#"{"op":"register_merchant","merchant":"plain"}"#);
     h.ok(&order("o2", "other", "plain", "1000"));
-    assert_eq!(h.engine.platform_revenue_fen(), 2_700 + 4_000);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 2_700 + 4_000);
 
     // Explicit commission with a store: it replaces only c; the recruiter and agents still come
     // from the store (SPEC §10). c = 5_000 (50.00): I = 4_000, D = 500.
     //   direct b 300 (left 200), indirect a 200 (left 0), recruiter and agents cut to 0.
     h.ok(r#"{"op":"order","order":"o3","member":"c","merchant":"sz","amount":"1000","commission":"50"}"#);
-    assert_eq!(h.m("b").rewards_fen, 400 + 300);
-    assert_eq!(h.m("a").rewards_fen, 300 + 200);
-    assert_eq!(h.m("promoter").rewards_fen, 500);
-    assert_eq!(h.m("boss").rewards_fen, 100);
+    assert_eq!(h.m("b").rewards_fen.to_fen(), 400 + 300);
+    assert_eq!(h.m("a").rewards_fen.to_fen(), 300 + 200);
+    assert_eq!(h.m("promoter").rewards_fen.to_fen(), 500);
+    assert_eq!(h.m("boss").rewards_fen.to_fen(), 100);
     // platform part 5_000 − 4_000 − 500 = 500, nothing left of D.
-    assert_eq!(h.engine.platform_revenue_fen(), 6_700 + 500);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 6_700 + 500);
 }
 
 #[test]
@@ -539,14 +550,14 @@ fn rewards_differential_with_a_missing_middle_level() {
     // Order 1000 at bj: district ⌊100_000 · 0.001⌋ = 100; no city; province pays the rate above
     // the highest lower level that has an agent (district): ⌊100_000 · (0.003 − 0.001)⌋ = 200.
     h.ok(&order("o1", "buyer", "bj", "1000"));
-    assert_eq!(h.m("d").rewards_fen, 100);
-    assert_eq!(h.m("p").rewards_fen, 200);
+    assert_eq!(h.m("d").rewards_fen.to_fen(), 100);
+    assert_eq!(h.m("p").rewards_fen.to_fen(), 200);
     // At bj2 (district 110228 has no agent, city none): province gets ⌊100_000 · 0.003⌋ = 300.
     h.ok(&order("o2", "buyer", "bj2", "1000"));
-    assert_eq!(h.m("d").rewards_fen, 100);
-    assert_eq!(h.m("p").rewards_fen, 200 + 300);
+    assert_eq!(h.m("d").rewards_fen.to_fen(), 100);
+    assert_eq!(h.m("p").rewards_fen.to_fen(), 200 + 300);
     // platform: 2 · 2_000 + left (2_000 − 300) + (2_000 − 300) = 7_400.
-    assert_eq!(h.engine.platform_revenue_fen(), 7_400);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 7_400);
 }
 
 #[test]
@@ -571,9 +582,9 @@ fn rewards_peer_goes_to_a_same_level_referrer_anywhere() {
     //   paid 400, left 1_600 → platform 2_000 + 1_600 = 3_600.
     h.ok(&order("o1", "buyer", "sz", "1000"));
     for (id, fen) in [("d1", 100), ("d0", 50), ("c1", 100), ("c0", 50), ("p1", 100)] {
-        assert_eq!(h.m(id).rewards_fen, fen, "{id}");
+        assert_eq!(h.m(id).rewards_fen.to_fen(), fen, "{id}");
     }
-    assert_eq!(h.engine.platform_revenue_fen(), 3_600);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 3_600);
 
     // The peer reward is capped by what is left of D: a store at 1.2% gives
     // c = ⌊100_000 · 0.012⌋ = 1_200, I = 960, D = 120. d1 gets 100 (left 20), the peer due
@@ -581,10 +592,10 @@ fn rewards_peer_goes_to_a_same_level_referrer_anywhere() {
     h.ok(r#"{"op":"register_merchant","merchant":"thin","region":"440305","commission":"0.012"}"#);
     h.ok(&order("o2", "buyer", "thin", "1000"));
     for (id, fen) in [("d1", 200), ("d0", 70), ("c1", 100), ("c0", 50), ("p1", 100)] {
-        assert_eq!(h.m(id).rewards_fen, fen, "{id}");
+        assert_eq!(h.m(id).rewards_fen.to_fen(), fen, "{id}");
     }
     // platform part 1_200 − 960 − 120 = 120, nothing left.
-    assert_eq!(h.engine.platform_revenue_fen(), 3_600 + 120);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 3_600 + 120);
 }
 
 #[test]
@@ -602,11 +613,11 @@ fn rewards_budget_cap_cuts_later_rewards_in_order() {
     //   recruiter: due 500, paid 0; district d: due 100, paid 0.
     //   platform part 4_000 − 3_200 − 400 = 400 + 0 left.
     h.ok(&order("o1", "c", "s4", "1000"));
-    assert_eq!(h.m("b").rewards_fen, 300);
-    assert_eq!(h.m("a").rewards_fen, 100);
-    assert_eq!(h.m("promoter").rewards_fen, 0);
-    assert_eq!(h.m("d").rewards_fen, 0);
-    assert_eq!(h.engine.platform_revenue_fen(), 400);
+    assert_eq!(h.m("b").rewards_fen.to_fen(), 300);
+    assert_eq!(h.m("a").rewards_fen.to_fen(), 100);
+    assert_eq!(h.m("promoter").rewards_fen.to_fen(), 0);
+    assert_eq!(h.m("d").rewards_fen.to_fen(), 0);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 400);
     assert_eq!(h.pool(), 3_200);
 }
 
@@ -627,23 +638,23 @@ fn release_locked_frees_at_least_one_unit() {
     // small: order 1.00 = 100 fen paid in coins: c = 20, I = 16, V = ⌊16 · 0.7⌋ = 11,
     // M = ⌊11 · 10^8 / 10^8⌋ = 11 units, all coin-paid: locked ⌊11 · 100 / 100⌋ = 11.
     h.ok(r#"{"op":"order","order":"o1","member":"small","merchant":"store1","amount":"1","pay_coins":"1"}"#);
-    assert_eq!((h.m("small").points, h.m("small").locked), (0, 11));
+    assert_eq!((h.m("small").points.to_units(), h.m("small").locked.to_units()), (0, 11));
     // big: order 100000.00 = 10^7 fen, half in coins: c = 2_000_000, I = 1_600_000,
     // V = 1_120_000, M = ⌊1_120_000 · 11 / 16⌋ = 770_000 units (reference = pool 16, supply 11),
     // locked = ⌊770_000 · 5_000_000 / 10_000_000⌋ = 385_000.
     h.ok(r#"{"op":"order","order":"o2","member":"big","merchant":"store1","amount":"100000","pay_coins":"50000"}"#);
-    assert_eq!((h.m("big").points, h.m("big").locked), (385_000, 385_000));
+    assert_eq!((h.m("big").points.to_units(), h.m("big").locked.to_units()), (385_000, 385_000));
     // release = 0.01: small frees min(11, max(1, ⌊0.11⌋ = 0)) = 1; big frees ⌊3_850⌋ = 3_850.
     h.ok(r#"{"op":"release_locked"}"#);
-    assert_eq!((h.m("small").points, h.m("small").locked), (1, 10));
-    assert_eq!((h.m("big").points, h.m("big").locked), (388_850, 381_150));
+    assert_eq!((h.m("small").points.to_units(), h.m("small").locked.to_units()), (1, 10));
+    assert_eq!((h.m("big").points.to_units(), h.m("big").locked.to_units()), (388_850, 381_150));
     // Ten more releases free small's last 10 units one by one; then nothing is left to free.
     for _ in 0..10 {
         h.ok(r#"{"op":"release_locked"}"#);
     }
-    assert_eq!((h.m("small").points, h.m("small").locked), (11, 0));
+    assert_eq!((h.m("small").points.to_units(), h.m("small").locked.to_units()), (11, 0));
     h.ok(r#"{"op":"release_locked"}"#);
-    assert_eq!((h.m("small").points, h.m("small").locked), (11, 0));
+    assert_eq!((h.m("small").points.to_units(), h.m("small").locked.to_units()), (11, 0));
 }
 
 #[test]
@@ -656,11 +667,11 @@ fn distribute_dividends_keeps_the_remainder() {
     // Platform part of a 1000 order with nobody to reward: 2_000 + 2_000 left = 4_000;
     // d = ⌊4_000 · 0.5⌋ = 2_000 → dividend pool; 2_000 → platform revenue.
     h.ok(&order("o1", "buyer", "store1", "1000"));
-    assert_eq!(h.engine.dividend_pool_fen(), 2_000);
-    assert_eq!(h.engine.platform_revenue_fen(), 2_000);
+    assert_eq!(h.engine.dividend_pool_fen().to_fen(), 2_000);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 2_000);
     // No shareholders: a no-op.
     h.ok(r#"{"op":"distribute_dividends"}"#);
-    assert_eq!(h.engine.dividend_pool_fen(), 2_000);
+    assert_eq!(h.engine.dividend_pool_fen().to_fen(), 2_000);
     h.ok(r#"{"op":"set_shareholder","member":"x","weight":1}"#);
     h.ok(r#"{"op":"set_shareholder","member":"y","weight":2}"#);
     h.ok(r#"{"op":"set_shareholder","member":"z","weight":4}"#);
@@ -669,17 +680,17 @@ fn distribute_dividends_keeps_the_remainder() {
                                                                      // Σw = 7: x ⌊2_000 · 1 / 7⌋ = 285, y ⌊4_000 / 7⌋ = 571, z ⌊8_000 / 7⌋ = 1_142;
                                                                      // paid 1_998, remainder 2 stays.
     h.ok(r#"{"op":"distribute_dividends"}"#);
-    assert_eq!(h.m("x").cash_fen, 285);
-    assert_eq!(h.m("y").cash_fen, 571);
-    assert_eq!(h.m("z").cash_fen, 1_142);
-    assert_eq!(h.m("buyer").cash_fen, 0);
-    assert_eq!(h.engine.dividend_pool_fen(), 2);
+    assert_eq!(h.m("x").cash_fen.to_fen(), 285);
+    assert_eq!(h.m("y").cash_fen.to_fen(), 571);
+    assert_eq!(h.m("z").cash_fen.to_fen(), 1_142);
+    assert_eq!(h.m("buyer").cash_fen.to_fen(), 0);
+    assert_eq!(h.engine.dividend_pool_fen().to_fen(), 2);
     // Dividends are cash, not rewards.
-    assert_eq!(h.m("z").rewards_fen, 0);
+    assert_eq!(h.m("z").rewards_fen.to_fen(), 0);
     // Again: ⌊2 · w / 7⌋ = 0, 0, 1 (z: ⌊8 / 7⌋ = 1): 1 fen remains.
     h.ok(r#"{"op":"distribute_dividends"}"#);
-    assert_eq!(h.m("z").cash_fen, 1_143);
-    assert_eq!(h.engine.dividend_pool_fen(), 1);
+    assert_eq!(h.m("z").cash_fen.to_fen(), 1_143);
+    assert_eq!(h.engine.dividend_pool_fen().to_fen(), 1);
 }
 
 #[test]
@@ -694,7 +705,7 @@ fn redeem_burns_points_at_the_reference_price_rounded_up() {
     //   pool 16_000 − 1_142 = 14_858; supply 10_200_000_000; R = 1_428.
     h.ok(r#"{"op":"sell","member":"u1","points":"10"}"#);
     assert_eq!(
-        (h.pool(), h.supply(), h.m("u1").cash_fen, h.m("u1").cycle_realized_fen),
+        (h.pool(), h.supply(), h.m("u1").cash_fen.to_fen(), h.m("u1").cycle_realized_fen.to_fen()),
         (14_858, 10_200_000_000, 1_142, 1_428)
     );
     // Redeem 1.00 = 100 fen: q = ⌈100 · 10_200_000_000 / 14_858⌉ = ⌈68_649_885.58…⌉ = 68_649_886.
@@ -702,11 +713,11 @@ fn redeem_burns_points_at_the_reference_price_rounded_up() {
     h.ok(r#"{"op":"redeem","member":"u1","amount":"1"}"#);
     assert_eq!(h.pool(), 14_758);
     assert_eq!(h.supply(), 10_131_350_114);
-    assert_eq!(h.m("u1").points, 10_131_350_114);
-    assert_eq!(h.m("u1").cycle_realized_fen, 1_528);
-    assert_eq!(h.engine.totals().redeemed_fen, 100);
+    assert_eq!(h.m("u1").points.to_units(), 10_131_350_114);
+    assert_eq!(h.m("u1").cycle_realized_fen.to_fen(), 1_528);
+    assert_eq!(h.engine.totals().redeemed_fen.to_fen(), 100);
     // No retention on a redemption: no cash.
-    assert_eq!(h.m("u1").cash_fen, 1_142);
+    assert_eq!(h.m("u1").cash_fen.to_fen(), 1_142);
 }
 
 #[test]
@@ -721,12 +732,12 @@ fn mint_at_supply_zero_uses_the_last_positive_price() {
     // gross 120_000, kept 24_000, payout 96_000, pool 24_000, supply 0.
     let a = h.ok(r#"{"op":"inject","amount":"1040"}"#);
     assert_eq!(a.exits, 1);
-    assert_eq!((h.pool(), h.supply(), h.m("u1").cash_fen), (24_000, 0, 96_000));
+    assert_eq!((h.pool(), h.supply(), h.m("u1").cash_fen.to_fen()), (24_000, 0, 96_000));
     // Shown price at supply 0 = reference: ⌊120_000 · 10^14 / 11_200_000_000⌋ = 1_071_428_571.
     assert_eq!(h.price(), "10.71428571");
     // u2 buys 1000: V = 11_200, M = ⌊11_200 · 11_200_000_000 / 120_000⌋ = ⌊1_045_333_333.3⌋.
     let a = h.ok(&order("o2", "u2", "store1", "1000"));
-    assert_eq!(a.minted, 1_045_333_333);
+    assert_eq!(a.minted.to_units(), 1_045_333_333);
     assert_eq!(h.pool(), 24_000 + 16_000);
 }
 
@@ -754,8 +765,8 @@ fn tie(first: &str, second: &str) -> (Harness, String) {
     let a = h.ok(r#"{"op":"inject","amount":"3120"}"#);
     assert_eq!(a.exits, 2);
     // Each exit pays K − R (×0.8): small 96_000, big 192_000; pool 360_000 − 288_000 = 72_000.
-    assert_eq!(h.m("small").cash_fen, 96_000);
-    assert_eq!(h.m("big").cash_fen, 192_000);
+    assert_eq!(h.m("small").cash_fen.to_fen(), 96_000);
+    assert_eq!(h.m("big").cash_fen.to_fen(), 192_000);
     assert_eq!((h.pool(), h.supply()), (72_000, 0));
     let price = h.price();
     (h, price)
@@ -775,7 +786,7 @@ fn exit_cascade_ties_go_by_registration_order() {
     // = ⌊1_939_393_939.39⌋.
     h.ok(&member("next"));
     let a = h.ok(&order("o4", "next", "store1", "1000"));
-    assert_eq!(a.minted, 1_939_393_939);
+    assert_eq!(a.minted.to_units(), 1_939_393_939);
 }
 
 #[test]
@@ -791,8 +802,8 @@ fn exit_with_no_points_left_and_realised_over_cap_exits_first_with_gross_zero() 
     // u1 sells all 11_200_000_000 units: gross = ⌊11_200_000_000 · 2_032_000 / 19_040_000_000⌋
     // = ⌊1_195_294.1⌋ = 1_195_294 ≥ K = 120_000 once exits are on; kept ⌈239_058.8⌉ = 239_059.
     h.ok(r#"{"op":"sell","member":"u1","points":"all"}"#);
-    assert_eq!(h.m("u1").cycle_realized_fen, 1_195_294);
-    assert_eq!(h.m("u1").cash_fen, 1_195_294 - 239_059);
+    assert_eq!(h.m("u1").cycle_realized_fen.to_fen(), 1_195_294);
+    assert_eq!(h.m("u1").cash_fen.to_fen(), 1_195_294 - 239_059);
     let cash = h.m("u1").cash_fen;
     let pool = h.pool();
     // Re-enable exits: update_rules runs the cascade at once. u1 (no points, R ≥ K: key −∞)
@@ -800,8 +811,11 @@ fn exit_with_no_points_left_and_realised_over_cap_exits_first_with_gross_zero() 
     let a = h.ok(r#"{"op":"update_rules","rules":{"exit":{"multiple":"1.2"}}}"#);
     assert_eq!(a.exits, 2);
     assert_eq!(h.m("u1").cash_fen, cash);
-    assert_eq!((h.m("u1").exits, h.m("u1").cycle_consumption_fen, h.m("u1").cycle_realized_fen), (1, 0, 0));
-    assert_eq!(h.m("u2").cash_fen, 96_000);
+    assert_eq!(
+        (h.m("u1").exits, h.m("u1").cycle_consumption_fen.to_fen(), h.m("u1").cycle_realized_fen.to_fen()),
+        (1, 0, 0)
+    );
+    assert_eq!(h.m("u2").cash_fen.to_fen(), 96_000);
     assert_eq!(h.pool(), pool - 96_000);
     assert_eq!(h.supply(), 0);
 }
@@ -820,12 +834,12 @@ fn reference_price_before_the_first_mint_is_the_current_initial_price() {
     // An order of 0.01 = 1 fen: c = ⌊1 · 0.2⌋ = 0, so V = 0 and M = 0: supply stays 0 and the
     // reference price is not fixed by it.
     let a = h.ok(&order("o1", "u1", "store1", "0.01"));
-    assert_eq!(a.minted, 0);
+    assert_eq!(a.minted.to_units(), 0);
     h.ok(r#"{"op":"update_rules","rules":{"points":{"initial_price":"4"}}}"#);
     // Order 1000: V = 11_200 fen at the current initial price 400 fen per 10^8 units:
     // M = ⌊11_200 · 10^8 / 400⌋ = 2_800_000_000 = 28 points.
     let a = h.ok(&order("o2", "u1", "store1", "1000"));
-    assert_eq!(a.minted, 28 * PT);
+    assert_eq!(a.minted.to_units(), 28 * PT);
     // Now supply > 0: a later change of initial_price does not move the price.
     h.ok(r#"{"op":"update_rules","rules":{"points":{"initial_price":"8"}}}"#);
     // price = 16_000 fen / 28 points = 571.43 fen → ⌊16_000 · 10^14 / 2_800_000_000⌋ = 571_428_571.
@@ -842,18 +856,18 @@ fn campaign_subsidy_adds_to_the_inflow_and_a_used_up_campaign_stays_active() {
     // S = min(⌊10_000 · 0.5⌋ = 5_000, remaining 100) = 100; J = 1_700; V = ⌊1_700 · 0.7⌋ = 1_190;
     // M = ⌊1_190 · 10^8 / 100⌋ = 1_190_000_000.
     let a = h.ok(&order("o1", "u1", "store1", "100"));
-    assert_eq!(a.minted, 1_190_000_000);
+    assert_eq!(a.minted.to_units(), 1_190_000_000);
     assert_eq!(h.pool(), 1_700);
-    assert_eq!(h.engine.totals().subsidies_fen, 100);
-    assert_eq!(h.engine.campaign().map(|c| c.remaining_fen), Some(0));
+    assert_eq!(h.engine.totals().subsidies_fen.to_fen(), 100);
+    assert_eq!(h.engine.campaign().map(|c| c.remaining_fen.to_fen()), Some(0));
     // Used up, but only end_campaign ends it.
     h.err(r#"{"op":"start_campaign","campaign":"c2","rate":"0.1","budget":"5"}"#, "campaign_active");
     h.ok(r#"{"op":"end_campaign"}"#);
-    assert_eq!(h.engine.totals().subsidy_returned_fen, 0);
+    assert_eq!(h.engine.totals().subsidy_returned_fen.to_fen(), 0);
     // A new campaign; its unused budget is counted as returned, not pooled.
     h.ok(r#"{"op":"start_campaign","campaign":"c2","rate":"0.1","budget":"5"}"#);
     h.ok(r#"{"op":"end_campaign"}"#);
-    assert_eq!(h.engine.totals().subsidy_returned_fen, 500);
+    assert_eq!(h.engine.totals().subsidy_returned_fen.to_fen(), 500);
     assert_eq!(h.pool(), 1_700);
 }
 
@@ -866,12 +880,12 @@ fn withdraw_fee_is_rounded_up_and_kept_as_platform_revenue() {
     // u1 earns the direct reward ⌊500_000 · 0.003⌋ = 1_500 fen on u2's 5000 order; the platform
     // keeps 100_000 − 80_000 − 10_000 = 10_000 plus the unused 10_000 − 1_500 = 8_500.
     h.ok(&order("o1", "u2", "store1", "5000"));
-    assert_eq!(h.engine.platform_revenue_fen(), 18_500);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 18_500);
     // Withdraw 10.01 = 1_001 fen: fee = ⌈1_001 · 0.01⌉ = ⌈10.01⌉ = 11 fen; withdrawn (net) 990.
     h.ok(r#"{"op":"withdraw","member":"u1","amount":"10.01"}"#);
-    assert_eq!(h.m("u1").cash_fen, 499);
-    assert_eq!(h.engine.platform_revenue_fen(), 18_511);
-    assert_eq!(h.engine.totals().withdrawn_fen, 990);
+    assert_eq!(h.m("u1").cash_fen.to_fen(), 499);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 18_511);
+    assert_eq!(h.engine.totals().withdrawn_fen.to_fen(), 990);
 }
 
 #[test]
@@ -890,10 +904,13 @@ fn cash_and_coins_pay_orders_and_coin_paid_points_are_locked() {
     //   locked = ⌊7_840_000_000 · 30_000 / 100_000⌋ = 2_352_000_000; free 5_488_000_000.
     h.ok(r#"{"op":"order","order":"o2","member":"u1","merchant":"store1","amount":"1000","pay_cash":"15","pay_coins":"300"}"#);
     let u1 = h.m("u1");
-    assert_eq!((u1.points, u1.locked, u1.cash_fen, u1.coins_fen), (5_488_000_000, 2_352_000_000, 0, 0));
-    assert_eq!(h.engine.totals().cash_spent_fen, 1_500);
-    assert_eq!(h.engine.totals().coins_spent_fen, 30_000);
+    assert_eq!(
+        (u1.points.to_units(), u1.locked.to_units(), u1.cash_fen.to_fen(), u1.coins_fen.to_fen()),
+        (5_488_000_000, 2_352_000_000, 0, 0)
+    );
+    assert_eq!(h.engine.totals().cash_spent_fen.to_fen(), 1_500);
+    assert_eq!(h.engine.totals().coins_spent_fen.to_fen(), 30_000);
     // Locked points are not sellable: "all" sells the free ones only.
     h.ok(r#"{"op":"sell","member":"u1","points":"all"}"#);
-    assert_eq!((h.m("u1").points, h.m("u1").locked), (0, 2_352_000_000));
+    assert_eq!((h.m("u1").points.to_units(), h.m("u1").locked.to_units()), (0, 2_352_000_000));
 }

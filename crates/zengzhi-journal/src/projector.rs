@@ -22,7 +22,7 @@ const INTERVALS: [&str; 3] = ["minute", "hour", "day"];
 /// The price in yuan per point × 10^8, rounded down (the shown price of SPEC §3), saturating.
 fn price_scaled(engine: &Engine) -> i64 {
     let (p, n) = engine.reference_price();
-    if n <= 0 {
+    if !n.is_positive() {
         return 0;
     }
     let v = i128::from(p) * 100_000_000_000_000 / i128::from(n);
@@ -117,9 +117,9 @@ impl Projector {
                         order_id: order.to_string(),
                         member: member.to_string(),
                         merchant: merchant.as_ref().map(|m| m.to_string()),
-                        amount_fen: *amount_fen,
-                        commission_fen: applied.commission_fen,
-                        minted_units: applied.minted,
+                        amount_fen: amount_fen.to_fen(),
+                        commission_fen: applied.commission_fen.to_fen(),
+                        minted_units: applied.minted.to_units(),
                         at: e.at.clone(),
                         command: Some(e.command.clone()),
                     });
@@ -129,10 +129,10 @@ impl Projector {
                         seq: e.seq,
                         member: self.engine.member_id(c.member).to_string(),
                         reason: c.reason.as_str(),
-                        points: c.points,
-                        locked: c.locked,
-                        cash_fen: c.cash_fen,
-                        coins_fen: c.coins_fen,
+                        points: c.points.to_units(),
+                        locked: c.locked.to_units(),
+                        cash_fen: c.cash_fen.to_fen(),
+                        coins_fen: c.coins_fen.to_fen(),
                     });
                 }
                 if let Some(t) = parse_at(&e.at) {
@@ -152,8 +152,8 @@ impl Projector {
                         candle.high = candle.high.max(price);
                         candle.low = candle.low.min(price);
                         candle.close = price;
-                        candle.pool_fen = self.engine.pool_fen();
-                        candle.supply_units = self.engine.supply_units();
+                        candle.pool_fen = self.engine.pool_fen().to_fen();
+                        candle.supply_units = self.engine.supply_units().to_units();
                     }
                 }
                 self.position = e.seq;

@@ -11,6 +11,7 @@ use std::ops::ControlFlow;
 use zengzhi_core::command::{parse_line, Command};
 use zengzhi_core::engine::CascadeMode;
 use zengzhi_core::invariants::Checker;
+use zengzhi_core::num::{Fen, Units};
 use zengzhi_core::{Applied, Engine, Rules};
 
 use crate::backend::Backend;
@@ -223,13 +224,13 @@ pub fn verify(backend: &mut dyn Backend, check_every: u64, mut progress: impl Fn
     let mut expected = 1;
     let mut snapshots_checked = 0;
     let mut snapshots_bad = Vec::new();
-    let mut price = (0i64, 0i64);
+    let mut price = (Fen::ZERO, Units::ZERO);
     loop {
         let page = backend.read(expected, PAGE)?;
         for e in &page {
             prev = apply_entry(&mut engine, &prev, expected, e)?;
             let now = (engine.pool_fen(), engine.supply_units());
-            if price.1 > 0 && now.1 > 0 && i128::from(now.0) * i128::from(price.1) < i128::from(price.0) * i128::from(now.1) {
+            if price.1.is_positive() && now.1.is_positive() && i128::from(now.0) * i128::from(price.1) < i128::from(price.0) * i128::from(now.1) {
                 return Err(Error::Corrupt { seq: e.seq, what: "invariant 7.1 broken: the price fell".into() });
             }
             price = now;

@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use common::{at_plus, cmd, digest, export_and_replay, script, state_json, text_literal, Kind, Script, Store};
 use zengzhi_core::command::{valid_at, Command};
+use zengzhi_core::num::{Fen, Ppm, Units};
 use zengzhi_core::{Engine, Rejection, Rules};
 use zengzhi_journal::projector::Projector;
 use zengzhi_journal::recovery::{recover, verify, Recovered};
@@ -256,12 +257,12 @@ fn writer_round_trip(store: &Store) {
     assert!(
         t.orders > 150
             && t.exits > 0
-            && t.withdrawn_fen > 0
-            && t.redeemed_fen > 0
-            && t.subsidies_fen > 0
-            && t.cash_spent_fen > 0
-            && t.coins_spent_fen > 0
-            && t.injected_fen > 0,
+            && t.withdrawn_fen > Fen::ZERO
+            && t.redeemed_fen > Fen::ZERO
+            && t.subsidies_fen > Fen::ZERO
+            && t.cash_spent_fen > Fen::ZERO
+            && t.coins_spent_fen > Fen::ZERO
+            && t.injected_fen > Fen::ZERO,
         "the script exercises the whole engine: {t:?}"
     );
     assert_eq!(run.live_json, state_json(&s.engine), "the live state is the reference engine's");
@@ -298,10 +299,10 @@ fn writer_round_trip(store: &Store) {
 /// and default ones journal nothing.
 fn initial_rules_are_journaled_first(store: &Store) {
     let rules = Rules {
-        retention_ppm: 100_000,
-        exit_multiple_ppm: 1_500_000,
-        referral_direct_ppm: 10_000,
-        withdraw_fee_ppm: 5_000,
+        retention_ppm: Ppm::from_ppm(100_000),
+        exit_multiple_ppm: Ppm::from_ppm(1_500_000),
+        referral_direct_ppm: Ppm::from_ppm(10_000),
+        withdraw_fee_ppm: Ppm::from_ppm(5_000),
         ..Rules::default()
     };
     let s = script(Engine::new(rules.clone()), "", 25, 150, 11, 0);
@@ -318,7 +319,7 @@ fn initial_rules_are_journaled_first(store: &Store) {
     let final_rules = s.engine.rules().clone();
     assert_eq!(
         final_rules,
-        Rules { dividend_share_of_platform_ppm: 100_000, exit_multiple_ppm: 300_000, ..rules.clone() }
+        Rules { dividend_share_of_platform_ppm: Ppm::from_ppm(100_000), exit_multiple_ppm: Ppm::from_ppm(300_000), ..rules.clone() }
     );
     assert_eq!(r.engine.rules(), &final_rules);
     assert_eq!(digest(&r.engine), run.live_digest);
@@ -327,7 +328,7 @@ fn initial_rules_are_journaled_first(store: &Store) {
     assert_eq!(digest(&replayed), run.live_digest);
 
     // An existing journal keeps its rules.
-    let other = Rules { retention_ppm: 300_000, ..Rules::default() };
+    let other = Rules { retention_ppm: Ppm::from_ppm(300_000), ..Rules::default() };
     let writer = start(store, WriterConfig { initial_rules: Some(other), ..WriterConfig::default() });
     let kept = writer.handle().query(|e| e.rules().clone()).expect("query");
     writer.shutdown().expect("shutdown");
@@ -606,9 +607,9 @@ fn expected_orders(commands: &[(Command<'static>, Option<String>)], outcomes: &[
                 seq as i64,
                 member.to_string(),
                 merchant.as_ref().map(|m| m.to_string()),
-                *amount_fen,
-                applied.commission_fen,
-                applied.minted,
+                amount_fen.to_fen(),
+                applied.commission_fen.to_fen(),
+                applied.minted.to_units(),
                 at.clone(),
             ));
         }
@@ -629,7 +630,7 @@ fn expected_candles(store: &Store) -> Vec<CandleRow> {
         let parsed = zengzhi_core::parse_line(e.command.as_bytes()).expect("reads");
         engine.apply(&parsed.command).expect("applies");
         let (p, n) = engine.reference_price();
-        let price = if n > 0 {
+        let price = if n > Units::ZERO {
             i64::try_from(i128::from(p) * 100_000_000_000_000 / i128::from(n)).unwrap_or(i64::MAX)
         } else {
             0
@@ -647,8 +648,8 @@ fn expected_candles(store: &Store) -> Vec<CandleRow> {
             c[1] = c[1].max(price);
             c[2] = c[2].min(price);
             c[3] = price;
-            c[4] = engine.pool_fen();
-            c[5] = engine.supply_units();
+            c[4] = engine.pool_fen().to_fen();
+            c[5] = engine.supply_units().to_units();
         }
     }
     candles.into_iter().map(|((i, s), c)| (i, s, c[0], c[1], c[2], c[3], c[4], c[5])).collect()
@@ -684,7 +685,7 @@ fn check_tables(store: &Store, engine: &Engine, orders: &OrderRows, head: u64) {
     for i in engine.members_by_id() {
         let id = engine.member_id(i).to_string();
         let m = &engine.members()[i as usize];
-        let want = [m.points, m.locked, m.cash_fen, m.coins_fen];
+        let want = [m.points.to_units(), m.locked.to_units(), m.cash_fen.to_fen(), m.coins_fen.to_fen()];
         assert_eq!(sums.get(&id).copied().unwrap_or([0; 4]), want, "ledger sums of {id} (points, locked, cash, coins)");
         members.insert(id);
     }
@@ -874,7 +875,7 @@ fn history_reads_match_the_tables(store: &Store) {
         let sums = rows
             .iter()
             .fold([0i64; 4], |a, r| [a[0] + r.points, a[1] + r.locked, a[2] + r.cash_fen, a[3] + r.coins_fen]);
-        assert_eq!(sums, [m.points, m.locked, m.cash_fen, m.coins_fen], "the history of {id} adds up");
+        assert_eq!(sums, [m.points.to_units(), m.locked.to_units(), m.cash_fen.to_fen(), m.coins_fen.to_fen()], "the history of {id} adds up");
         // A page of 3 is the newest rows through the whole entry of the third newest row.
         let page = b.member_history(&id, u64::MAX, 3).expect("history");
         let boundary = rows.get(2).or(rows.last()).map_or(0, |r| r.seq);
@@ -1246,7 +1247,7 @@ fn regression_writer_journals_commands_that_do_not_read_back(store: &Store) {
         h.submit(Command::RegisterMember { member: Cow::Borrowed("bad id"), referrer: None }, None).expect("submit");
     let fine = h.submit(cmd(r#"{"op":"register_member","member":"u1"}"#), None).expect("submit");
     let negative =
-        h.submit(Command::GrantCoins { member: Cow::Borrowed("u1"), amount_fen: -100 }, None).expect("submit");
+        h.submit(Command::GrantCoins { member: Cow::Borrowed("u1"), amount_fen: Fen::from_fen(-100) }, None).expect("submit");
     drop(h);
     writer.shutdown().expect("shutdown");
     let r = recover(store.open().as_mut());

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 
 use zengzhi_core::command::parse_fields;
 use zengzhi_core::json::{self as strict, Json as J};
-use zengzhi_core::num::{format_money, format_points, format_price, format_rate, PPM};
+use zengzhi_core::num::{format_money, format_money_wide, format_points, format_price, format_rate, Fen, Ppm, Units, PPM};
 use zengzhi_core::{Command, Engine, Rejection};
 use zengzhi_journal::writer::Outcome;
 
@@ -216,7 +216,7 @@ async fn openapi_json() -> Json<Value> {
 fn stats_of(e: &Engine) -> Value {
     let (p, n) = e.reference_price();
     let t = e.totals();
-    let holding = e.members().iter().filter(|m| m.points + m.locked > 0).count();
+    let holding = e.aggregates().members_holding;
     json!({
         "pool": format_money(e.pool_fen()),
         "supply": format_points(e.supply_units()),
@@ -264,7 +264,7 @@ async fn price_history(State(state): S, Query(q): Query<HistoryQuery>) -> ApiRes
         .iter()
         .map(|c| {
             json!({"start": c.start, "open": price(c.open), "high": price(c.high), "low": price(c.low), "close": price(c.close),
-                   "pool": format_money(c.pool_fen), "supply": format_points(c.supply_units)})
+                   "pool": format_money(Fen::from_fen(c.pool_fen)), "supply": format_points(Units::from_units(c.supply_units))})
         })
         .collect();
     Ok(Json(json!({"interval": interval, "timezone": "Asia/Shanghai", "candles": rows})))
@@ -275,15 +275,14 @@ async fn proof(State(state): S) -> ApiResult<Json<Value>> {
     let money = state
         .query(|e| {
             let t = e.totals();
-            let cash: i64 = e.members().iter().map(|m| m.cash_fen).sum();
-            let coins: i64 = e.members().iter().map(|m| m.coins_fen).sum();
-            let held: i64 = e.members().iter().map(|m| m.points + m.locked).sum();
+            let a = e.aggregates();
+            let cash = a.member_cash_fen;
             json!({
                 "money_in": {
                     "commissions": format_money(t.commissions_fen),
                     "injected": format_money(t.injected_fen),
                     "subsidies": format_money(t.subsidies_fen),
-                    "total": format_money(t.commissions_fen + t.injected_fen + t.subsidies_fen),
+                    "total": format_money_wide(t.money_in()),
                 },
                 "money_where": {
                     "pool": format_money(e.pool_fen()),
@@ -293,11 +292,11 @@ async fn proof(State(state): S) -> ApiResult<Json<Value>> {
                     "withdrawn": format_money(t.withdrawn_fen),
                     "cash_spent": format_money(t.cash_spent_fen),
                     "redeemed": format_money(t.redeemed_fen),
-                    "total": format_money(e.pool_fen() + cash + e.platform_revenue_fen() + e.dividend_pool_fen()
-                        + t.withdrawn_fen + t.cash_spent_fen + t.redeemed_fen),
+                    "total": format_money_wide([e.pool_fen(), cash, e.platform_revenue_fen(), e.dividend_pool_fen(),
+                        t.withdrawn_fen, t.cash_spent_fen, t.redeemed_fen].into_iter().map(i128::from).sum()),
                 },
-                "coins": {"issued": format_money(t.coins_issued_fen), "held": format_money(coins), "spent": format_money(t.coins_spent_fen)},
-                "points": {"supply": format_points(e.supply_units()), "held_by_members": format_points(held)},
+                "coins": {"issued": format_money(t.coins_issued_fen), "held": format_money(a.member_coins_fen), "spent": format_money(t.coins_spent_fen)},
+                "points": {"supply": format_points(e.supply_units()), "held_by_members": format_points(a.member_held)},
             })
         })
         .await?;
@@ -415,7 +414,7 @@ async fn idempotent(state: &Arc<AppState>, command: &Command<'static>) -> ApiRes
             "order {order} exists with a different body / 订单号 {order} 已用于不同的订单"
         )));
     }
-    let applied = zengzhi_core::Applied { exits: 0, minted: row.minted_units, commission_fen: row.commission_fen };
+    let applied = zengzhi_core::Applied { exits: 0, minted: Units::from_units(row.minted_units), commission_fen: Fen::from_fen(row.commission_fen) };
     Ok(Json(order_json(row.seq, &row.at, order, &applied, true)))
 }
 
@@ -535,8 +534,8 @@ async fn get_order(State(state): S, headers: HeaderMap, Path(id): Path<String>) 
     let (row, _) = found.ok_or_else(|| ApiError::not_found("no such order / 订单不存在"))?;
     Ok(Json(json!({
         "order": row.order_id, "seq": row.seq, "at": row.at, "member": row.member, "merchant": row.merchant,
-        "amount": format_money(row.amount_fen), "commission": format_money(row.commission_fen),
-        "minted": format_points(row.minted_units), "status": "settled",
+        "amount": format_money(Fen::from_fen(row.amount_fen)), "commission": format_money(Fen::from_fen(row.commission_fen)),
+        "minted": format_points(Units::from_units(row.minted_units)), "status": "settled",
     })))
 }
 
@@ -601,8 +600,8 @@ async fn me(State(state): S, headers: HeaderMap) -> ApiResult<Json<Value>> {
                 "value_now": format_money(held),
                 "price": format_price(p, n),
                 "cash": format_money(member.cash_fen),
-                "pending_withdrawals": format_money(reserved),
-                "withdrawable": format_money((member.cash_fen - reserved).max(0)),
+                "pending_withdrawals": format_money(Fen::from_fen(reserved)),
+                "withdrawable": format_money((member.cash_fen - Fen::from_fen(reserved)).max(Fen::ZERO)),
                 "coins": format_money(member.coins_fen),
                 "cycle_consumption": format_money(member.cycle_consumption_fen),
                 "cycle_realized": format_money(member.cycle_realized_fen),
@@ -611,8 +610,8 @@ async fn me(State(state): S, headers: HeaderMap) -> ApiResult<Json<Value>> {
                 "rewards": format_money(member.rewards_fen),
                 "cap": {
                     "multiple": format_rate(rules.exit_multiple_ppm),
-                    "cap": format_money(cap.min(i128::from(i64::MAX)) as i64),
-                    "progress": format_rate(progress_ppm.min(100 * PPM)),
+                    "cap": format_money(Fen::from_wide(cap).unwrap_or(Fen::MAX)),
+                    "progress": format_rate(Ppm::from_ppm(progress_ppm.min(100 * PPM))),
                     "exit_would_pay_now": format_money(exit_payout),
                 },
             }))
@@ -665,7 +664,7 @@ async fn me_withdraw(State(state): S, headers: HeaderMap, body: Bytes) -> ApiRes
     let Command::Withdraw { amount_fen, .. } = command_from("withdraw", &body, &[("member", &id)])? else {
         unreachable!("built as a withdraw")
     };
-    let w = crate::withdrawals::request(&state, id, amount_fen).await?;
+    let w = crate::withdrawals::request(&state, id, amount_fen.to_fen()).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"ok": true, "withdrawal": w}))))
 }
 
@@ -749,8 +748,8 @@ async fn me_history(State(state): S, headers: HeaderMap, Query(q): Query<PageQue
     let next = (rows.len() >= limit).then(|| rows.last().map(|r| r.seq)).flatten();
     let items: Vec<Value> = rows
         .iter()
-        .map(|r| json!({"seq": r.seq, "reason": r.reason, "points": format_points(r.points), "locked": format_points(r.locked),
-                        "cash": format_money(r.cash_fen), "coins": format_money(r.coins_fen)}))
+        .map(|r| json!({"seq": r.seq, "reason": r.reason, "points": format_points(Units::from_units(r.points)), "locked": format_points(Units::from_units(r.locked)),
+                        "cash": format_money(Fen::from_fen(r.cash_fen)), "coins": format_money(Fen::from_fen(r.coins_fen))}))
         .collect();
     Ok(Json(json!({"member": id, "items": items, "next_before": next})))
 }

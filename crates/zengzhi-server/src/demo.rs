@@ -9,6 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use zengzhi_core::command::{Level, SellQty};
 use zengzhi_core::workload::SplitMix64;
+use zengzhi_core::num::{Fen, Ppm};
 use zengzhi_core::Command;
 use zengzhi_journal::writer::WriterHandle;
 
@@ -56,7 +57,7 @@ pub fn commands(seed: u64) -> Vec<(Command<'static>, Option<String>)> {
         push(
             Command::RegisterMerchant {
                 merchant: id((*store).into()),
-                commission_ppm: Some(if store.contains("furniture") { 150_000 } else { 200_000 }),
+                commission_ppm: Some(if store.contains("furniture") { Ppm::from_ppm(150_000) } else { Ppm::from_ppm(200_000) }),
                 owner: Some(id(owners[n].clone())),
                 recruiter: Some(id(["promoter-li", "promoter-chen", "promoter-wang"][n % 3].into())),
                 region: Some(*region),
@@ -110,12 +111,12 @@ pub fn commands(seed: u64) -> Vec<(Command<'static>, Option<String>)> {
             for k in EARLY..(EARLY + 25).min(members.len()) {
                 let amount = 50_000 + rng.below(150_000) as i64;
                 coins_left.insert(k, amount);
-                push(Command::GrantCoins { member: id(members[k].clone()), amount_fen: amount }, day_start + Duration::hours(9));
+                push(Command::GrantCoins { member: id(members[k].clone()), amount_fen: Fen::from_fen(amount) }, day_start + Duration::hours(9));
             }
         }
         if day == 9 {
             push(
-                Command::StartCampaign { campaign: id("double-eleven".into()), rate_ppm: 50_000, budget_fen: 500_000 },
+                Command::StartCampaign { campaign: id("double-eleven".into()), rate_ppm: Ppm::from_ppm(50_000), budget_fen: Fen::from_fen(500_000) },
                 day_start + Duration::hours(8),
             );
         }
@@ -124,7 +125,7 @@ pub fn commands(seed: u64) -> Vec<(Command<'static>, Option<String>)> {
         }
         if day == 14 {
             // Angel-round financing injected into the pool (融资注入).
-            push(Command::Inject { amount_fen: 12_000_000 }, day_start + Duration::hours(10));
+            push(Command::Inject { amount_fen: Fen::from_fen(12_000_000) }, day_start + Duration::hours(10));
         }
         // Orders through the day.
         let orders = if day == 0 { EARLY as i64 } else { 120 + day * 12 };
@@ -147,10 +148,10 @@ pub fn commands(seed: u64) -> Vec<(Command<'static>, Option<String>)> {
                     order: id(format!("D{day:02}-{k:04}")),
                     member: id(buyer),
                     merchant: Some(id(store.into())),
-                    amount_fen: amount,
+                    amount_fen: Fen::from_fen(amount),
                     commission_fen: None,
-                    pay_cash_fen: 0,
-                    pay_coins_fen: pay_coins,
+                    pay_cash_fen: Fen::ZERO,
+                    pay_coins_fen: Fen::from_fen(pay_coins),
                 },
                 t,
             );
@@ -199,7 +200,7 @@ mod tests {
         let t = engine.totals();
         assert!(t.orders > 3_000, "orders {}", t.orders);
         assert!(t.exits >= 5, "some members exited ({})", t.exits);
-        assert!(t.coins_spent_fen > 0, "legacy coins were spent");
+        assert!(t.coins_spent_fen.is_positive(), "legacy coins were spent");
         assert!(engine.member_count() > 600);
         // Sells of members without points are the only rejections.
         assert!(rejected < all.len() / 50, "{rejected} rejected");

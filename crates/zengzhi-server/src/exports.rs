@@ -21,7 +21,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use time::{Date, OffsetDateTime};
-use zengzhi_core::num::{format_money, format_points};
+use zengzhi_core::num::{format_money, format_points, Fen, Units};
 use zengzhi_core::{Engine, Rules};
 use zengzhi_journal::backend::Backend;
 use zengzhi_journal::time_fmt::parse_at;
@@ -147,9 +147,9 @@ pub async fn orders_csv(State(state): State<Arc<AppState>>, headers: HeaderMap, 
                     r.order_id,
                     r.member,
                     r.merchant.as_deref().unwrap_or(""),
-                    format_money(r.amount_fen),
-                    format_money(r.commission_fen),
-                    format_points(r.minted_units),
+                    format_money(Fen::from_fen(r.amount_fen)),
+                    format_money(Fen::from_fen(r.commission_fen)),
+                    format_points(Units::from_units(r.minted_units)),
                     r.at
                 );
                 if out.len() >= BLOCK && !send(std::mem::take(&mut out)) {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use zengzhi_core::command::parse_line;
-use zengzhi_core::num::format_money;
+use zengzhi_core::num::{format_money, Fen};
 use zengzhi_core::Command;
 use zengzhi_journal::backend::{Withdrawal, WithdrawalFilter};
 
@@ -36,9 +36,9 @@ pub fn withdrawal_json(w: &Withdrawal, quoted_fee_fen: Option<i64>) -> Value {
     json!({
         "id": w.id,
         "member": w.member,
-        "amount": format_money(w.amount_fen),
-        "fee": fee.map(format_money),
-        "payout": fee.map(|f| format_money(w.amount_fen - f)),
+        "amount": format_money(Fen::from_fen(w.amount_fen)),
+        "fee": fee.map(|f| format_money(Fen::from_fen(f))),
+        "payout": fee.map(|f| format_money(Fen::from_fen(w.amount_fen - f))),
         "status": w.status,
         "requested_at": w.requested_at,
         "decided_at": w.decided_at,
@@ -61,7 +61,7 @@ pub async fn request(state: &Arc<AppState>, member: String, amount_fen: i64) -> 
     let m = member.clone();
     let reserved = state.read(move |b| b.withdrawals_reserved(&m)).await?;
     let m = member.clone();
-    let quote = state.query(move |e| e.withdraw_quote(&m, amount_fen, reserved)).await??;
+    let quote = state.query(move |e| e.withdraw_quote(&m, Fen::from_fen(amount_fen), Fen::from_fen(reserved))).await??;
     let w = Withdrawal {
         id: new_id()?,
         member,
@@ -79,7 +79,7 @@ pub async fn request(state: &Arc<AppState>, member: String, amount_fen: i64) -> 
     if !state.read(move |b| b.withdrawal_insert(&stored)).await? {
         return Err(ApiError::internal("a fresh withdrawal id was already used"));
     }
-    Ok(withdrawal_json(&w, Some(quote.fee_fen)))
+    Ok(withdrawal_json(&w, Some(quote.fee_fen.to_fen())))
 }
 
 async fn get(state: &Arc<AppState>, id: &str) -> ApiResult<Withdrawal> {
@@ -102,7 +102,7 @@ async fn fee_quote(state: &Arc<AppState>, w: &Withdrawal) -> ApiResult<Option<i6
         return Ok(None);
     }
     let amount = w.amount_fen;
-    Ok(Some(state.query(move |e| e.withdraw_fee_fen(amount)).await?))
+    Ok(Some(state.query(move |e| e.withdraw_fee_fen(Fen::from_fen(amount)).to_fen()).await?))
 }
 
 /// A page of withdrawals (oldest first) and the cursor of the next page.
@@ -118,8 +118,8 @@ pub async fn list(state: &Arc<AppState>, status: Option<String>, member: Option<
         })
         .await?;
     let amounts: Vec<i64> = rows.iter().map(|w| w.amount_fen).collect();
-    let fees = state.query(move |e| amounts.iter().map(|a| e.withdraw_fee_fen(*a)).collect::<Vec<_>>()).await?;
-    let items: Vec<Value> = rows.iter().zip(fees).map(|(w, fee)| withdrawal_json(w, Some(fee))).collect();
+    let fees = state.query(move |e| amounts.iter().map(|a| e.withdraw_fee_fen(Fen::from_fen(*a))).collect::<Vec<_>>()).await?;
+    let items: Vec<Value> = rows.iter().zip(fees).map(|(w, fee)| withdrawal_json(w, Some(fee.to_fen()))).collect();
     let next = (rows.len() >= limit).then(|| rows.last().map(|w| w.id.clone())).flatten();
     Ok(json!({"items": items, "next_after": next}))
 }
@@ -139,7 +139,7 @@ pub async fn pay(state: &Arc<AppState>, id: &str, who: String) -> ApiResult<Valu
         _ => return Err(ApiError::conflict("withdrawal_in_progress", format!("withdrawal {id} is being paid / 该提现正在处理"))),
     }
     let (member, amount) = (w.member.clone(), w.amount_fen);
-    let fee = state.query(move |e| e.withdraw_quote(&member, amount, 0).map(|q| q.fee_fen)).await??;
+    let fee = state.query(move |e| e.withdraw_quote(&member, Fen::from_fen(amount), Fen::ZERO).map(|q| q.fee_fen.to_fen())).await??;
     let paying = Withdrawal {
         status: "paying".into(),
         decided_by: Some(who),
@@ -149,7 +149,7 @@ pub async fn pay(state: &Arc<AppState>, id: &str, who: String) -> ApiResult<Valu
         ..w.clone()
     };
     move_to(state, &paying, "pending").await?;
-    let command = Command::Withdraw { member: w.member.clone().into(), amount_fen: w.amount_fen };
+    let command = Command::Withdraw { member: w.member.clone().into(), amount_fen: Fen::from_fen(w.amount_fen) };
     match state.submit_one(command).await.and_then(|o| o.result.map(|_| o.seq).map_err(ApiError::from)) {
         Ok(seq) => {
             let paid = Withdrawal { status: "paid".into(), decided_at: Some(now()), seq, ..paying };
@@ -224,7 +224,7 @@ async fn find_journaled(state: &Arc<AppState>, w: &Withdrawal, claimed: Vec<u64>
                 }
                 if let Ok(parsed) = parse_line(entry.command.as_bytes()) {
                     if let Command::Withdraw { member: m, amount_fen } = parsed.command {
-                        if m == member.as_str() && amount_fen == amount {
+                        if m == member.as_str() && amount_fen == Fen::from_fen(amount) {
                             found = Some(entry.seq);
                             return Ok(ControlFlow::Break(()));
                         }

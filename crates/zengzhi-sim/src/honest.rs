@@ -13,7 +13,7 @@ use crate::stats::{band, band_of_some, median};
 /// injections or subsidies, because every payout comes out of the pool.
 pub fn net_rebate_bound(loaded: &Loaded) -> f64 {
     let total: f64 = loaded.scenario.stores.iter().map(|c| c.share).sum();
-    let pool_share = loaded.rules.pool_share_ppm as f64 / 1e6;
+    let pool_share = loaded.rules.pool_share_ppm.to_ppm() as f64 / 1e6;
     loaded
         .scenario
         .stores
@@ -37,7 +37,7 @@ fn pct(x: f64) -> String {
 /// Computes the honest metrics over the runs of the base scenario.
 pub fn honest(loaded: &Loaded, runs: &[RunResult]) -> Honest {
     let m = |get: &dyn Fn(&RunResult) -> f64| band(runs.iter().map(get));
-    let retention = loaded.rules.retention_ppm as f64 / 1e6;
+    let retention = loaded.rules.retention_ppm.to_ppm() as f64 / 1e6;
     let mut h = Honest {
         cap_reached_share: m(&|r| r.metrics.cap_reached_share),
         avg_net_rebate_share: m(&|r| r.metrics.avg_net_rebate_share),

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use zengzhi_core::command::Command;
+use zengzhi_core::num::Fen;
 use zengzhi_core::engine::Reason;
 use zengzhi_core::{Engine, Rules};
 
@@ -92,17 +93,17 @@ pub fn seed_projection(amount_fen: i64, max_orders: u64, mut each_order: impl Fn
                 order: Cow::Borrowed(&order),
                 member: Cow::Borrowed(&member),
                 merchant: Some("store1".into()),
-                amount_fen,
+                amount_fen: Fen::from_fen(amount_fen),
                 commission_fen: None,
-                pay_cash_fen: 0,
-                pay_coins_fen: 0,
+                pay_cash_fen: Fen::ZERO,
+                pay_coins_fen: Fen::ZERO,
             })
             .expect("the seed's orders are valid");
         rows.push(SeedRow {
             order: n,
-            minted_units: applied.minted,
-            pool_fen: engine.pool_fen(),
-            supply_units: engine.supply_units(),
+            minted_units: applied.minted.to_units(),
+            pool_fen: engine.pool_fen().to_fen(),
+            supply_units: engine.supply_units().to_units(),
         });
         each_order(n, &engine);
         if let Some(c) = engine.take_changes().into_iter().find(|c| c.reason == Reason::Exit) {
@@ -111,8 +112,8 @@ pub fn seed_projection(amount_fen: i64, max_orders: u64, mut each_order: impl Fn
                 order: n,
                 member: engine.member_id(c.member).to_string(),
                 gross_fen,
-                payout_fen: c.cash_fen,
-                retained_fen: gross_fen - c.cash_fen,
+                payout_fen: c.cash_fen.to_fen(),
+                retained_fen: gross_fen - c.cash_fen.to_fen(),
             });
             break;
         }

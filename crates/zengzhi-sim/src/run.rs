@@ -12,6 +12,7 @@ use std::collections::BinaryHeap;
 use zengzhi_core::command::{Command, SellQty};
 use zengzhi_core::engine::{Applied, Reason};
 use zengzhi_core::error::Rejection;
+use zengzhi_core::num::{Fen, Ppm};
 use zengzhi_core::{Engine, Rules};
 
 use crate::random::Rng;
@@ -165,7 +166,7 @@ fn push_id_bytes(out: &mut Vec<u8>, prefix: u8, mut n: u64) {
 
 fn price_of(engine: &Engine) -> f64 {
     let (pool, supply) = engine.reference_price();
-    pool as f64 * 1e6 / supply as f64
+    pool.to_fen() as f64 * 1e6 / supply.to_units() as f64
 }
 
 /// A price as an ordered integer key (yuan per point × 10^8).
@@ -282,7 +283,7 @@ impl<'s> Sim<'s> {
                 let id = self.stores.get(n).to_string();
                 let command = Command::RegisterMerchant {
                     merchant: Cow::Owned(id),
-                    commission_ppm: Some(rate),
+                    commission_ppm: Some(Ppm::from_ppm(rate)),
                     owner: None,
                     recruiter: None,
                     region: None,
@@ -323,7 +324,7 @@ impl<'s> Sim<'s> {
         for k in 0..self.s.injections_fen.len() {
             let (day, amount_fen) = self.s.injections_fen[k];
             if day == d {
-                self.apply(&Command::Inject { amount_fen });
+                self.apply(&Command::Inject { amount_fen: Fen::from_fen(amount_fen) });
             }
         }
         for k in 0..self.s.campaigns.len() {
@@ -331,7 +332,7 @@ impl<'s> Sim<'s> {
             if start == d {
                 self.next_campaign += 1;
                 let id = format!("c{}", self.next_campaign);
-                self.apply(&Command::StartCampaign { campaign: Cow::Owned(id), rate_ppm, budget_fen });
+                self.apply(&Command::StartCampaign { campaign: Cow::Owned(id), rate_ppm: Ppm::from_ppm(rate_ppm), budget_fen: Fen::from_fen(budget_fen) });
             }
         }
         if let Some(legacy) = &self.s.scenario.legacy {
@@ -341,7 +342,7 @@ impl<'s> Sim<'s> {
                     let amount_fen = self.rng.draw_fen(&legacy.coins);
                     self.ids.clear();
                     push_id(&mut self.ids, 'm', u64::from(m));
-                    let command = Command::GrantCoins { member: Cow::Borrowed(&self.ids), amount_fen };
+                    let command = Command::GrantCoins { member: Cow::Borrowed(&self.ids), amount_fen: Fen::from_fen(amount_fen) };
                     let ok = self.engine.apply(&command).is_ok();
                     if ok {
                         self.coins_fen[m as usize] = amount_fen;
@@ -513,10 +514,10 @@ impl<'s> Sim<'s> {
                     order: Cow::Borrowed(text(2 * k)),
                     member: Cow::Borrowed(text(2 * k + 1)),
                     merchant: Some(Cow::Borrowed(stores.get(b.store))),
-                    amount_fen: b.amount_fen,
+                    amount_fen: Fen::from_fen(b.amount_fen),
                     commission_fen: None,
-                    pay_cash_fen: 0,
-                    pay_coins_fen: b.pay_coins_fen,
+                    pay_cash_fen: Fen::ZERO,
+                    pay_coins_fen: Fen::from_fen(b.pay_coins_fen),
                 })
                 .collect();
             self.results.clear();
@@ -536,7 +537,7 @@ impl<'s> Sim<'s> {
     }
 
     fn sell_all(&mut self, m: u32) {
-        if self.engine.members()[m as usize].points == 0 {
+        if self.engine.members()[m as usize].points.is_zero() {
             return;
         }
         self.ids.clear();
@@ -593,13 +594,13 @@ impl<'s> Sim<'s> {
         for c in &changes {
             let m = c.member as usize;
             match c.reason {
-                Reason::Order if self.status[m] == WAITING && c.points + c.locked > 0 => {
+                Reason::Order if self.status[m] == WAITING && (c.points + c.locked).is_positive() => {
                     self.set_status(c.member, HOLDING)
                 }
                 Reason::Exit => {
                     exits += 1;
-                    payouts += c.cash_fen;
-                    self.payouts_fen[m] += c.cash_fen;
+                    payouts += c.cash_fen.to_fen();
+                    self.payouts_fen[m] += c.cash_fen.to_fen();
                     if self.first_exit_day[m] == 0 {
                         self.first_exit_day[m] = d;
                     }
@@ -610,15 +611,15 @@ impl<'s> Sim<'s> {
                     }
                 }
                 Reason::Sell => {
-                    payouts += c.cash_fen;
-                    self.payouts_fen[m] += c.cash_fen;
+                    payouts += c.cash_fen.to_fen();
+                    self.payouts_fen[m] += c.cash_fen.to_fen();
                     sold.push(c.member);
                 }
                 _ => {}
             }
         }
         for m in sold {
-            if self.status[m as usize] == HOLDING && self.engine.members()[m as usize].held_units() == 0 {
+            if self.status[m as usize] == HOLDING && self.engine.members()[m as usize].held_units().is_zero() {
                 self.set_status(m, WAITING);
             }
         }
@@ -637,8 +638,8 @@ impl<'s> Sim<'s> {
         self.days.push(DayStats {
             orders,
             gmv_fen,
-            pool_fen: self.engine.pool_fen(),
-            supply_units: self.engine.supply_units(),
+            pool_fen: self.engine.pool_fen().to_fen(),
+            supply_units: self.engine.supply_units().to_units(),
             price,
             exits,
             payouts_fen,
@@ -667,11 +668,11 @@ impl<'s> Sim<'s> {
                 cohort_waits[month].push(wait);
                 all_waits.push(wait);
             }
-            rewards += rec.rewards_fen;
-            still_waiting += u64::from(rec.cycle_consumption_fen > 0);
-            held_units += rec.held_units();
-            if rec.lifetime_consumption_fen > 0 {
-                let share = self.payouts_fen[m] as f64 / rec.lifetime_consumption_fen as f64;
+            rewards += rec.rewards_fen.to_fen();
+            still_waiting += u64::from(rec.cycle_consumption_fen.is_positive());
+            held_units += rec.held_units().to_units();
+            if rec.lifetime_consumption_fen.is_positive() {
+                let share = self.payouts_fen[m] as f64 / rec.lifetime_consumption_fen.to_fen() as f64;
                 let bin = ((share / histogram_max) * HISTOGRAM_BINS as f64) as usize;
                 histogram[bin.min(HISTOGRAM_BINS - 1)] += 1;
             }
@@ -711,7 +712,7 @@ impl<'s> Sim<'s> {
         let last = self.prices.last().copied().unwrap_or(0.0);
         let back = self.prices.len().saturating_sub(31);
         let first_of_window = self.prices.get(back).copied().unwrap_or(last);
-        let held_value_fen = if e.supply_units() > 0 {
+        let held_value_fen = if e.supply_units().is_positive() {
             (i128::from(held_units) * i128::from(e.pool_fen()) / i128::from(e.supply_units())) as i64
         } else {
             0
@@ -725,11 +726,11 @@ impl<'s> Sim<'s> {
             gmv_fen,
             payouts_fen,
             rewards_fen,
-            injected_fen: t.injected_fen,
-            subsidies_fen: t.subsidies_fen,
-            pool_fen: e.pool_fen(),
-            supply_units: e.supply_units(),
-            platform_revenue_fen: e.platform_revenue_fen(),
+            injected_fen: t.injected_fen.to_fen(),
+            subsidies_fen: t.subsidies_fen.to_fen(),
+            pool_fen: e.pool_fen().to_fen(),
+            supply_units: e.supply_units().to_units(),
+            platform_revenue_fen: e.platform_revenue_fen().to_fen(),
             final_price: last,
             cap_reached_share: share(self.counts[EXITED as usize] as f64, members as f64),
             avg_net_rebate_share: share(payouts_fen as f64, gmv_fen as f64),
@@ -745,7 +746,7 @@ impl<'s> Sim<'s> {
 
 /// The histogram's upper edge: the most a member can get back per cycle, at least 1.
 pub fn histogram_max(rules: &Rules) -> f64 {
-    let per_cycle = rules.exit_multiple_ppm as f64 / 1e6 * (1.0 - rules.retention_ppm as f64 / 1e6);
+    let per_cycle = rules.exit_multiple_ppm.to_ppm() as f64 / 1e6 * (1.0 - rules.retention_ppm.to_ppm() as f64 / 1e6);
     (per_cycle.max(1.0) * 10.0).ceil() / 10.0
 }
 

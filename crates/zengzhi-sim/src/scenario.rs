@@ -73,7 +73,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use zengzhi_core::num::{parse_money, parse_rate, PPM};
+use zengzhi_core::num::{parse_money, parse_rate, Fen, Ppm};
 use zengzhi_core::rules::Rules;
 
 /// Upper bounds that keep a run finite and the inputs meaningful.
@@ -440,9 +440,9 @@ pub fn from_doc(doc: toml::Table, text: String) -> Result<Loaded, ScenarioError>
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let rate = parse_rate(&c.rate, PPM)
+            let rate = parse_rate(&c.rate, Ppm::ONE)
                 .ok_or_else(|| err(&format!("campaigns[{i}].rate"), "比例须在 0 到 1 之间 / a rate in [0, 1]"))?;
-            Ok((c.start_day, c.end_day, rate, money(&format!("campaigns[{i}].budget"), &c.budget)?))
+            Ok((c.start_day, c.end_day, rate.to_ppm(), money(&format!("campaigns[{i}].budget"), &c.budget)?))
         })
         .collect::<Result<_, ScenarioError>>()?;
     let store_commission_ppm = scenario
@@ -450,8 +450,9 @@ pub fn from_doc(doc: toml::Table, text: String) -> Result<Loaded, ScenarioError>
         .iter()
         .enumerate()
         .map(|(i, s)| match &s.commission {
-            None => Ok(rules.default_rate_ppm),
-            Some(text) => parse_rate(text, PPM)
+            None => Ok(rules.default_rate_ppm.to_ppm()),
+            Some(text) => parse_rate(text, Ppm::ONE)
+                .map(Ppm::to_ppm)
                 .ok_or_else(|| err(&format!("stores[{i}].commission"), "比例须在 0 到 1 之间 / a rate in [0, 1]")),
         })
         .collect::<Result<_, ScenarioError>>()?;
@@ -460,7 +461,8 @@ pub fn from_doc(doc: toml::Table, text: String) -> Result<Loaded, ScenarioError>
 
 fn money(field: &str, text: &str) -> Result<i64, ScenarioError> {
     parse_money(text)
-        .filter(|&v| v > 0 && v <= zengzhi_core::num::MAX_MONEY_ARG_FEN)
+        .filter(|&v| v.is_positive() && v <= Fen::from_fen(zengzhi_core::num::MAX_MONEY_ARG_FEN))
+        .map(Fen::to_fen)
         .ok_or_else(|| err(field, format!("金额无效 / not a positive amount with at most 2 decimals: {text:?}")))
 }
 

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use zengzhi_core::command::{parse_line, Command};
 use zengzhi_core::engine::Reason;
-use zengzhi_core::num::{format_money, format_points, format_price};
+use zengzhi_core::num::{format_money, format_points, format_price, Fen, Units};
 use zengzhi_core::replay::lines;
 use zengzhi_core::{Engine, Rules};
 
@@ -81,8 +81,8 @@ fn replay_side(input: &[u8], rules: Rules, skip_rule_updates: bool) -> (Engine, 
         }
         for c in engine.take_changes() {
             match c.reason {
-                Reason::Sell | Reason::Exit => out.payouts_fen += c.cash_fen,
-                Reason::Reward => out.rewards_fen += c.cash_fen,
+                Reason::Sell | Reason::Exit => out.payouts_fen += c.cash_fen.to_fen(),
+                Reason::Reward => out.rewards_fen += c.cash_fen.to_fen(),
                 _ => {}
             }
         }
@@ -90,11 +90,11 @@ fn replay_side(input: &[u8], rules: Rules, skip_rule_updates: bool) -> (Engine, 
     let (p, n) = engine.reference_price();
     out.orders = engine.totals().orders;
     out.exits = engine.totals().exits;
-    out.pool_fen = engine.pool_fen();
-    out.supply_units = engine.supply_units();
+    out.pool_fen = engine.pool_fen().to_fen();
+    out.supply_units = engine.supply_units().to_units();
     out.price = format_price(p, n);
-    out.platform_revenue_fen = engine.platform_revenue_fen();
-    out.held_value_fen = engine.members().iter().map(|m| engine.held_value_fen(m)).sum();
+    out.platform_revenue_fen = engine.platform_revenue_fen().to_fen();
+    out.held_value_fen = engine.members().iter().map(|m| engine.held_value_fen(m).to_fen()).sum();
     (engine, out)
 }
 
@@ -109,13 +109,13 @@ pub fn compare(input: &[u8], base: Rules, alternative: Rules) -> WhatIf {
         let mut diff = MemberDiff {
             member: id.clone(),
             exits: [ma.exits, 0],
-            cash_fen: [ma.cash_fen, 0],
-            points_value_fen: [a.held_value_fen(ma), 0],
+            cash_fen: [ma.cash_fen.to_fen(), 0],
+            points_value_fen: [a.held_value_fen(ma).to_fen(), 0],
         };
         if let Some(mb) = b.member(&id) {
             diff.exits[1] = mb.exits;
-            diff.cash_fen[1] = mb.cash_fen;
-            diff.points_value_fen[1] = b.held_value_fen(mb);
+            diff.cash_fen[1] = mb.cash_fen.to_fen();
+            diff.points_value_fen[1] = b.held_value_fen(mb).to_fen();
         }
         members.push(diff);
     }
@@ -134,13 +134,13 @@ pub fn members_csv(w: &WhatIf) -> String {
             m.member,
             m.exits[0],
             m.exits[1],
-            format_money(m.cash_fen[0]),
-            format_money(m.cash_fen[1]),
-            format_money(m.points_value_fen[0]),
-            format_money(m.points_value_fen[1]),
-            format_money(m.total_fen(0)),
-            format_money(m.total_fen(1)),
-            format_money(m.difference_fen())
+            format_money(Fen::from_fen(m.cash_fen[0])),
+            format_money(Fen::from_fen(m.cash_fen[1])),
+            format_money(Fen::from_fen(m.points_value_fen[0])),
+            format_money(Fen::from_fen(m.points_value_fen[1])),
+            format_money(Fen::from_fen(m.total_fen(0))),
+            format_money(Fen::from_fen(m.total_fen(1))),
+            format_money(Fen::from_fen(m.difference_fen()))
         );
     }
     out
@@ -150,7 +150,7 @@ pub fn members_csv(w: &WhatIf) -> String {
 pub fn aggregate_rows(w: &WhatIf) -> Vec<[String; 4]> {
     let [a, b] = &w.sides;
     let money =
-        |label: &str, x: i64, y: i64| [label.to_string(), format_money(x), format_money(y), format_money(y - x)];
+        |label: &str, x: i64, y: i64| [label.to_string(), format_money(Fen::from_fen(x)), format_money(Fen::from_fen(y)), format_money(Fen::from_fen(y - x))];
     let count = |label: &str, x: u64, y: u64| {
         [label.to_string(), x.to_string(), y.to_string(), (y as i64 - x as i64).to_string()]
     };
@@ -162,9 +162,9 @@ pub fn aggregate_rows(w: &WhatIf) -> Vec<[String; 4]> {
         money("盈利池 pool", a.pool_fen, b.pool_fen),
         [
             "流通积分 supply".into(),
-            format_points(a.supply_units),
-            format_points(b.supply_units),
-            format_points(b.supply_units - a.supply_units),
+            format_points(Units::from_units(a.supply_units)),
+            format_points(Units::from_units(b.supply_units)),
+            format_points(Units::from_units(b.supply_units - a.supply_units)),
         ],
         ["积分价格 price".into(), a.price.clone(), b.price.clone(), String::new()],
         money("卖出与出局到账 payouts", a.payouts_fen, b.payouts_fen),

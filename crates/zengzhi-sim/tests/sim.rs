@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use zengzhi_core::num::{format_money, format_price};
+use zengzhi_core::num::{format_money, format_price, Fen, Ppm, Units};
 use zengzhi_core::Rules;
 use zengzhi_sim::montecarlo::simulate;
 use zengzhi_sim::presets::{preset, seed_projection, PRESETS};
@@ -127,12 +127,12 @@ fn seed_preset_continues_to_the_first_exit_like_the_conformance_cases() {
         );
     }
     // SPEC §9's table.
-    let prices: Vec<String> = projection.rows[..3].iter().map(|r| format_price(r.pool_fen, r.supply_units)).collect();
+    let prices: Vec<String> = projection.rows[..3].iter().map(|r| format_price(Fen::from_fen(r.pool_fen), Units::from_units(r.supply_units))).collect();
     assert_eq!(prices, ["1.42857142", "1.68067226", "1.86741363"]);
     // The exit pays what the conformance case seed-first-exit pays u1: 1.2 × 1000 gross, 20% kept.
     let case = std::fs::read_to_string(conformance().join("seed-first-exit.expected.json")).unwrap();
     let state: serde_json::Value = serde_json::from_str(&case).unwrap();
-    assert_eq!(format_money(exit.payout_fen), state["members"]["u1"]["cash"].as_str().unwrap());
+    assert_eq!(format_money(Fen::from_fen(exit.payout_fen)), state["members"]["u1"]["cash"].as_str().unwrap());
     assert_eq!(exit.gross_fen, 120_000);
     assert_eq!(exit.retained_fen, 120_000 - exit.payout_fen);
     zengzhi_core::invariants::check_state(&projection.engine).unwrap();
@@ -225,7 +225,7 @@ fn sweep_rows_aggregate_the_runs_of_each_value() {
     assert_eq!(sweep.rows.len(), 2);
     // The value 2 by hand: the same scenario with the rule written inline.
     let by_hand = load(&format!("{SMALL}{INJECTED}\n[rules.exit]\nmultiple = \"2\"\n"));
-    assert_eq!(by_hand.rules.exit_multiple_ppm, 2_000_000);
+    assert_eq!(by_hand.rules.exit_multiple_ppm, Ppm::from_ppm(2_000_000));
     let runs = sequential_runs(&by_hand, 3, 5);
     let prices: Vec<f64> = runs.iter().map(|r| r.metrics.final_price).collect();
     let row = &sweep.rows[1];
@@ -262,27 +262,27 @@ fn the_money_of_a_run_adds_up() {
     let (result, engine) = run_with_engine(&loaded, 77);
     zengzhi_core::invariants::check_state(&engine).unwrap();
     let t = engine.totals();
-    assert_eq!(t.injected_fen, 30_000_000);
+    assert_eq!(t.injected_fen, Fen::from_fen(30_000_000));
     assert!(t.exits > 50, "the injection exits many members: {}", t.exits);
-    assert!(t.subsidies_fen > 0 && t.subsidies_fen <= 200_000);
-    assert_eq!(t.subsidies_fen + t.subsidy_returned_fen, 200_000, "the campaign ended and returned the rest");
-    assert_eq!(t.coins_issued_fen, 20 * 30_000);
+    assert!(t.subsidies_fen > Fen::ZERO && t.subsidies_fen <= Fen::from_fen(200_000));
+    assert_eq!(t.subsidies_fen + t.subsidy_returned_fen, Fen::from_fen(200_000), "the campaign ended and returned the rest");
+    assert_eq!(t.coins_issued_fen, Fen::from_fen(20 * 30_000));
     // Members spend no cash in the simulation, so their cash is exactly rewards + payouts.
-    let cash: i64 = engine.members().iter().map(|m| m.cash_fen).sum();
-    let rewards: i64 = engine.members().iter().map(|m| m.rewards_fen).sum();
+    let cash: i64 = engine.members().iter().map(|m| m.cash_fen.to_fen()).sum();
+    let rewards: i64 = engine.members().iter().map(|m| m.rewards_fen.to_fen()).sum();
     let payouts: i64 = result.days.iter().map(|d| d.payouts_fen).sum();
     assert_eq!(cash, rewards + payouts);
     // The day figures add up to the engine's totals.
     assert_eq!(result.days.iter().map(|d| d.orders).sum::<u64>(), t.orders);
     assert_eq!(result.days.iter().map(|d| d.exits).sum::<u64>(), t.exits);
-    let gmv: i64 = engine.members().iter().map(|m| m.lifetime_consumption_fen).sum();
+    let gmv: i64 = engine.members().iter().map(|m| m.lifetime_consumption_fen.to_fen()).sum();
     assert_eq!(result.days.iter().map(|d| d.gmv_fen).sum::<i64>(), gmv);
     // Members are counted in exactly one of holding / waiting / exited.
     let last = result.days.last().unwrap();
     assert_eq!(last.holding + last.waiting + last.exited, engine.member_count() as u64);
     let exited = engine.members().iter().filter(|m| m.exits > 0).count() as u64;
     assert_eq!(last.exited, exited);
-    let holding = engine.members().iter().filter(|m| m.exits == 0 && m.held_units() > 0).count() as u64;
+    let holding = engine.members().iter().filter(|m| m.exits == 0 && m.held_units() > Units::ZERO).count() as u64;
     assert_eq!(last.holding, holding);
 }
 
@@ -382,7 +382,7 @@ fn every_preset_loads_and_runs() {
 fn the_example_scenario_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/example.toml");
     let loaded = zengzhi_sim::scenario::load_file(&path).unwrap();
-    assert_eq!(loaded.rules.exit_multiple_ppm, 1_200_000);
+    assert_eq!(loaded.rules.exit_multiple_ppm, Ppm::from_ppm(1_200_000));
     assert_eq!(loaded.scenario.sweep.as_ref().unwrap().values.len(), 3);
 }
 
@@ -413,7 +413,7 @@ fn rules_come_from_a_file_beside_the_scenario() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("alt.toml"), "[exit]\nmultiple = \"2\"\n").unwrap();
     let loaded = load_str("horizon_days = 10\nrules_file = \"alt.toml\"\n", &dir).unwrap();
-    assert_eq!(loaded.rules.exit_multiple_ppm, 2_000_000);
+    assert_eq!(loaded.rules.exit_multiple_ppm, Ppm::from_ppm(2_000_000));
     let both = load_str("horizon_days = 10\nrules_file = \"alt.toml\"\n[rules.exit]\nmultiple = \"1.5\"\n", &dir);
     assert!(both.unwrap_err().to_string().contains("rules_file"));
     let missing = load_str("horizon_days = 10\nrules_file = \"nope.toml\"\n", &dir);
@@ -432,7 +432,7 @@ fn whatif_replays_a_history_under_other_rules() {
     let case: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(conformance().join("seed-first-exit.expected.json")).unwrap())
             .unwrap();
-    assert_eq!(format_money(w.sides[0].pool_fen), case["pool"].as_str().unwrap());
+    assert_eq!(format_money(Fen::from_fen(w.sides[0].pool_fen)), case["pool"].as_str().unwrap());
     assert_eq!(w.sides[0].price, case["price"].as_str().unwrap());
     assert_eq!(w.sides[0].exits, case["totals"]["exits"].as_u64().unwrap());
     // Under a 2× cap the injections take u1's 112 points (all the supply) to 1200 yuan, below

@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use zengzhi_core::command::{parse_line, Command};
+use zengzhi_core::num::{Fen, Units};
 use zengzhi_core::workload::SplitMix64;
 use zengzhi_core::{Applied, Engine, Rejection, Rules};
 use zengzhi_journal::postgres::Postgres;
@@ -722,32 +723,32 @@ pub fn script(mut engine: Engine, prefix: &str, members: u32, ops: u32, seed: u6
                 let amount = 1_000 + rng.below(50_000) as i64;
                 let money = zengzhi_core::num::format_money;
                 let mut extra = String::new();
-                if member.cash_fen > 0 && rng.below(4) == 0 {
-                    extra.push_str(&format!(r#","pay_cash":"{}""#, money(member.cash_fen.min(amount / 3))));
+                if member.cash_fen > Fen::ZERO && rng.below(4) == 0 {
+                    extra.push_str(&format!(r#","pay_cash":"{}""#, money(member.cash_fen.min(Fen::from_fen(amount / 3)))));
                 }
-                if member.coins_fen > 0 && rng.below(2) == 0 {
-                    extra.push_str(&format!(r#","pay_coins":"{}""#, money(member.coins_fen.min(amount / 3))));
+                if member.coins_fen > Fen::ZERO && rng.below(2) == 0 {
+                    extra.push_str(&format!(r#","pay_coins":"{}""#, money(member.coins_fen.min(Fen::from_fen(amount / 3)))));
                 }
                 if rng.below(15) == 0 {
                     // Self-operated goods: no merchant, an explicit commission.
                     format!(
                         r#"{{"op":"order","order":"{prefix}o{orders}","member":"{who}","amount":"{}","commission":"{}"{extra}}}"#,
-                        money(amount),
-                        money(amount / 10)
+                        money(Fen::from_fen(amount)),
+                        money(Fen::from_fen(amount / 10))
                     )
                 } else {
                     let store = sh(rng.below(regions.len() as u64) as u32);
                     format!(
                         r#"{{"op":"order","order":"{prefix}o{orders}","member":"{who}","merchant":"{store}","amount":"{}"{extra}}}"#,
-                        money(amount)
+                        money(Fen::from_fen(amount))
                     )
                 }
             }
             65..=76 => {
-                if member.points >= 2 && rng.below(3) != 0 {
+                if member.points >= Units::from_units(2) && rng.below(3) != 0 {
                     format!(
                         r#"{{"op":"sell","member":"{who}","points":"{}"}}"#,
-                        zengzhi_core::num::format_points(member.points / 2)
+                        zengzhi_core::num::format_points(member.points.half_floor())
                     )
                 } else {
                     format!(r#"{{"op":"sell","member":"{who}","points":"all"}}"#)
@@ -755,10 +756,10 @@ pub fn script(mut engine: Engine, prefix: &str, members: u32, ops: u32, seed: u6
             }
             77..=80 => format!(r#"{{"op":"redeem","member":"{who}","amount":"1.00"}}"#),
             81..=86 => {
-                let amount = (member.cash_fen / 2).max(1);
+                let amount = (member.cash_fen.to_fen() / 2).max(1);
                 format!(
                     r#"{{"op":"withdraw","member":"{who}","amount":"{}"}}"#,
-                    zengzhi_core::num::format_money(amount)
+                    zengzhi_core::num::format_money(Fen::from_fen(amount))
                 )
             }
             87..=89 => r#"{"op":"inject","amount":"200.00"}"#.to_string(),

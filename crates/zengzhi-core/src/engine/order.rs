@@ -1,0 +1,247 @@
+//! The order (SPEC §6): a plan with every amount computed and checked first, then its commit.
+//!
+//! [`Engine::plan_order`] takes `&self`, so a rejected order changes nothing by construction;
+//! [`Engine::commit_order`] only writes what the plan holds, and cannot fail.
+
+use super::{agent_key, Applied, Delta, Engine, Merchant, Reason, NONE};
+use crate::command::Level;
+use crate::error::Rejection;
+use crate::num::{Fen, Units};
+
+/// The arguments of an order command.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderArgs<'a> {
+    pub order: &'a str,
+    pub member: &'a str,
+    pub merchant: Option<&'a str>,
+    pub amount: Fen,
+    pub commission: Option<Fen>,
+    pub pay_cash: Fen,
+    pub pay_coins: Fen,
+}
+
+/// At most: direct, indirect, recruiter, and an agent and a peer at each of three levels.
+const MAX_REWARDS: usize = 9;
+
+/// The rewards of one order, in the order they are paid.
+#[derive(Debug, Clone, Copy)]
+struct Rewards {
+    paid: [(u32, Fen); MAX_REWARDS],
+    len: usize,
+    /// What is left of the distribution budget.
+    left: Fen,
+}
+
+impl Rewards {
+    fn new(budget: Fen) -> Self {
+        Rewards { paid: [(NONE, Fen::ZERO); MAX_REWARDS], len: 0, left: budget }
+    }
+
+    /// Pays `due`, capped by what is left of the budget; returns what was paid.
+    fn pay(&mut self, to: u32, due: Fen) -> Fen {
+        let x = due.min(self.left);
+        self.left -= x;
+        self.paid[self.len] = (to, x);
+        self.len += 1;
+        x
+    }
+
+    fn paid(&self) -> &[(u32, Fen)] {
+        &self.paid[..self.len]
+    }
+}
+
+/// Everything an accepted order writes.
+#[derive(Debug, Clone, Copy)]
+struct OrderPlan {
+    order_hash: u64,
+    buyer: u32,
+    amount: Fen,
+    pay_cash: Fen,
+    pay_coins: Fen,
+    /// The commission `c`.
+    commission: Fen,
+    rewards: Rewards,
+    dividend: Fen,
+    /// Platform revenue: the platform's part less the dividend.
+    platform_net: Fen,
+    subsidy: Fen,
+    /// Into the pool: the pool's part and the subsidy.
+    inflow: Fen,
+    /// Points minted, free and locked.
+    free: Units,
+    locked: Units,
+}
+
+impl Engine {
+    pub(super) fn order(&mut self, args: &OrderArgs<'_>) -> Result<Applied, Rejection> {
+        let plan = self.plan_order(args)?;
+        Ok(self.commit_order(args.order, &plan))
+    }
+
+    /// Steps 1–6 of an order: every check in the order of SPEC §10 and every amount.
+    fn plan_order(&self, a: &OrderArgs<'_>) -> Result<OrderPlan, Rejection> {
+        // 1. Validate.
+        let order_hash = self.order_ids.hash(a.order);
+        if self.order_ids.contains_hashed(order_hash, a.order) {
+            return Err(Rejection::DuplicateId);
+        }
+        let buyer = self.known(a.member)?;
+        let store = match a.merchant {
+            Some(id) => Some(&self.merchants[self.merchant_ids.get(id).ok_or(Rejection::UnknownMerchant)? as usize]),
+            None => None,
+        };
+        if a.commission.is_some_and(|c| c > a.amount) {
+            return Err(Rejection::InvalidAmount);
+        }
+        let b = &self.members[buyer as usize];
+        if a.pay_cash > b.cash_fen {
+            return Err(Rejection::InsufficientCash);
+        }
+        if a.pay_coins > b.coins_fen {
+            return Err(Rejection::InsufficientCoins);
+        }
+        // Both are at most the argument bound, so the sum fits.
+        if a.pay_cash + a.pay_coins > a.amount {
+            return Err(Rejection::InvalidAmount);
+        }
+
+        // 2. Split the commission.
+        let rules = &self.rules;
+        let commission = match (a.commission, store) {
+            (Some(c), _) => c,
+            (None, Some(s)) => a.amount.mul_rate_floor(s.commission_ppm),
+            (None, None) => unreachable!("an order names a merchant or a commission"),
+        };
+        let inflow_pool = commission.mul_rate_floor(rules.pool_share_ppm);
+        let budget = commission.mul_rate_floor(rules.distribution_share_ppm);
+        // 3. Rewards, in order, each capped by what is left of the budget.
+        let rewards = self.rewards(buyer, store, a.amount, budget);
+        let platform = commission - inflow_pool - budget + rewards.left;
+        // 4. Dividends.
+        let dividend = platform.mul_rate_floor(rules.dividend_share_of_platform_ppm);
+        // 5. Subsidy.
+        let subsidy =
+            self.campaign.as_ref().map_or(Fen::ZERO, |cp| a.amount.mul_rate_floor(cp.rate_ppm).min(cp.remaining_fen));
+        // 6. Mint.
+        let inflow = inflow_pool + subsidy;
+        let mut value = inflow.mul_rate_floor(rules.mint_ratio_ppm);
+        if rules.max_mint_value_per_order_fen.is_positive() {
+            value = value.min(rules.max_mint_value_per_order_fen);
+        }
+        let (p_ref, n_ref) = self.reference_price();
+        let minted = value.to_units_floor(p_ref, n_ref);
+
+        // Overflow: after every other check (SPEC §10).
+        let fits = |x: i128| x <= i128::from(i64::MAX);
+        let minted = minted.filter(|m| fits(i128::from(*m) + i128::from(self.supply))).ok_or(Rejection::Overflow)?;
+        let locked = if minted.is_positive() && a.pay_coins.is_positive() {
+            minted.mul_share_floor(a.pay_coins, a.amount)
+        } else {
+            Units::ZERO
+        };
+        let free = minted - locked;
+        if !fits(i128::from(b.points) + i128::from(free))
+            || !fits(i128::from(b.locked) + i128::from(locked))
+            || !fits(i128::from(b.lifetime_consumption_fen) + i128::from(a.amount))
+            || !fits(self.totals.money_in() + i128::from(commission) + i128::from(subsidy))
+        {
+            return Err(Rejection::Overflow);
+        }
+        Ok(OrderPlan {
+            order_hash,
+            buyer,
+            amount: a.amount,
+            pay_cash: a.pay_cash,
+            pay_coins: a.pay_coins,
+            commission,
+            rewards,
+            dividend,
+            platform_net: platform - dividend,
+            subsidy,
+            inflow,
+            free,
+            locked,
+        })
+    }
+
+    /// Step 3: the referral, recruiter, agent and peer rewards of an order from `buyer`.
+    fn rewards(&self, buyer: u32, store: Option<&Merchant>, amount: Fen, budget: Fen) -> Rewards {
+        let rules = &self.rules;
+        let mut rewards = Rewards::new(budget);
+        let direct = self.members[buyer as usize].referrer;
+        if direct != NONE {
+            rewards.pay(direct, amount.mul_rate_floor(rules.referral_direct_ppm));
+            let indirect = self.members[direct as usize].referrer;
+            if indirect != NONE {
+                rewards.pay(indirect, amount.mul_rate_floor(rules.referral_indirect_ppm));
+            }
+        }
+        let Some(s) = store else {
+            return rewards;
+        };
+        if s.recruiter != NONE {
+            rewards.pay(s.recruiter, amount.mul_rate_floor(rules.referral_merchant_recruiter_ppm));
+        }
+        if s.region == NONE {
+            return rewards;
+        }
+        // Each level pays its rate less the rate a lower level already paid (rates rise with
+        // the level: the rules guarantee it).
+        let mut paid_rate = crate::num::Ppm::ZERO;
+        for (level, rate) in [
+            (Level::District, rules.agent_district_ppm),
+            (Level::City, rules.agent_city_ppm),
+            (Level::Province, rules.agent_province_ppm),
+        ] {
+            let Some(&agent) = self.agents.get(&agent_key(level, level.normalise(s.region))) else {
+                continue;
+            };
+            let x = rewards.pay(agent, amount.mul_rate_floor(rate - paid_rate));
+            paid_rate = rate;
+            let up = self.members[agent as usize].referrer;
+            if rules.agent_peer_ppm.is_positive()
+                && up != NONE
+                && self.members[up as usize].agent_levels & level as u8 != 0
+            {
+                rewards.pay(up, x.mul_rate_floor(rules.agent_peer_ppm));
+            }
+        }
+        rewards
+    }
+
+    /// Writes a planned order, then runs the cascade (step 7).
+    fn commit_order(&mut self, order: &str, p: &OrderPlan) -> Applied {
+        self.order_ids.insert_new_hashed(p.order_hash, order);
+        for &(to, x) in p.rewards.paid() {
+            self.members[to as usize].rewards_fen += x;
+            self.post(to, Reason::Reward, Delta::cash(x));
+        }
+        self.dividend_pool += p.dividend;
+        self.platform_revenue += p.platform_net;
+        if let Some(cp) = &mut self.campaign {
+            cp.remaining_fen -= p.subsidy;
+        }
+        self.unindex(p.buyer);
+        let m = &mut self.members[p.buyer as usize];
+        m.cycle_consumption_fen += p.amount;
+        m.lifetime_consumption_fen += p.amount;
+        self.post(
+            p.buyer,
+            Reason::Order,
+            Delta { points: p.free, locked: p.locked, cash: -p.pay_cash, coins: -p.pay_coins },
+        );
+        let t = &mut self.totals;
+        t.cash_spent_fen += p.pay_cash;
+        t.coins_spent_fen += p.pay_coins;
+        t.commissions_fen += p.commission;
+        t.subsidies_fen += p.subsidy;
+        t.orders += 1;
+        self.pool += p.inflow;
+        self.supply += p.free + p.locked;
+        self.reindex(p.buyer);
+        self.mark_reference();
+        let exits = self.cascade();
+        Applied { exits, minted: p.free + p.locked, commission_fen: p.commission }
+    }
+}
