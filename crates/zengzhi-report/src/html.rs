@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::format::{self, esc};
-use crate::model::{Band, ReportData};
+use crate::model::{Band, Honest, ReportData};
 
 /// A chart as it is embedded: file stem, Chinese and English captions, the SVG text.
 pub struct Figure<'a> {
@@ -177,7 +177,6 @@ fn card(h: &mut String, label: String, value: String, hint: String) {
 
 /// The honest metrics: always present, whatever the data.
 fn honest(h: &mut String, d: &ReportData) {
-    let m = &d.honest;
     let _ = write!(
         h,
         "<section id=\"honest\" class=\"honest\">\n<h2>{}</h2>\n<p class=\"sub\">{}</p>\n<div class=\"cards\">\n",
@@ -187,6 +186,15 @@ fn honest(h: &mut String, d: &ReportData) {
             "Every report shows these figures; they cannot be hidden. Values are medians, p5–p95 in brackets."
         )
     );
+    honest_cards(h, &d.honest);
+    h.push_str("</div>\n");
+    honest_cohorts(h, d);
+    honest_statements(h, &d.honest);
+    h.push_str("</section>\n");
+}
+
+/// The six cards of the honest metrics.
+fn honest_cards(h: &mut String, m: &Honest) {
     card(
         h,
         bi("封顶出局会员比例", "Members who reached the cap"),
@@ -255,8 +263,10 @@ fn honest(h: &mut String, d: &ReportData) {
             ),
         ),
     );
-    h.push_str("</div>\n");
+}
 
+/// The table of days to exit by join cohort.
+fn honest_cohorts(h: &mut String, d: &ReportData) {
     let _ = writeln!(h, "<h3>{}</h3>", bi("各入会月份的出局等待天数", "Days to exit by join cohort"));
     if d.cohorts.is_empty() {
         let _ = writeln!(h, "<p class=\"none\">{}</p>", bi("没有入会批次数据。", "No cohort data."));
@@ -286,7 +296,10 @@ fn honest(h: &mut String, d: &ReportData) {
         }
         h.push_str("</tbody></table>\n");
     }
+}
 
+/// The statements drawn from the honest metrics.
+fn honest_statements(h: &mut String, m: &Honest) {
     let _ = writeln!(h, "<h3>{}</h3>", bi("结论", "Statements"));
     if m.statements.is_empty() {
         let _ = writeln!(h, "<p class=\"none\">{}</p>", bi("（无）", "(none)"));
@@ -297,7 +310,6 @@ fn honest(h: &mut String, d: &ReportData) {
         }
         h.push_str("</ul>\n");
     }
-    h.push_str("</section>\n");
 }
 
 fn overview(h: &mut String, d: &ReportData) {
