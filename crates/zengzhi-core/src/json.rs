@@ -143,15 +143,25 @@ impl<'a> Parser<'a> {
             self.ws();
             let v = self.value(depth)?;
             members.push((key, v));
-            self.ws();
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(Json::Obj(members));
-                }
-                _ => return Err(self.err("expected ',' or '}'")),
+            if self.comma_or(b'}', "expected ',' or '}'")? {
+                return Ok(Json::Obj(members));
             }
+        }
+    }
+
+    /// After a member or an item: `true` at the closing byte (consumed), `false` after a comma.
+    fn comma_or(&mut self, close: u8, expected: &'static str) -> Result<bool, JsonError> {
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b',') => {
+                self.i += 1;
+                Ok(false)
+            }
+            Some(&c) if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Err(self.err(expected)),
         }
     }
 
@@ -169,14 +179,8 @@ impl<'a> Parser<'a> {
         loop {
             self.ws();
             items.push(self.value(depth)?);
-            self.ws();
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
-                }
-                _ => return Err(self.err("expected ',' or ']'")),
+            if self.comma_or(b']', "expected ',' or ']'")? {
+                return Ok(Json::Arr(items));
             }
         }
     }
