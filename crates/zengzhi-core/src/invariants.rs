@@ -111,3 +111,48 @@ pub fn check_state(engine: &Engine) -> Result<(), Violation> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse_line;
+    use crate::num::Units;
+    use crate::rules::Rules;
+
+    fn seeded() -> Engine {
+        let mut e = Engine::new(Rules::default());
+        for line in [
+            r#"{"op":"register_merchant","merchant":"s"}"#,
+            r#"{"op":"register_member","member":"u1"}"#,
+            r#"{"op":"register_member","member":"u2","referrer":"u1"}"#,
+            r#"{"op":"order","order":"o1","member":"u2","amount":"1000","merchant":"s"}"#,
+        ] {
+            e.apply(&parse_line(line.as_bytes()).unwrap().command).unwrap();
+        }
+        e
+    }
+
+    #[test]
+    fn kept_sums_match_a_scan() {
+        let e = seeded();
+        // u2 holds the minted points; u1 has the direct reward ⌊100_000 · 0.003⌋ = 300 fen.
+        let a = *e.aggregates();
+        assert_eq!(a.members_holding, 1);
+        assert_eq!(a.member_cash_fen, Fen::from_fen(300));
+        assert_eq!(a.member_held, e.supply_units());
+        assert_eq!(Aggregates::scan(e.members()), Some(a));
+        assert_eq!(check_state(&e), Ok(()));
+    }
+
+    #[test]
+    fn a_wrong_kept_sum_is_found() {
+        let mut e = seeded();
+        e.aggregates.member_cash_fen += Fen::from_fen(1);
+        assert_eq!(check_state(&e).unwrap_err().invariant, "kept sums");
+        let broken = std::panic::catch_unwind(|| e.assert_invariants());
+        assert!(broken.is_err(), "money no longer adds up: the assertion fires");
+        let mut e = seeded();
+        e.aggregates.member_held += Units::from_units(1);
+        assert!(std::panic::catch_unwind(|| e.assert_invariants()).is_err());
+    }
+}

@@ -33,7 +33,7 @@ use proptest::sample::select;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use zengzhi_core::command::parse_line;
-use zengzhi_core::engine::{CascadeMode, Engine};
+use zengzhi_core::engine::{Aggregates, CascadeMode, Engine};
 use zengzhi_core::error::Rejection;
 use zengzhi_core::invariants::Checker;
 use zengzhi_core::replay::replay;
@@ -104,6 +104,9 @@ fn run_sequence(rules: &Rules, lines: &[String], cov: &RefCell<Coverage>) -> Res
         // (a) SPEC §7 invariants, on both engines.
         checker.check(&indexed).map_err(|v| TestCaseError::fail(format!("line {at}: {line}: {v}")))?;
         naive_checker.check(&naive).map_err(|v| TestCaseError::fail(format!("line {at}: {line} (naive): {v}")))?;
+
+        // The kept sums equal a full scan after every line.
+        prop_assert_eq!(Some(*indexed.aggregates()), Aggregates::scan(indexed.members()), "line {}: {}", at, line);
 
         // (e) the price never falls, checked directly.
         let (pool1, supply1) = (indexed.pool_fen(), indexed.supply_units());

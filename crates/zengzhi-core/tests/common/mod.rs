@@ -4,20 +4,21 @@ use zengzhi_core::state::write_state;
 use zengzhi_core::Engine;
 
 /// The state JSON plus everything observable that the JSON does not show (campaign, rules,
-/// shareholders, counts, referrers and agent levels, the reference price): equal strings mean
+/// shareholders, counts, referrers and agent levels, the reference price, the kept sums): equal strings mean
 /// equal engines for every purpose but the exit index's private bookkeeping.
 pub fn snapshot(e: &Engine) -> String {
     let mut buf = Vec::new();
     write_state(e, None, &mut buf).unwrap();
     let mut s = String::from_utf8(buf).unwrap();
     s.push_str(&format!(
-        "{:?}\n{:?}\n{:?}\n{} {}\n{:?}\n",
+        "{:?}\n{:?}\n{:?}\n{} {}\n{:?}\n{:?}\n",
         e.campaign(),
         e.rules(),
         e.shareholders(),
         e.member_count(),
         e.merchant_count(),
-        e.reference_price()
+        e.reference_price(),
+        e.aggregates()
     ));
     // Referrers and agent levels are not in the JSON (balances are); the exit-index bookkeeping
     // a member record may carry is internal and differs between cascade modes.
