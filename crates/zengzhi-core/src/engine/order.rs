@@ -79,9 +79,9 @@ impl Engine {
         Ok(self.commit_order(args.order, &plan))
     }
 
-    /// Steps 1–6 of an order: every check in the order of SPEC §10 and every amount.
-    fn plan_order(&self, a: &OrderArgs<'_>) -> Result<OrderPlan, Rejection> {
-        // 1. Validate.
+    /// Step 1 of an order: the checks of SPEC §10 before any amount. Returns the order id's
+    /// hash, the buyer and the store.
+    fn check_order(&self, a: &OrderArgs<'_>) -> Result<(u64, u32, Option<&Merchant>), Rejection> {
         let order_hash = self.order_ids.hash(a.order);
         if self.order_ids.contains_hashed(order_hash, a.order) {
             return Err(Rejection::DuplicateId);
@@ -105,7 +105,13 @@ impl Engine {
         if a.pay_cash + a.pay_coins > a.amount {
             return Err(Rejection::InvalidAmount);
         }
+        Ok((order_hash, buyer, store))
+    }
 
+    /// Steps 1–6 of an order: every check in the order of SPEC §10 and every amount.
+    fn plan_order(&self, a: &OrderArgs<'_>) -> Result<OrderPlan, Rejection> {
+        // 1. Validate.
+        let (order_hash, buyer, store) = self.check_order(a)?;
         // 2. Split the commission.
         let rules = &self.rules;
         let commission = match (a.commission, store) {
@@ -141,6 +147,7 @@ impl Engine {
             Units::ZERO
         };
         let free = minted - locked;
+        let b = &self.members[buyer as usize];
         if !fits(i128::from(b.points) + i128::from(free))
             || !fits(i128::from(b.locked) + i128::from(locked))
             || !fits(i128::from(b.lifetime_consumption_fen) + i128::from(a.amount))
