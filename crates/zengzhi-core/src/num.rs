@@ -28,7 +28,7 @@ pub const MAX_POINTS_ARG_UNITS: i64 = 1_000_000_000_000_000_000;
 pub const MAX_MULTIPLE_PPM: i64 = 100 * PPM;
 
 /// The narrowing of an `i128` intermediate that is known to fit (a part of a stored value).
-#[inline]
+#[inline(always)]
 #[track_caller]
 fn narrow(v: i128) -> i64 {
     i64::try_from(v).expect("a bounded intermediate fits in i64")
@@ -45,47 +45,47 @@ macro_rules! quantity {
             pub const ZERO: $name = $name(0);
             pub const MAX: $name = $name(i64::MAX);
 
-            #[inline]
+            #[inline(always)]
             pub const fn $from(value: i64) -> $name {
                 $name(value)
             }
-            #[inline]
+            #[inline(always)]
             pub const fn $to(self) -> i64 {
                 self.0
             }
-            #[inline]
+            #[inline(always)]
             pub const fn checked_add(self, rhs: $name) -> Option<$name> {
                 match self.0.checked_add(rhs.0) {
                     Some(v) => Some($name(v)),
                     None => None,
                 }
             }
-            #[inline]
+            #[inline(always)]
             pub const fn checked_sub(self, rhs: $name) -> Option<$name> {
                 match self.0.checked_sub(rhs.0) {
                     Some(v) => Some($name(v)),
                     None => None,
                 }
             }
-            #[inline]
+            #[inline(always)]
             pub const fn is_zero(self) -> bool {
                 self.0 == 0
             }
-            #[inline]
+            #[inline(always)]
             pub const fn is_positive(self) -> bool {
                 self.0 > 0
             }
-            #[inline]
+            #[inline(always)]
             pub const fn is_negative(self) -> bool {
                 self.0 < 0
             }
             /// The value as an `i128` intermediate.
-            #[inline]
+            #[inline(always)]
             pub const fn wide(self) -> i128 {
                 self.0 as i128
             }
             /// A value from an `i128` intermediate, `None` when it does not fit.
-            #[inline]
+            #[inline(always)]
             pub fn from_wide(value: i128) -> Option<$name> {
                 i64::try_from(value).ok().map($name)
             }
@@ -93,7 +93,7 @@ macro_rules! quantity {
 
         impl Add for $name {
             type Output = $name;
-            #[inline]
+            #[inline(always)]
             #[track_caller]
             fn add(self, rhs: $name) -> $name {
                 self.checked_add(rhs).expect(concat!($what, " overflow"))
@@ -101,21 +101,21 @@ macro_rules! quantity {
         }
         impl Sub for $name {
             type Output = $name;
-            #[inline]
+            #[inline(always)]
             #[track_caller]
             fn sub(self, rhs: $name) -> $name {
                 self.checked_sub(rhs).expect(concat!($what, " overflow"))
             }
         }
         impl AddAssign for $name {
-            #[inline]
+            #[inline(always)]
             #[track_caller]
             fn add_assign(&mut self, rhs: $name) {
                 *self = *self + rhs;
             }
         }
         impl SubAssign for $name {
-            #[inline]
+            #[inline(always)]
             #[track_caller]
             fn sub_assign(&mut self, rhs: $name) {
                 *self = *self - rhs;
@@ -123,14 +123,14 @@ macro_rules! quantity {
         }
         impl Neg for $name {
             type Output = $name;
-            #[inline]
+            #[inline(always)]
             #[track_caller]
             fn neg(self) -> $name {
                 $name(self.0.checked_neg().expect(concat!($what, " overflow")))
             }
         }
         impl From<$name> for i128 {
-            #[inline]
+            #[inline(always)]
             fn from(v: $name) -> i128 {
                 i128::from(v.0)
             }
@@ -158,25 +158,25 @@ impl Ppm {
 
 impl Fen {
     /// `⌊self · rate⌋` for a non-negative amount.
-    #[inline]
+    #[inline(always)]
     pub fn mul_rate_floor(self, rate: Ppm) -> Fen {
         Fen(mul_rate_floor(self.0, rate.0))
     }
 
     /// `⌈self · rate⌉` for a non-negative amount.
-    #[inline]
+    #[inline(always)]
     pub fn mul_rate_ceil(self, rate: Ppm) -> Fen {
         Fen(mul_rate_ceil(self.0, rate.0))
     }
 
     /// `⌊self · rate⌋` as an `i128`, for products that may exceed `i64` (a cap at a multiple).
-    #[inline]
+    #[inline(always)]
     pub fn mul_rate_floor_wide(self, rate: Ppm) -> i128 {
         mul_div_floor(i128::from(self.0), i128::from(rate.0), i128::from(PPM))
     }
 
     /// `⌊self · num / den⌋` for a non-negative amount and a ratio `num / den ≤ 1` (a share).
-    #[inline]
+    #[inline(always)]
     pub fn mul_share_floor(self, num: i128, den: i128) -> Fen {
         debug_assert!(num <= den);
         Fen(narrow(mul_div_floor(i128::from(self.0), num, den)))
@@ -184,14 +184,14 @@ impl Fen {
 
     /// The points worth this much at price `pool / supply`, rounded down: `⌊self · supply /
     /// pool⌋`; `None` when that does not fit in `i64`.
-    #[inline]
+    #[inline(always)]
     pub fn to_units_floor(self, pool: Fen, supply: Units) -> Option<Units> {
         Units::from_wide(mul_div_floor(i128::from(self.0), i128::from(supply.0), i128::from(pool.0)))
     }
 
     /// The points worth this much at price `pool / supply`, rounded up: `⌈self · supply /
     /// pool⌉`; `None` when that does not fit in `i64`.
-    #[inline]
+    #[inline(always)]
     pub fn to_units_ceil(self, pool: Fen, supply: Units) -> Option<Units> {
         Units::from_wide(mul_div_ceil(i128::from(self.0), i128::from(supply.0), i128::from(pool.0)))
     }
@@ -200,7 +200,7 @@ impl Fen {
 impl Units {
     /// The value of these points at price `pool / supply`, rounded down: `⌊self · pool /
     /// supply⌋`. The points must be a part of the supply, so the value is a part of the pool.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn value_floor(self, pool: Fen, supply: Units) -> Fen {
         debug_assert!(self <= supply);
@@ -208,7 +208,7 @@ impl Units {
     }
 
     /// `⌊self · num / den⌋` for non-negative points and a ratio `num / den ≤ 1` (a share).
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub fn mul_share_floor(self, num: Fen, den: Fen) -> Units {
         debug_assert!(num <= den);
@@ -216,13 +216,13 @@ impl Units {
     }
 
     /// `⌊self · rate⌋` for non-negative points.
-    #[inline]
+    #[inline(always)]
     pub fn mul_rate_floor(self, rate: Ppm) -> Units {
         Units(mul_rate_floor(self.0, rate.0))
     }
 
     /// Half of these points, rounded down.
-    #[inline]
+    #[inline(always)]
     pub const fn half_floor(self) -> Units {
         Units(self.0 / 2)
     }
@@ -342,7 +342,7 @@ pub fn format_price(pool: Fen, supply: Units) -> String {
 }
 
 /// `⌊a · b / c⌋` for non-negative `a`, `b` and positive `c`.
-#[inline]
+#[inline(always)]
 pub fn mul_div_floor(a: i128, b: i128, c: i128) -> i128 {
     debug_assert!(a >= 0 && b >= 0 && c > 0);
     // 64-bit division is several times faster than 128-bit; use it when the product fits.
@@ -355,7 +355,7 @@ pub fn mul_div_floor(a: i128, b: i128, c: i128) -> i128 {
 }
 
 /// `⌈a · b / c⌉` for non-negative `a`, `b` and positive `c`.
-#[inline]
+#[inline(always)]
 pub fn mul_div_ceil(a: i128, b: i128, c: i128) -> i128 {
     debug_assert!(a >= 0 && b >= 0 && c > 0);
     let p = a * b;
@@ -363,7 +363,7 @@ pub fn mul_div_ceil(a: i128, b: i128, c: i128) -> i128 {
 }
 
 /// `⌊amount · rate⌋` for a rate in ppm of at most 1 (the result is at most `amount`).
-#[inline]
+#[inline(always)]
 fn mul_rate_floor(amount: i64, rate_ppm: i64) -> i64 {
     if let Some(p) = amount.checked_mul(rate_ppm) {
         return p / PPM;
@@ -372,7 +372,7 @@ fn mul_rate_floor(amount: i64, rate_ppm: i64) -> i64 {
 }
 
 /// `⌈amount · rate⌉` for a rate in ppm of at most 1 (the result is at most `amount`).
-#[inline]
+#[inline(always)]
 fn mul_rate_ceil(amount: i64, rate_ppm: i64) -> i64 {
     if let Some(p) = amount.checked_mul(rate_ppm).and_then(|p| p.checked_add(PPM - 1)) {
         return p / PPM;

@@ -160,7 +160,7 @@ impl Engine {
 
     pub(super) fn withdraw(&mut self, member: &str, amount: Fen) -> Result<Applied, Rejection> {
         let WithdrawQuote { member: i, fee_fen, payout_fen } = self.withdraw_quote(member, amount, Fen::ZERO)?;
-        self.post(i, Reason::Withdraw, Delta::cash(-amount));
+        self.post_cash(i, Reason::Withdraw, -amount);
         self.platform_revenue += fee_fen;
         self.totals.withdrawn_fen += payout_fen;
         Ok(Applied::default())
@@ -217,7 +217,7 @@ impl Engine {
         let shares: Vec<(u32, Fen)> =
             self.shareholders.iter().map(|(&m, &w)| (m, pot.mul_share_floor(i128::from(w), total_weight))).collect();
         for (m, share) in shares {
-            self.post(m, Reason::Dividend, Delta::cash(share));
+            self.post_cash(m, Reason::Dividend, share);
             paid += share;
         }
         self.dividend_pool -= paid;

@@ -289,12 +289,6 @@ pub(crate) struct Delta {
     pub coins: Fen,
 }
 
-impl Delta {
-    pub(crate) fn cash(cash: Fen) -> Delta {
-        Delta { cash, ..Delta::default() }
-    }
-}
-
 impl Engine {
     pub fn new(rules: Rules) -> Self {
         Self::with_mode(rules, CascadeMode::Indexed)
@@ -339,7 +333,7 @@ impl Engine {
     /// Every change to a member's points, locked points, cash or coins goes through here. The
     /// caller has checked that the new balances fit and are not negative (the operators panic
     /// otherwise), and keeps the exit index.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn post(&mut self, i: u32, reason: Reason, d: Delta) {
         let m = &mut self.members[i as usize];
         let held_before = m.points + m.locked;
@@ -366,6 +360,26 @@ impl Engine {
                     locked: d.locked,
                     cash_fen: d.cash,
                     coins_fen: d.coins,
+                });
+            }
+        }
+    }
+
+    /// [`post`](Self::post) for a change of cash alone (no held points move): the hot path of
+    /// rewards.
+    #[inline(always)]
+    pub(crate) fn post_cash(&mut self, i: u32, reason: Reason, cash: Fen) {
+        self.members[i as usize].cash_fen += cash;
+        self.aggregates.member_cash_fen += cash;
+        if let Some(changes) = &mut self.changes {
+            if !cash.is_zero() {
+                changes.push(Change {
+                    member: i,
+                    reason,
+                    points: Units::ZERO,
+                    locked: Units::ZERO,
+                    cash_fen: cash,
+                    coins_fen: Fen::ZERO,
                 });
             }
         }

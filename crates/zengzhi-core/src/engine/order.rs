@@ -33,11 +33,13 @@ struct Rewards {
 }
 
 impl Rewards {
-    fn new(budget: Fen) -> Self {
-        Rewards { paid: [(NONE, Fen::ZERO); MAX_REWARDS], len: 0, left: budget }
+    #[inline(always)]
+    fn new() -> Self {
+        Rewards { paid: [(NONE, Fen::ZERO); MAX_REWARDS], len: 0, left: Fen::ZERO }
     }
 
     /// Pays `due`, capped by what is left of the budget; returns what was paid.
+    #[inline(always)]
     fn pay(&mut self, to: u32, due: Fen) -> Fen {
         let x = due.min(self.left);
         self.left -= x;
@@ -46,12 +48,14 @@ impl Rewards {
         x
     }
 
+    #[inline(always)]
     fn paid(&self) -> &[(u32, Fen)] {
         &self.paid[..self.len]
     }
 }
 
-/// Everything an accepted order writes.
+/// Everything an accepted order writes (with its [`Rewards`], kept apart so that neither is
+/// copied on the way from the plan to the commit).
 #[derive(Debug, Clone, Copy)]
 struct OrderPlan {
     order_hash: u64,
@@ -61,7 +65,6 @@ struct OrderPlan {
     pay_coins: Fen,
     /// The commission `c`.
     commission: Fen,
-    rewards: Rewards,
     dividend: Fen,
     /// Platform revenue: the platform's part less the dividend.
     platform_net: Fen,
@@ -74,13 +77,16 @@ struct OrderPlan {
 }
 
 impl Engine {
+    #[inline(always)]
     pub(super) fn order(&mut self, args: &OrderArgs<'_>) -> Result<Applied, Rejection> {
-        let plan = self.plan_order(args)?;
-        Ok(self.commit_order(args.order, &plan))
+        let mut rewards = Rewards::new();
+        let plan = self.plan_order(args, &mut rewards)?;
+        Ok(self.commit_order(args.order, &plan, &rewards))
     }
 
     /// Step 1 of an order: the checks of SPEC §10 before any amount. Returns the order id's
     /// hash, the buyer and the store.
+    #[inline(always)]
     fn check_order(&self, a: &OrderArgs<'_>) -> Result<(u64, u32, Option<&Merchant>), Rejection> {
         let order_hash = self.order_ids.hash(a.order);
         if self.order_ids.contains_hashed(order_hash, a.order) {
@@ -109,7 +115,8 @@ impl Engine {
     }
 
     /// Steps 1–6 of an order: every check in the order of SPEC §10 and every amount.
-    fn plan_order(&self, a: &OrderArgs<'_>) -> Result<OrderPlan, Rejection> {
+    #[inline(always)]
+    fn plan_order(&self, a: &OrderArgs<'_>, rewards: &mut Rewards) -> Result<OrderPlan, Rejection> {
         // 1. Validate.
         let (order_hash, buyer, store) = self.check_order(a)?;
         // 2. Split the commission.
@@ -122,7 +129,7 @@ impl Engine {
         let inflow_pool = commission.mul_rate_floor(rules.pool_share_ppm);
         let budget = commission.mul_rate_floor(rules.distribution_share_ppm);
         // 3. Rewards, in order, each capped by what is left of the budget.
-        let rewards = self.rewards(buyer, store, a.amount, budget);
+        self.rewards(buyer, store, a.amount, budget, rewards);
         let platform = commission - inflow_pool - budget + rewards.left;
         // 4. Dividends.
         let dividend = platform.mul_rate_floor(rules.dividend_share_of_platform_ppm);
@@ -162,7 +169,6 @@ impl Engine {
             pay_cash: a.pay_cash,
             pay_coins: a.pay_coins,
             commission,
-            rewards,
             dividend,
             platform_net: platform - dividend,
             subsidy,
@@ -173,9 +179,10 @@ impl Engine {
     }
 
     /// Step 3: the referral, recruiter, agent and peer rewards of an order from `buyer`.
-    fn rewards(&self, buyer: u32, store: Option<&Merchant>, amount: Fen, budget: Fen) -> Rewards {
+    #[inline(always)]
+    fn rewards(&self, buyer: u32, store: Option<&Merchant>, amount: Fen, budget: Fen, rewards: &mut Rewards) {
         let rules = &self.rules;
-        let mut rewards = Rewards::new(budget);
+        rewards.left = budget;
         let direct = self.members[buyer as usize].referrer;
         if direct != NONE {
             rewards.pay(direct, amount.mul_rate_floor(rules.referral_direct_ppm));
@@ -185,13 +192,13 @@ impl Engine {
             }
         }
         let Some(s) = store else {
-            return rewards;
+            return;
         };
         if s.recruiter != NONE {
             rewards.pay(s.recruiter, amount.mul_rate_floor(rules.referral_merchant_recruiter_ppm));
         }
         if s.region == NONE {
-            return rewards;
+            return;
         }
         // Each level pays its rate less the rate a lower level already paid (rates rise with
         // the level: the rules guarantee it).
@@ -214,15 +221,15 @@ impl Engine {
                 rewards.pay(up, x.mul_rate_floor(rules.agent_peer_ppm));
             }
         }
-        rewards
     }
 
     /// Writes a planned order, then runs the cascade (step 7).
-    fn commit_order(&mut self, order: &str, p: &OrderPlan) -> Applied {
+    #[inline(always)]
+    fn commit_order(&mut self, order: &str, p: &OrderPlan, rewards: &Rewards) -> Applied {
         self.order_ids.insert_new_hashed(p.order_hash, order);
-        for &(to, x) in p.rewards.paid() {
+        for &(to, x) in rewards.paid() {
             self.members[to as usize].rewards_fen += x;
-            self.post(to, Reason::Reward, Delta::cash(x));
+            self.post_cash(to, Reason::Reward, x);
         }
         self.dividend_pool += p.dividend;
         self.platform_revenue += p.platform_net;
