@@ -336,14 +336,15 @@ impl Engine {
     #[inline(always)]
     pub(crate) fn post(&mut self, i: u32, reason: Reason, d: Delta) {
         let m = &mut self.members[i as usize];
-        let held_before = m.points + m.locked;
+        // Balances are never negative: a member holds points when either part is positive.
+        let held_before = m.points.is_positive() || m.locked.is_positive();
         m.points += d.points;
         m.locked += d.locked;
         m.cash_fen += d.cash;
         m.coins_fen += d.coins;
-        let held_after = m.points + m.locked;
+        let held_after = m.points.is_positive() || m.locked.is_positive();
         let a = &mut self.aggregates;
-        match (held_before.is_positive(), held_after.is_positive()) {
+        match (held_before, held_after) {
             (false, true) => a.members_holding += 1,
             (true, false) => a.members_holding -= 1,
             _ => {}
