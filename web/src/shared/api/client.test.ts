@@ -141,3 +141,14 @@ export function typeChecks(api: ReturnType<typeof createClient>) {
   void api.post('/v1/admin/withdrawals/{id}/reject', { params: { id: 'w1' }, body: { reason: 'no' } })
   void api.get('/v1/auth/me') // announced, not in the document yet
 }
+export async function typeChecksOfAnswers(api: ReturnType<typeof createClient>) {
+  const login = await api.post('/v1/auth/login', { body: { username: 'u', password: 'p' }, anonymous: true })
+  const role: 'superadmin' | 'operator' | 'finance' | 'auditor' = login.user.role
+  // @ts-expect-error the login takes a username and a password
+  void api.post('/v1/auth/login', { body: { user: 'u' } })
+  const stats = await api.get('/v1/stats')
+  const price: string = stats.price
+  // @ts-expect-error stats has no such field
+  void stats.nonexistent
+  return [role, price]
+}

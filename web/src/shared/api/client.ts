@@ -15,9 +15,12 @@ type PendingPath<M extends Method, R = PendingRoute> = R extends `${Uppercase<M>
 export type RouteWith<M extends Method> = DocRoute<M> | PendingPath<M>
 
 type JsonOf<T> = [T] extends [never] ? never : T extends { content: { 'application/json': infer B } } ? B : never
-type GeneratedBody<P, M extends Method> = Op<P, M> extends { requestBody?: infer RB } ? JsonOf<NonNullable<RB>> : never
-type GeneratedResponse<P, M extends Method> =
-  Op<P, M> extends { responses: { 200: { content: { 'application/json': infer R } } } } ? R : never
+type GeneratedBody<P, M extends Method> = [Op<P, M>] extends [never]
+  ? never
+  : Op<P, M> extends { requestBody?: infer RB } ? JsonOf<NonNullable<RB>> : never
+type GeneratedResponse<P, M extends Method> = [Op<P, M>] extends [never]
+  ? never
+  : Op<P, M> extends { responses: { 200: { content: { 'application/json': infer R } } } } ? R : never
 
 /** The request body: the generated schema's, else the hand-written one, else nothing. */
 export type BodyOf<P extends string, M extends Method> = [GeneratedBody<P, M>] extends [never]
@@ -78,6 +81,8 @@ export interface RequestOptions {
   anonymous?: boolean
   /** Answer as text (CSV exports) instead of JSON. */
   text?: boolean
+  /** This token instead of the client's (e.g. checking a key before keeping it). */
+  token?: string
 }
 
 export function buildPath(path: string, params: Record<string, string> = {}): string {
@@ -108,7 +113,7 @@ export function createClient(options: ClientOptions = {}) {
 
   async function send(method: Method, url: string, body: unknown, opts: RequestOptions): Promise<unknown> {
     const headers: Record<string, string> = { accept: opts.text ? 'text/csv, application/json' : 'application/json' }
-    const token = opts.anonymous ? undefined : options.token?.()
+    const token = opts.anonymous ? undefined : (opts.token ?? options.token?.())
     if (token) headers.authorization = `Bearer ${token}`
     let payload: string | undefined
     if (body !== undefined) {
