@@ -21,6 +21,7 @@ import { chromium } from 'playwright-core'
 import { startStaticServer } from './static-server.mjs'
 import { loadDocument, render } from '../scripts/gen-api.mjs'
 import { readFile } from 'node:fs/promises'
+import { gzipSync } from 'node:zlib'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const web = resolve(here, '..')
@@ -32,6 +33,8 @@ const TOKEN = randomBytes(16).toString('hex')
 
 let proc, dataDir, apiBase, consoleBase, staticServer, browser, page
 let serverLog = ''
+/** Console files the browser fetched, in order. */
+const fetched = new Set()
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -109,6 +112,10 @@ before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
   page = await browser.newPage({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' })
   page.setDefaultTimeout(10_000)
+  page.on('request', (r) => {
+    const u = new URL(r.url())
+    if (u.pathname.startsWith('/admin/')) fetched.add(u.pathname)
+  })
   page.on('pageerror', (e) => console.error('page error:', e.message))
 })
 
@@ -149,6 +156,13 @@ test('signing in with the API key opens the dashboard; its price is the serverâ€
   assert.equal(shown, shownPrice(stats.price))
   const pool = await page.textContent('[data-test="stat-pool"]')
   assert.ok(pool.includes('Â¥'), pool)
+  // first load of the console, login page + dashboard, gzipped: at most 800 KB
+  let gz = 0
+  for (const p of fetched) {
+    gz += gzipSync(Buffer.from(await (await fetch(consoleBase + p)).arrayBuffer())).length
+  }
+  console.log(`first load (sign-in + dashboard): ${fetched.size} files, ${(gz / 1024).toFixed(1)} KB gzipped`)
+  assert.ok(gz <= 800 * 1024, `first load is ${gz} bytes gzipped`)
   // the token is kept for this tab only
   const stored = await page.evaluate(() => [sessionStorage.getItem('zengzhi.admin.session'), JSON.stringify(localStorage)])
   assert.ok(stored[0]?.includes('"token"'))
