@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod scheduler;
 pub mod settlement;
+pub mod web;
 pub mod withdrawals;
 
 pub use api::build_app;
@@ -348,7 +349,8 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
         tracing::warn!(withdrawals = resumed, "payments interrupted by the last stop were resolved against the journal");
     }
     let tasks: Vec<_> = [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
-    let app = build_app(state.clone());
+    // The API, and the web pages embedded in the binary (the console at /admin/, / redirects there).
+    let app = build_app(state.clone()).merge(web::router());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
