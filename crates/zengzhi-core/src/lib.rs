@@ -4,10 +4,13 @@
 //! profit pool, buyers get points priced at pool ÷ supply, members sell at a retention discount,
 //! and a capped exit force-sells a member's points. No clock, no I/O, no floating point.
 //!
-//! - [`num`]: money (fen), points (10^-8 units), rates (ppm): strict parsing, exact formatting.
+//! - [`num`]: money ([`num::Fen`]), points ([`num::Units`], 10^-8 point) and rates ([`num::Ppm`]):
+//!   newtypes with checked sums and the rounding direction in every method's name; strict
+//!   parsing, exact formatting.
 //! - [`rules`]: the rules, TOML loading, validation and the compliance lint.
 //! - [`command`]: commands and their strict reading from JSON lines.
-//! - [`engine`]: the state machine; [`cascade`]: the exit index.
+//! - [`engine`]: the state machine, with O(1) sums over members ([`engine::Aggregates`]) and
+//!   cheap invariants asserted after every accepted command; [`cascade`]: the exit index.
 //! - [`invariants`]: the checks of SPEC §7; [`state`]: the state JSON; [`replay`]: the driver.
 //!
 //! ```
