@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP load benchmark of `zengzhi serve` with wrk (Debian package `wrk`).
 #
-#   bench/http/run.sh [SECONDS] [single|batch|both]
+#   bench/http/run.sh [SECONDS] [single|batch|both]      (ZENGZHI_BIN=path: another binary)
 #
 # Starts the release binary on a fresh SQLite store (fsync on) at 127.0.0.1:18181, registers
 # 1,000 members and 10 stores through the API, then runs:
@@ -15,13 +15,19 @@ SECONDS_EACH="${1:-15}"
 WHICH="${2:-both}"
 case "$WHICH" in single|batch|both) ;; *) echo "usage: $0 [SECONDS] [single|batch|both]" >&2; exit 2;; esac
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
-cargo build --release -q -p zengzhi-cli
+# ZENGZHI_BIN: measure that binary instead of building this checkout's (e.g. an older build, to
+# compare two in the same sitting).
+BIN="${ZENGZHI_BIN:-}"
+if [ -z "$BIN" ]; then
+  cargo build --release -q -p zengzhi-cli
+  BIN=./target/release/zengzhi
+fi
 DATA="$(mktemp -d)"
 PORT=18181
 URL="http://127.0.0.1:$PORT"
 export ZENGZHI_ADMIN_TOKEN="bench-admin-token"
 export BENCH_RUN="run$$"
-./target/release/zengzhi serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" >"$DATA/serve.log" 2>&1 &
+"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" >"$DATA/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
