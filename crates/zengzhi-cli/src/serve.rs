@@ -41,7 +41,7 @@ fn config_from(args: &ServeArgs) -> Result<Config> {
         c.data_dir = v.clone();
     }
     if let Some(v) = &args.database_url {
-        c.database_url = Some(v.clone());
+        c.database_url = Some(v.clone().into());
     }
     if let Some(v) = &args.pg_schema {
         c.pg_schema = v.clone();

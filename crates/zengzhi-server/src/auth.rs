@@ -133,7 +133,7 @@ mod tests {
     fn member_tokens_sign_and_expire() {
         let t = issue_member_token(b"secret", "u1", 1_000);
         assert_eq!(verify_member_token(b"secret", &t, 999).unwrap(), "u1");
-        assert_eq!(verify_member_token(b"secret", &t, 1_000).unwrap_err().code, "unauthorized");
+        assert_eq!(verify_member_token(b"secret", &t, 1_000).unwrap_err().code, crate::error::ApiCode::Unauthorized);
         assert!(verify_member_token(b"other", &t, 999).is_err());
         let forged = t.replace("mt.", "mt.x");
         assert!(verify_member_token(b"secret", &forged, 999).is_err());

@@ -110,7 +110,10 @@ pub fn commands(seed: u64) -> Vec<(Command<'static>, Option<String>)> {
             for k in EARLY..(EARLY + 25).min(members.len()) {
                 let amount = 50_000 + rng.below(150_000) as i64;
                 coins_left.insert(k, amount);
-                push(Command::GrantCoins { member: id(members[k].clone()), amount_fen: amount }, day_start + Duration::hours(9));
+                push(
+                    Command::GrantCoins { member: id(members[k].clone()), amount_fen: amount },
+                    day_start + Duration::hours(9),
+                );
             }
         }
         if day == 9 {

@@ -6,9 +6,11 @@
 //! so only durable state is seen); history comes from the query tables, which a projector thread
 //! keeps up to date behind its watermark.
 //!
-//! Modules: [`config`] (file + environment), [`auth`] (API keys, member tokens), [`api`] (the
-//! routes), [`openapi`] (the document, generated from the route table), [`metrics`],
-//! [`scheduler`], [`demo`] (a believable demo economy), [`error`] (the one `ApiError`).
+//! Modules: [`config`] (file + environment, secrets redacted), [`auth`] (API keys, member
+//! tokens), [`guards`] (who may call a route, as extractors), [`routes`] (one module per area;
+//! the router and the OpenAPI document built together), [`views`] (the JSON types),
+//! [`metrics`], [`scheduler`], [`settlement`], [`withdrawals`], [`exports`], [`demo`] (a
+//! believable demo economy), [`error`] (the one `ApiError` and its `ApiCode`s).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,20 +22,21 @@ use zengzhi_journal::backend::Backend;
 use zengzhi_journal::projector::Projector;
 use zengzhi_journal::writer::{Outcome, Writer, WriterConfig, WriterHandle};
 
-pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod exports;
+pub mod guards;
 pub mod metrics;
-pub mod openapi;
+pub mod routes;
 pub mod scheduler;
 pub mod settlement;
+pub mod views;
 pub mod withdrawals;
 
-pub use api::build_app;
 pub use config::Config;
+pub use routes::build_app;
 
 use error::{ApiError, ApiResult};
 
@@ -58,6 +61,8 @@ pub struct AppState {
     /// Serialises withdrawal requests and decisions, and rule changes (the fee a payment
     /// quotes is the fee the engine takes).
     pub withdrawal_lock: tokio::sync::Mutex<()>,
+    /// API keys verified recently.
+    pub keys: guards::KeyCache,
 }
 
 impl AppState {
@@ -115,7 +120,7 @@ impl AppState {
     pub async fn audit(self: &Arc<Self>, who: String, action: &'static str, detail: String) {
         let at = zengzhi_journal::time_fmt::now_rfc3339();
         if let Err(e) = self.read(move |b| b.audit(&at, &who, action, &detail)).await {
-            tracing::warn!(code = e.code, "audit log write failed");
+            tracing::warn!(code = e.code.as_str(), "audit log write failed");
         }
     }
 }
@@ -163,7 +168,12 @@ pub struct ProjectorThread {
 
 impl ProjectorThread {
     /// `nice`: the thread's niceness (0 leaves it alone); see [`lower_priority`].
-    pub fn start(open: Opener, watermark: Arc<AtomicU64>, interval: Duration, nice: i32) -> zengzhi_journal::Result<ProjectorThread> {
+    pub fn start(
+        open: Opener,
+        watermark: Arc<AtomicU64>,
+        interval: Duration,
+        nice: i32,
+    ) -> zengzhi_journal::Result<ProjectorThread> {
         let mut backend = open()?;
         let mut projector = Projector::start(backend.as_mut())?;
         watermark.store(projector.watermark(), Ordering::Release);
@@ -211,11 +221,17 @@ impl ProjectorThread {
             // A last pass so the tables cover everything committed before shutdown, bounded in
             // time: after a long saturation the backlog can take minutes, and the tables resume
             // after their watermark at the next start anyway.
-            if projector.catch_up_until(backend.as_mut(), 5_000, Some(std::time::Instant::now() + SHUTDOWN_CATCH_UP)).is_ok() {
+            if projector
+                .catch_up_until(backend.as_mut(), 5_000, Some(std::time::Instant::now() + SHUTDOWN_CATCH_UP))
+                .is_ok()
+            {
                 watermark.store(projector.watermark(), Ordering::Release);
             }
             if projector.watermark() < backend.head().ok().flatten().map_or(0, |h| h.0) {
-                tracing::info!(watermark = projector.watermark(), "query tables behind at shutdown; they catch up at the next start");
+                tracing::info!(
+                    watermark = projector.watermark(),
+                    "query tables behind at shutdown; they catch up at the next start"
+                );
             }
         })?;
         Ok(ProjectorThread { stop, thread: Some(thread) })
@@ -305,14 +321,15 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
             // The projector thread checkpoints the write-ahead log, so commits never stall on it.
             backend.checkpoint_elsewhere()?;
             let initial_rules = config.initial_rules()?;
-            let writer = Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 0, ..WriterConfig::default() })?;
+            let writer =
+                Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 0, ..WriterConfig::default() })?;
             if config.demo && writer.recovered_head <= 1 {
                 let n = demo::load(&writer.handle())?;
                 tracing::info!(commands = n, "demo economy loaded");
             }
             let mut reads = open()?;
             let token_secret = match &config.token_secret {
-                Some(s) => s.as_bytes().to_vec(),
+                Some(s) => s.expose().as_bytes().to_vec(),
                 None => {
                     let mut fresh = [0u8; 32];
                     getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
@@ -320,8 +337,12 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
                 }
             };
             let watermark = Arc::new(AtomicU64::new(0));
-            let projector =
-                ProjectorThread::start(open.clone(), watermark.clone(), Duration::from_millis(config.projector_interval_ms), config.projector_nice)?;
+            let projector = ProjectorThread::start(
+                open.clone(),
+                watermark.clone(),
+                Duration::from_millis(config.projector_interval_ms),
+                config.projector_nice,
+            )?;
             Ok((writer, reads, token_secret, watermark, projector))
         })
     };
@@ -335,19 +356,25 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
     let state = Arc::new(AppState {
         writer: writer.handle(),
         reads: Mutex::new(reads),
-        admin_token_hash: config.admin_token.as_deref().map(|t| auth::sha256(t.as_bytes())),
+        admin_token_hash: config.admin_token.as_ref().map(|t| auth::sha256(t.expose().as_bytes())),
         token_secret,
         metrics: metrics::Metrics::new(),
         watermark,
         public_url,
         config: config.clone(),
         withdrawal_lock: tokio::sync::Mutex::new(()),
+        keys: guards::KeyCache::default(),
     });
-    let resumed = withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;
+    let resumed =
+        withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;
     if resumed > 0 {
-        tracing::warn!(withdrawals = resumed, "payments interrupted by the last stop were resolved against the journal");
+        tracing::warn!(
+            withdrawals = resumed,
+            "payments interrupted by the last stop were resolved against the journal"
+        );
     }
-    let tasks: Vec<_> = [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
+    let tasks: Vec<_> =
+        [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
     let app = build_app(state.clone());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {

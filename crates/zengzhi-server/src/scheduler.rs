@@ -82,7 +82,7 @@ pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
         loop {
             for (at, job) in &jobs {
                 if let Err(e) = run_if_due(&state, at, job).await {
-                    tracing::error!(job, code = e.code, message = %e.message, "scheduled job failed");
+                    tracing::error!(job, code = e.code.as_str(), message = %e.message, "scheduled job failed");
                 }
             }
             tokio::time::sleep(Duration::from_secs(20)).await;

@@ -10,13 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use zengzhi_core::command::parse_line;
 use zengzhi_core::{Command, Rejection};
 use zengzhi_journal::backend::PendingOrder;
 
 use crate::auth::now_unix;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
+use crate::views::{Id, PendingOrderView, PendingStatus};
 use crate::AppState;
 
 /// Orders settled per run at most.
@@ -30,14 +30,26 @@ pub fn without_at(line: &str) -> &str {
     }
 }
 
-pub fn pending_json(p: &PendingOrder) -> Value {
-    json!({"ok": true, "order": p.order_id, "status": p.status, "received_at": p.received_at,
-           "settle_after_unix": p.settle_after_unix, "seq": p.seq, "error": p.error})
+/// A stored pending order as the API shows it.
+pub fn pending_view(p: &PendingOrder) -> ApiResult<PendingOrderView> {
+    let status = PendingStatus::parse(&p.status).ok_or_else(|| {
+        ApiError::internal(format!("pending order {} has the unknown status {:?}", p.order_id, p.status))
+    })?;
+    Ok(PendingOrderView {
+        ok: true,
+        order: Id(p.order_id.clone()),
+        status,
+        received_at: p.received_at.clone(),
+        settle_after_unix: p.settle_after_unix,
+        seq: p.seq,
+        error: p.error.clone(),
+        idempotent_replay: None,
+    })
 }
 
 /// Holds an order as pending (idempotent on the order id). Checks now what can be checked now
 /// (known member and store, unused id), so a bad order fails at once rather than at settlement.
-pub async fn hold(state: &Arc<AppState>, command: Command<'static>) -> ApiResult<(bool, Value)> {
+pub async fn hold(state: &Arc<AppState>, command: Command<'static>) -> ApiResult<(bool, PendingOrderView)> {
     let Command::Order { order, member, merchant, .. } = &command else { return Err(Rejection::InvalidCommand.into()) };
     let line = command.to_json(None);
     let (o, m, s) = (order.to_string(), member.to_string(), merchant.as_ref().map(|x| x.to_string()));
@@ -75,22 +87,21 @@ pub async fn hold(state: &Arc<AppState>, command: Command<'static>) -> ApiResult
     let f = fresh.clone();
     let inserted = state.read(move |b| b.pending_insert(&f)).await?;
     if inserted {
-        return Ok((true, pending_json(&fresh)));
+        return Ok((true, pending_view(&fresh)?));
     }
     // Another request with the same id won the race.
     let id = order.to_string();
-    let p = state.read(move |b| b.pending_get(&id)).await?.ok_or_else(|| ApiError::internal("pending order vanished"))?;
+    let p =
+        state.read(move |b| b.pending_get(&id)).await?.ok_or_else(|| ApiError::internal("pending order vanished"))?;
     same_or_conflict(&p, &line).map(|v| (false, v))
 }
 
-fn same_or_conflict(p: &PendingOrder, line: &str) -> ApiResult<Value> {
+fn same_or_conflict(p: &PendingOrder, line: &str) -> ApiResult<PendingOrderView> {
     if without_at(&p.command) == without_at(line) {
-        let mut v = pending_json(p);
-        v["idempotent_replay"] = json!(true);
-        Ok(v)
+        Ok(PendingOrderView { idempotent_replay: Some(true), ..pending_view(p)? })
     } else {
         Err(ApiError::conflict(
-            "idempotency_conflict",
+            ApiCode::IdempotencyConflict,
             format!("order {} exists with a different body / 订单号 {} 已用于不同的订单", p.order_id, p.order_id),
         ))
     }
@@ -103,14 +114,14 @@ pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
     }
     Some(tokio::spawn(async move {
         if let Err(e) = resume(&state).await {
-            tracing::error!(code = e.code, message = %e.message, "resuming settlements failed");
+            tracing::error!(code = e.code.as_str(), message = %e.message, "resuming settlements failed");
         }
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
             match settle_due(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(orders = n, "settled"),
-                Err(e) => tracing::error!(code = e.code, message = %e.message, "settlement run failed"),
+                Err(e) => tracing::error!(code = e.code.as_str(), message = %e.message, "settlement run failed"),
             }
         }
     }))
