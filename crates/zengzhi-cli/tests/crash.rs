@@ -9,10 +9,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-#[path = "../../zengzhi-journal/tests/common/mod.rs"]
-#[allow(dead_code, unused_imports, unused_macros)]
-mod common;
-
 use zengzhi_core::workload::SplitMix64;
 use zengzhi_core::{Engine, Rules};
 use zengzhi_journal::backend::Backend;
@@ -104,7 +100,7 @@ fn sigkill_sqlite() {
 #[test]
 fn sigkill_postgres() {
     // A real server: the configured or local one, else a throwaway cluster (never skipped).
-    let url = common::pg_url().to_string();
+    let url = zengzhi_testkit::pg::url().to_string();
     let schema = format!("crash_{}", std::process::id());
     if let Err(e) = zengzhi_journal::postgres::Postgres::connect_schema(&url, &schema) {
         panic!("PostgreSQL is needed for this test and is not reachable at {url}: {e}");

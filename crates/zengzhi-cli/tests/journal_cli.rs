@@ -13,10 +13,7 @@ fn zengzhi(args: &[&str]) -> Output {
 /// Fills a fresh SQLite store with a conformance history through the writer; returns the
 /// live state JSON (without results).
 fn fill(dir: &Path, rules: Option<zengzhi_core::Rules>) -> Vec<u8> {
-    let case = std::env::var_os("ZENGZHI_CONFORMANCE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"));
-    let input = std::fs::read(case.join("mixed-02.jsonl")).unwrap();
+    let input = zengzhi_testkit::conformance::read("mixed-02.jsonl");
     let backend = zengzhi_journal::open(dir, None).unwrap();
     let writer =
         Writer::start(backend, WriterConfig { snapshot_every: 100, initial_rules: rules, ..WriterConfig::default() }).unwrap();

@@ -2,22 +2,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use zengzhi_testkit::conformance::dir as conformance;
+use zengzhi_testkit::scratch_dir as temp_dir;
 
 fn zengzhi(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zengzhi")).args(args).output().expect("the binary runs")
-}
-
-fn conformance() -> PathBuf {
-    std::env::var_os("ZENGZHI_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zengzhi-sim-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn s(p: &Path) -> &str {

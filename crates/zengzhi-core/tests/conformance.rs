@@ -1,6 +1,6 @@
-//! Every case in the shared conformance folder, reproduced byte for byte.
+//! Every conformance case, reproduced byte for byte.
 //!
-//! Cases are discovered from the folder (`../shared/conformance` beside the checkout, or
+//! Cases are discovered from the repository's `conformance/` folder (or
 //! `ZENGZHI_CONFORMANCE_DIR`), so cases added later are picked up without code changes.
 
 use std::path::PathBuf;
@@ -11,26 +11,11 @@ use zengzhi_core::rules::Rules;
 use zengzhi_core::state::write_state;
 
 fn conformance_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ZENGZHI_CONFORMANCE_DIR") {
-        return dir.into();
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+    zengzhi_testkit::conformance::dir()
 }
 
 fn cases() -> Vec<(String, PathBuf)> {
-    let dir = conformance_dir();
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the conformance folder {} cannot be read: {e}", dir.display()));
-    let mut cases: Vec<(String, PathBuf)> = entries
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            let case = name.strip_suffix(".jsonl")?.to_string();
-            Some((case, dir.clone()))
-        })
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty(), "no conformance cases found in {}", dir.display());
-    cases
+    zengzhi_testkit::conformance::cases().into_iter().map(|c| (c.name, conformance_dir())).collect()
 }
 
 fn run_case(name: &str, dir: &std::path::Path, mode: CascadeMode, check: bool) -> Result<(), String> {

@@ -2,7 +2,7 @@
 //! Monte-Carlo and sweep aggregation checked against independent computations, money that
 //! adds up, honest metrics, scenario errors and what-if replays.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zengzhi_core::num::{format_money, format_price};
 use zengzhi_core::Rules;
@@ -11,12 +11,7 @@ use zengzhi_sim::presets::{preset, seed_projection, PRESETS};
 use zengzhi_sim::random::run_seed;
 use zengzhi_sim::run::{run_once, run_with_engine, RunResult};
 use zengzhi_sim::scenario::{load_str, with_parameter, Loaded};
-
-fn conformance() -> PathBuf {
-    std::env::var_os("ZENGZHI_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
-}
+use zengzhi_testkit::conformance::dir as conformance;
 
 fn load(text: &str) -> Loaded {
     load_str(text, Path::new(".")).unwrap_or_else(|e| panic!("{e}"))
