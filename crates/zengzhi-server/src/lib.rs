@@ -245,11 +245,9 @@ impl ProjectorThread {
     }
 }
 
-/// A running service: the writer, the projector and the HTTP server.
-pub struct Running {
-    pub addr: SocketAddr,
-    shutdown: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+/// The service without its listener: the writer, the projector, the background tasks and the
+/// shared state. [`start`] serves it over TCP; tests call [`Service::router`] in process.
+pub struct Service {
     writer: Writer,
     projector: ProjectorThread,
     state: Arc<AppState>,
@@ -257,13 +255,92 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-impl Running {
-    /// Graceful shutdown: stop taking requests, let in-flight ones finish, drain the writer's
-    /// queue (every accepted command committed), bring the query tables up to date.
+impl Service {
+    /// Recovery, the writer, the projector, the demo data (if asked and the store is empty),
+    /// interrupted payments resolved, the scheduler and the settlement task. `public_url` is
+    /// the base of referral links when the configuration names none.
+    pub async fn open(config: Config, public_url: String) -> anyhow_like::Result<Service> {
+        let open: Opener = {
+            let config = config.clone();
+            Arc::new(move || config.open_backend())
+        };
+        // Storage clients are synchronous (and PostgreSQL's runs its own runtime inside): all the
+        // storage work of the start runs on a blocking thread, never on the async runtime.
+        let setup = {
+            let (config, open) = (config.clone(), open.clone());
+            tokio::task::spawn_blocking(move || -> anyhow_like::Result<_> {
+                let mut backend = open()?;
+                // The projector thread checkpoints the write-ahead log, so commits never stall on it.
+                backend.checkpoint_elsewhere()?;
+                let initial_rules = config.initial_rules()?;
+                let writer = Writer::start(
+                    backend,
+                    WriterConfig { initial_rules, snapshot_every: 0, ..WriterConfig::default() },
+                )?;
+                if config.demo && writer.recovered_head <= 1 {
+                    let n = demo::load(&writer.handle())?;
+                    tracing::info!(commands = n, "demo economy loaded");
+                }
+                let mut reads = open()?;
+                let token_secret = match &config.token_secret {
+                    Some(s) => s.expose().as_bytes().to_vec(),
+                    None => {
+                        let mut fresh = [0u8; 32];
+                        getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
+                        reads.setting_or_insert("member_token_secret", &fresh)?
+                    }
+                };
+                let watermark = Arc::new(AtomicU64::new(0));
+                let projector = ProjectorThread::start(
+                    open.clone(),
+                    watermark.clone(),
+                    Duration::from_millis(config.projector_interval_ms),
+                    config.projector_nice,
+                )?;
+                Ok((writer, reads, token_secret, watermark, projector))
+            })
+        };
+        let (writer, reads, token_secret, watermark, projector) =
+            setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
+        let state = Arc::new(AppState {
+            writer: writer.handle(),
+            reads: Mutex::new(reads),
+            admin_token_hash: config.admin_token.as_ref().map(|t| auth::sha256(t.expose().as_bytes())),
+            token_secret,
+            metrics: metrics::Metrics::new(),
+            watermark,
+            public_url: config.public_url.clone().unwrap_or(public_url),
+            config: config.clone(),
+            withdrawal_lock: tokio::sync::Mutex::new(()),
+            keys: guards::KeyCache::default(),
+        });
+        let resumed =
+            withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;
+        if resumed > 0 {
+            tracing::warn!(
+                withdrawals = resumed,
+                "payments interrupted by the last stop were resolved against the journal"
+            );
+        }
+        let tasks: Vec<_> =
+            [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
+        Ok(Service { writer, projector, state, tasks })
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// The whole API over this service.
+    pub fn router(&self) -> axum::Router {
+        build_app(self.state.clone())
+    }
+
+    /// Stops the background tasks, drains the writer's queue (every accepted command
+    /// committed) and brings the query tables up to date. Routers made by
+    /// [`router`](Self::router) should be dropped first (they hold the state).
     pub async fn shutdown(self) -> anyhow_like::Result<()> {
-        let _ = self.shutdown.send(());
-        self.server.await.map_err(|e| anyhow_like::msg(e.to_string()))?.map_err(|e| anyhow_like::msg(e.to_string()))?;
-        // Background tasks go first, so the last reference to the state is dropped below.
         for task in &self.tasks {
             task.abort();
         }
@@ -281,6 +358,24 @@ impl Running {
         .await
         .map_err(|e| anyhow_like::msg(e.to_string()))??;
         Ok(())
+    }
+}
+
+/// A running service: the [`Service`] and the HTTP server.
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    service: Service,
+}
+
+impl Running {
+    /// Graceful shutdown: stop taking requests, let in-flight ones finish, drain the writer's
+    /// queue (every accepted command committed), bring the query tables up to date.
+    pub async fn shutdown(self) -> anyhow_like::Result<()> {
+        let _ = self.shutdown.send(());
+        self.server.await.map_err(|e| anyhow_like::msg(e.to_string()))?.map_err(|e| anyhow_like::msg(e.to_string()))?;
+        self.service.shutdown().await
     }
 }
 
@@ -305,77 +400,14 @@ pub mod anyhow_like {
     pub type Result<T> = std::result::Result<T, Error>;
 }
 
-/// Starts everything: recovery, the writer, the projector, the demo data (if asked and the
-/// store is empty), the scheduler and the HTTP server on `config.listen`.
+/// Starts everything ([`Service::open`]) and serves the API on `config.listen`.
 pub async fn start(config: Config) -> anyhow_like::Result<Running> {
-    let open: Opener = {
-        let config = config.clone();
-        Arc::new(move || config.open_backend())
-    };
-    // Storage clients are synchronous (and PostgreSQL's runs its own runtime inside): all the
-    // storage work of the start runs on a blocking thread, never on the async runtime.
-    let setup = {
-        let (config, open) = (config.clone(), open.clone());
-        tokio::task::spawn_blocking(move || -> anyhow_like::Result<_> {
-            let mut backend = open()?;
-            // The projector thread checkpoints the write-ahead log, so commits never stall on it.
-            backend.checkpoint_elsewhere()?;
-            let initial_rules = config.initial_rules()?;
-            let writer =
-                Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 0, ..WriterConfig::default() })?;
-            if config.demo && writer.recovered_head <= 1 {
-                let n = demo::load(&writer.handle())?;
-                tracing::info!(commands = n, "demo economy loaded");
-            }
-            let mut reads = open()?;
-            let token_secret = match &config.token_secret {
-                Some(s) => s.expose().as_bytes().to_vec(),
-                None => {
-                    let mut fresh = [0u8; 32];
-                    getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
-                    reads.setting_or_insert("member_token_secret", &fresh)?
-                }
-            };
-            let watermark = Arc::new(AtomicU64::new(0));
-            let projector = ProjectorThread::start(
-                open.clone(),
-                watermark.clone(),
-                Duration::from_millis(config.projector_interval_ms),
-                config.projector_nice,
-            )?;
-            Ok((writer, reads, token_secret, watermark, projector))
-        })
-    };
-    let (writer, reads, token_secret, watermark, projector) =
-        setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow_like::msg(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr().map_err(|e| anyhow_like::msg(e.to_string()))?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let state = Arc::new(AppState {
-        writer: writer.handle(),
-        reads: Mutex::new(reads),
-        admin_token_hash: config.admin_token.as_ref().map(|t| auth::sha256(t.expose().as_bytes())),
-        token_secret,
-        metrics: metrics::Metrics::new(),
-        watermark,
-        public_url,
-        config: config.clone(),
-        withdrawal_lock: tokio::sync::Mutex::new(()),
-        keys: guards::KeyCache::default(),
-    });
-    let resumed =
-        withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;
-    if resumed > 0 {
-        tracing::warn!(
-            withdrawals = resumed,
-            "payments interrupted by the last stop were resolved against the journal"
-        );
-    }
-    let tasks: Vec<_> =
-        [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
-    let app = build_app(state.clone());
+    let service = Service::open(config, format!("http://{addr}")).await?;
+    let app = service.router();
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -384,7 +416,7 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
             })
             .await
     });
-    Ok(Running { addr, shutdown, server, writer, projector, state, tasks })
+    Ok(Running { addr, shutdown, server, service })
 }
 
 #[cfg(all(test, target_os = "linux"))]
