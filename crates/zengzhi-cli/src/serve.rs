@@ -74,6 +74,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         let url = format!("http://{}", running.addr);
         println!("zengzhi 已启动 / is running: {url}");
         println!("  数据 store: {store}");
+        if zengzhi_server::web::console_built() {
+            println!("  控制台 console: {url}/admin/");
+        } else {
+            println!("  控制台未构建 / the console was not built into this binary (needs Node 20 + npm at build time)");
+        }
         println!("  试试 try:   {url}/v1/stats   {url}/v1/price/history?interval=day   {url}/v1/proof");
         println!("  接口文档 API: {url}/v1/openapi.json   监控 metrics: {url}/metrics");
         if config.admin_token.is_none() {

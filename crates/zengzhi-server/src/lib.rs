@@ -33,6 +33,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod settlement;
 pub mod views;
+pub mod web;
 pub mod withdrawals;
 
 pub use config::Config;
@@ -407,7 +408,8 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
         .map_err(|e| anyhow_like::msg(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr().map_err(|e| anyhow_like::msg(e.to_string()))?;
     let service = Service::open(config, format!("http://{addr}")).await?;
-    let app = service.router();
+    // The API, and the web pages embedded in the binary (the console at /admin/, / redirects there).
+    let app = service.router().merge(web::router());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

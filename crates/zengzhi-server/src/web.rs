@@ -1,0 +1,84 @@
+//! The web front end, embedded in the binary: the operator console at `/admin/` (and, later, the
+//! member page at `/m/` and the store page at `/store/`), built from `web/` by this crate's build
+//! script. `/` redirects to the console. A path under a page that is not a file (a client-side
+//! route) is answered with that page's `index.html`. Built files with a content hash in their
+//! name are cached for a year; `index.html` is never cached, so a new build is seen at once.
+
+use axum::extract::Path;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use rust_embed::RustEmbed;
+
+#[derive(RustEmbed)]
+#[folder = "../../web/dist/"]
+struct Assets;
+
+/// The pages of the front end: each a folder of `web/dist` with its own `index.html`.
+const PAGES: &[&str] = &["admin", "m", "store"];
+
+/// The routes of the front end.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let mut router = Router::new().route("/", get(|| async { Redirect::temporary("/admin/") }));
+    for page in PAGES {
+        router = router
+            .route(&format!("/{page}"), get(move || async move { Redirect::permanent(&format!("/{page}/")) }))
+            .route(&format!("/{page}/"), get(move || async move { index(page) }))
+            .route(&format!("/{page}/{{*path}}"), get(move |Path(path): Path<String>| async move { file(page, &path) }));
+    }
+    router.route("/assets/{*path}", get(|Path(path): Path<String>| async move { asset(&format!("assets/{path}")) }))
+}
+
+/// Whether the console was built into this binary.
+pub fn console_built() -> bool {
+    Assets::get("admin/index.html").is_some()
+}
+
+fn file(page: &str, path: &str) -> Response {
+    match Assets::get(&format!("{page}/{path}")) {
+        Some(_) => asset(&format!("{page}/{path}")),
+        // A client-side route (no file extension): the page itself.
+        None if !path.rsplit('/').next().unwrap_or("").contains('.') => index(page),
+        None => not_found(),
+    }
+}
+
+fn index(page: &str) -> Response {
+    match Assets::get(&format!("{page}/index.html")) {
+        Some(f) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], f.data).into_response(),
+        None => not_built(page),
+    }
+}
+
+fn asset(path: &str) -> Response {
+    let Some(f) = Assets::get(path) else { return not_found() };
+    let mime = f.metadata.mimetype();
+    let mut response = f.data.into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(mime) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    // Vite puts a content hash in the names of everything under assets/.
+    let cache = if path.contains("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+fn not_found() -> Response {
+    crate::error::ApiError::not_found("no such file / 没有这个文件").into_response()
+}
+
+/// What a page answers when the binary was built without the front end.
+fn not_built(page: &str) -> Response {
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><title>zengzhi</title>\
+         <h1>控制台未构建 / The web pages were not built</h1>\
+         <p>这个程序构建时没有包含网页（/{page}/）。请安装 Node 20 和 npm 后重新构建：\
+         <code>cargo build --release -p zengzhi-cli</code>（构建脚本会运行 <code>npm ci</code> 和 <code>npm run build</code>）。</p>\
+         <p>This binary was built without its web pages (/{page}/), e.g. with ZENGZHI_SKIP_WEB_BUILD set or without npm. \
+         Install Node 20 and npm and build again: <code>cargo build --release -p zengzhi-cli</code> \
+         (the build script runs <code>npm ci</code> and <code>npm run build</code> in <code>web/</code>).</p>"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
