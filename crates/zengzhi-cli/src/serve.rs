@@ -135,12 +135,22 @@ pub fn keys(cmd: KeysCmd) -> Result<ExitCode> {
         KeysCmd::Create(args) => {
             let scope = zengzhi_server::auth::Scope::parse(&args.scope)
                 .with_context(|| format!("--scope must be admin, integration or readonly, not {:?}", args.scope))?;
-            let mut backend = args.store.open()?;
+            let mut backend = args.store.open_service()?;
             let key = zengzhi_server::auth::new_api_key().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             let hash = zengzhi_server::auth::sha256(key.as_bytes());
             let now = zengzhi_journal::time_fmt::now_rfc3339();
             backend.put_api_key(&hash, scope.as_str(), &args.label, &now)?;
-            backend.audit(&now, "cli", "keys_create", &format!("scope {} label {:?} fingerprint {}", scope.as_str(), args.label, zengzhi_server::auth::fingerprint(&key)))?;
+            backend.audit(
+                &now,
+                "cli",
+                "keys_create",
+                &format!(
+                    "scope {} label {:?} fingerprint {}",
+                    scope.as_str(),
+                    args.label,
+                    zengzhi_server::auth::fingerprint(&key)
+                ),
+            )?;
             println!("{key}");
             eprintln!("新密钥 new {} key (shown once; stored hashed) / 请妥善保存", scope.as_str());
             Ok(ExitCode::SUCCESS)

@@ -377,16 +377,24 @@ fn routes_happy_paths(store: &Store) {
     assert_eq!(queue["items"].as_array().unwrap().len(), 2, "{queue}");
     assert_eq!(srv.get_ok(&format!("/v1/admin/withdrawals/{wid}"), admin)["status"], "pending");
     let len = srv.journal_length();
-    let rejected = srv.post_ok(&format!("/v1/admin/withdrawals/{}/reject", s(&second["id"])), admin, &json!({"reason": "测试"}));
+    let rejected =
+        srv.post_ok(&format!("/v1/admin/withdrawals/{}/reject", s(&second["id"])), admin, &json!({"reason": "测试"}));
     assert_eq!((s(&rejected["withdrawal"]["status"]), s(&rejected["withdrawal"]["reason"])), ("rejected", "测试"));
     assert_eq!(srv.journal_length(), len, "a rejection journals nothing: the ledger never moved");
-    assert_eq!(fen(s(&srv.get_ok("/v1/me", at)["withdrawable"])), cash_before + payout - 100, "0.50 is withdrawable again");
+    assert_eq!(
+        fen(s(&srv.get_ok("/v1/me", at)["withdrawable"])),
+        cash_before + payout - 100,
+        "0.50 is withdrawable again"
+    );
     let paid = srv.post_ok(&format!("/v1/admin/withdrawals/{wid}/pay"), admin, &json!({}));
     let paid = &paid["withdrawal"];
     assert_eq!((s(&paid["status"]), paid["seq"].as_u64()), ("paid", Some(len + 1)), "{paid}");
     assert_eq!(fen(s(&paid["fee"])) + fen(s(&paid["payout"])), 100);
     let me4 = srv.get_ok("/v1/me", at);
-    assert_eq!((fen(s(&me4["cash"])), fen(s(&me4["withdrawable"]))), (cash_before + payout - 100, cash_before + payout - 100));
+    assert_eq!(
+        (fen(s(&me4["cash"])), fen(s(&me4["withdrawable"]))),
+        (cash_before + payout - 100, cash_before + payout - 100)
+    );
     // Paying part of an order with that cash.
     srv.post_ok(
         "/v1/orders",
@@ -882,7 +890,8 @@ fn errors_are_json_with_stable_codes(store: &Store) {
         .collect();
     srv.post_json("/v1/orders/batch", ak, &json!({"orders": many})).err(413, "batch_too_large");
     // Unknown routes and wrong methods.
-    for path in ["/", "/v1", "/v1/nope", "/v1/orders/o1/refund/x", "/v2/stats", "/v1/admin"] {
+    // ("/" is the web console: see the web pages.)
+    for path in ["/v1", "/v1/nope", "/v1/orders/o1/refund/x", "/v2/stats", "/v1/admin"] {
         srv.get(path, ak).err(404, "not_found");
         srv.post(path, ak, "{}").err(404, "not_found");
     }
@@ -1761,9 +1770,12 @@ fn withdrawal_queue_decisions_and_resume(store: &Store) {
     // Bad requests change nothing.
     srv.post_json("/v1/admin/withdrawals/nope/pay", ak, &json!({})).err(404, "unknown_withdrawal");
     srv.get("/v1/admin/withdrawals/nope", ak).err(404, "unknown_withdrawal");
-    srv.post_json(&format!("/v1/admin/withdrawals/{a_id}/pay"), ak, &json!({"amount": "5"})).err(400, "invalid_command");
-    srv.post_json(&format!("/v1/admin/withdrawals/{b_id}/reject"), ak, &json!({"why": "x"})).err(400, "invalid_command");
-    srv.post_json(&format!("/v1/admin/withdrawals/{b_id}/reject"), ak, &json!({"reason": 5})).err(400, "invalid_command");
+    srv.post_json(&format!("/v1/admin/withdrawals/{a_id}/pay"), ak, &json!({"amount": "5"}))
+        .err(400, "invalid_command");
+    srv.post_json(&format!("/v1/admin/withdrawals/{b_id}/reject"), ak, &json!({"why": "x"}))
+        .err(400, "invalid_command");
+    srv.post_json(&format!("/v1/admin/withdrawals/{b_id}/reject"), ak, &json!({"reason": 5}))
+        .err(400, "invalid_command");
     srv.get("/v1/admin/withdrawals?status=lost", ak).err(400, "invalid_query");
     srv.post_json(&format!("/v1/admin/withdrawals/{a_id}/pay"), Some(&readonly), &json!({})).err(403, "forbidden");
     assert_eq!(srv.get_ok("/v1/admin/withdrawals?status=paid", Some(&readonly))["items"][0]["id"], json!(a_id));
@@ -1776,7 +1788,11 @@ fn withdrawal_queue_decisions_and_resume(store: &Store) {
     // Cash spent on an order between request and payment: the payment is refused, the
     // withdrawal stays pending for the operator, nothing is paid that the ledger did not take.
     let c = request(&money(st_before_cash)).json()["withdrawal"].clone();
-    srv.post_ok("/v1/orders", ak, &json!({"order": "o3", "member": "alice", "merchant": "shop", "amount": "10", "pay_cash": "10"}));
+    srv.post_ok(
+        "/v1/orders",
+        ak,
+        &json!({"order": "o3", "member": "alice", "merchant": "shop", "amount": "10", "pay_cash": "10"}),
+    );
     let len = srv.journal_length();
     srv.post_json(&format!("/v1/admin/withdrawals/{}/pay", s(&c["id"])), ak, &json!({})).err(409, "insufficient_cash");
     assert_eq!(srv.journal_length(), len);
@@ -1801,7 +1817,11 @@ fn withdrawal_queue_decisions_and_resume(store: &Store) {
     let a2 = srv.get_ok(&format!("/v1/admin/withdrawals/{a_id}"), ak);
     assert_eq!((s(&a2["status"]), a2["seq"].as_u64()), ("paid", Some(a_seq)), "found in the journal: {a2}");
     let d2 = srv.get_ok(&format!("/v1/admin/withdrawals/{d_id}"), ak);
-    assert_eq!((s(&d2["status"]), d2["seq"].clone(), d2["decided_by"].clone()), ("pending", Value::Null, Value::Null), "{d2}");
+    assert_eq!(
+        (s(&d2["status"]), d2["seq"].clone(), d2["decided_by"].clone()),
+        ("pending", Value::Null, Value::Null),
+        "{d2}"
+    );
     assert_eq!(srv.journal_length(), head, "resolving journals nothing");
     let log = srv.log_text();
     assert!(log.contains("resolved against the journal withdrawals=2"), "{log}");
@@ -1815,7 +1835,8 @@ fn withdrawal_queue_decisions_and_resume(store: &Store) {
 /// A job whose time has passed today runs as soon as the service is up, once; a restart (at
 /// once, within the same minute) does not run it again.
 fn scheduled_jobs_run_once_a_day_across_restarts(store: &Store) {
-    let opts = Opts { schedule: Some("release_locked_at = \"off\"\ndividends_at = \"00:00\"".into()), ..Opts::default() };
+    let opts =
+        Opts { schedule: Some("release_locked_at = \"off\"\ndividends_at = \"00:00\"".into()), ..Opts::default() };
     let wait_for = |srv: &Server, len: u64| {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while srv.journal_length() < len {
@@ -1836,7 +1857,8 @@ fn scheduled_jobs_run_once_a_day_across_restarts(store: &Store) {
         std::thread::sleep(Duration::from_millis(500));
         assert_eq!(srv.journal_length(), 1, "once: {}", srv.log_text());
         assert_eq!(srv.terminate().code(), Some(0));
-        let ops: Vec<String> = exported().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["op"].to_string()).collect();
+        let ops: Vec<String> =
+            exported().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["op"].to_string()).collect();
         assert_eq!(ops.iter().filter(|op| op.as_str() == "\"distribute_dividends\"").count(), 1, "{ops:?}");
         srv = Server::start(store, &opts);
     }

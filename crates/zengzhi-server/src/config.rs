@@ -200,6 +200,11 @@ impl Config {
         }
     }
 
+    /// Opens a new connection with the service's tables (created or brought up to date first).
+    pub fn open_service(&self) -> zengzhi_journal::Result<Box<dyn crate::store::Conn>> {
+        crate::store::open(&self.data_dir, self.database_url.as_ref().map(Secret::expose), &self.pg_schema)
+    }
+
     /// The rules of a new program, from `rules_file`.
     pub fn initial_rules(&self) -> Result<Option<Rules>, crate::anyhow_like::Error> {
         let Some(path) = &self.rules_file else { return Ok(None) };

@@ -117,26 +117,34 @@ pub(crate) fn state_before(
     Ok((engine, through))
 }
 
-/// `members.csv`: every member's balances now.
-pub async fn members_text(state: &Arc<AppState>) -> ApiResult<String> {
-    state
-        .query(|e| {
-            let mut out = format!("{MEMBER_HEADER}\n");
-            for i in e.members_by_id() {
-                member_row(e, i, false, &mut out);
-            }
-            out
-        })
-        .await
+/// The engine at the journal's head, rebuilt on a pooled connection from the newest snapshot
+/// and the journal after it: full reads never pause the writer.
+async fn engine_now(state: &Arc<AppState>) -> ApiResult<Engine> {
+    Ok(state.read(|b| zengzhi_journal::recovery::engine_at_head(b)).await?.0)
 }
 
-/// The full state (SPEC §8, without results) as JSON text.
+/// `members.csv`: every member's balances at the journal's head.
+pub async fn members_text(state: &Arc<AppState>) -> ApiResult<String> {
+    let engine = engine_now(state).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut out = format!("{MEMBER_HEADER}\n");
+        for i in engine.members_by_id() {
+            member_row(&engine, i, false, &mut out);
+        }
+        out
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+/// The full state (SPEC §8, without results) at the journal's head, as JSON text.
 pub async fn state_text(state: &Arc<AppState>) -> ApiResult<Vec<u8>> {
-    state
-        .query(|e| {
-            let mut out = Vec::new();
-            zengzhi_core::state::write_state(e, None, &mut out).map(|()| out)
-        })
-        .await?
-        .map_err(ApiError::internal)
+    let engine = engine_now(state).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        zengzhi_core::state::write_state(&engine, None, &mut out).map(|()| out)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)
 }

@@ -14,7 +14,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use zengzhi_core::{Command, Engine};
@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod routes;
 pub mod scheduler;
 pub mod settlement;
+pub mod store;
 pub mod views;
 pub mod web;
 pub mod withdrawals;
@@ -44,11 +45,55 @@ use error::{ApiError, ApiResult};
 /// Opens a backend (a new connection to the program's store).
 pub type Opener = Arc<dyn Fn() -> zengzhi_journal::Result<Box<dyn Backend>> + Send + Sync>;
 
+/// Opens a connection with the service's tables too.
+pub type ConnOpener = Arc<dyn Fn() -> zengzhi_journal::Result<Box<dyn store::Conn>> + Send + Sync>;
+
+/// Connections of the program's store for r2d2.
+pub struct Connections(ConnOpener);
+
+impl r2d2::ManageConnection for Connections {
+    type Connection = Box<dyn store::Conn>;
+    type Error = zengzhi_journal::Error;
+
+    fn connect(&self) -> zengzhi_journal::Result<Box<dyn store::Conn>> {
+        (self.0)()
+    }
+
+    fn is_valid(&self, conn: &mut Box<dyn store::Conn>) -> zengzhi_journal::Result<()> {
+        conn.head().map(|_| ())
+    }
+
+    fn has_broken(&self, _: &mut Box<dyn store::Conn>) -> bool {
+        false
+    }
+}
+
+/// The pool of the service's reads and of its own tables.
+pub type Pool = r2d2::Pool<Connections>;
+
+/// Connections in the pool at most.
+const POOL_SIZE: u32 = 4;
+
+/// A pool of connections made by `open`.
+fn pool(open: ConnOpener) -> zengzhi_journal::Result<Pool> {
+    r2d2::Pool::builder()
+        .max_size(POOL_SIZE)
+        // Opened as needed (a SQLite connection attaches the query file; PostgreSQL's are
+        // sessions): one at the start.
+        .min_idle(Some(1))
+        // A connection is checked when it is made; a request does not pay for a test query.
+        .test_on_check_out(false)
+        .connection_timeout(Duration::from_secs(10))
+        .build(Connections(open))
+        .map_err(|e| zengzhi_journal::Error::Config(format!("cannot open the connection pool: {e}")))
+}
+
 /// Everything the handlers share.
 pub struct AppState {
     pub writer: WriterHandle,
-    /// A connection for reads of the query tables and the service's own tables.
-    pub reads: Mutex<Box<dyn Backend>>,
+    /// A small pool of connections for the query tables and the service's own tables (never
+    /// the writer's).
+    pub reads: Pool,
     /// SHA-256 of the bootstrap admin token, if one is configured.
     pub admin_token_hash: Option<[u8; 32]>,
     /// The member-token signing secret.
@@ -89,15 +134,19 @@ impl AppState {
         rx.await.map_err(|_| ApiError::internal("the writer dropped a query"))
     }
 
-    /// Runs a blocking read on the reads connection.
+    /// Runs blocking storage work on a pooled connection (the query tables, the service's
+    /// tables; never the writer's connection).
     pub async fn read<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&mut dyn Backend) -> zengzhi_journal::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut dyn store::Conn) -> zengzhi_journal::Result<T> + Send + 'static,
     ) -> ApiResult<T> {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut reads = state.reads.lock().unwrap_or_else(|e| e.into_inner());
-            f(reads.as_mut())
+            let mut conn = state
+                .reads
+                .get()
+                .map_err(|e| zengzhi_journal::Error::Config(format!("no connection from the pool: {e}")))?;
+            f(conn.as_mut())
         })
         .await
         .map_err(ApiError::internal)?
@@ -282,13 +331,19 @@ impl Service {
                     let n = demo::load(&writer.handle())?;
                     tracing::info!(commands = n, "demo economy loaded");
                 }
-                let mut reads = open()?;
+                let reads = {
+                    let config = config.clone();
+                    pool(Arc::new(move || config.open_service()))?
+                };
                 let token_secret = match &config.token_secret {
                     Some(s) => s.expose().as_bytes().to_vec(),
                     None => {
                         let mut fresh = [0u8; 32];
                         getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
-                        reads.setting_or_insert("member_token_secret", &fresh)?
+                        let mut conn = reads
+                            .get()
+                            .map_err(|e| zengzhi_journal::Error::Config(format!("no connection from the pool: {e}")))?;
+                        conn.setting_or_insert("member_token_secret", &fresh)?
                     }
                 };
                 let watermark = Arc::new(AtomicU64::new(0));
@@ -305,7 +360,7 @@ impl Service {
             setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
         let state = Arc::new(AppState {
             writer: writer.handle(),
-            reads: Mutex::new(reads),
+            reads,
             admin_token_hash: config.admin_token.as_ref().map(|t| auth::sha256(t.expose().as_bytes())),
             token_secret,
             metrics: metrics::Metrics::new(),

@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::{PendingDone, PendingOrder};
 use zengzhi_core::command::parse_line;
 use zengzhi_core::{Command, Rejection};
-use zengzhi_journal::backend::PendingOrder;
 
 use crate::auth::now_unix;
 use crate::error::{ApiCode, ApiError, ApiResult};
@@ -156,39 +156,31 @@ pub async fn settle_due(state: &Arc<AppState>) -> ApiResult<usize> {
         Ok(o) => o,
         Err(e) => {
             // Not stored: back to pending, tried again next run.
-            let ids: Vec<String> = due.iter().map(|p| p.order_id.clone()).collect();
-            state
-                .read(move |b| {
-                    for id in &ids {
-                        b.pending_finish(id, "pending", None, None)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            let back: Vec<PendingDone> =
+                due.iter().map(|p| done(&p.order_id, PendingStatus::Pending, None, None)).collect();
+            state.read(move |b| b.pending_finish_all(&back)).await?;
             return Err(e);
         }
     };
     let mut outcomes = outcomes.into_iter();
-    let mut results: Vec<(String, &'static str, Option<u64>, Option<&'static str>)> = Vec::with_capacity(due.len());
-    for (p, c) in due.iter().zip(&commands) {
-        let r = match c {
-            Err(r) => ("rejected", None, Some(r.code())),
+    let results: Vec<PendingDone> = due
+        .iter()
+        .zip(&commands)
+        .map(|(p, c)| match c {
+            Err(r) => done(&p.order_id, PendingStatus::Rejected, None, Some(r.code())),
             Ok(_) => match outcomes.next().map(|o| (o.result, o.seq)) {
-                Some((Ok(_), seq)) => ("settled", seq, None),
-                Some((Err(r), _)) => ("rejected", None, Some(r.code())),
-                None => ("pending", None, None),
+                Some((Ok(_), seq)) => done(&p.order_id, PendingStatus::Settled, seq, None),
+                Some((Err(r), _)) => done(&p.order_id, PendingStatus::Rejected, None, Some(r.code())),
+                None => done(&p.order_id, PendingStatus::Pending, None, None),
             },
-        };
-        results.push((p.order_id.clone(), r.0, r.1, r.2));
-    }
-    let n = results.len();
-    state
-        .read(move |b| {
-            for (id, status, seq, error) in &results {
-                b.pending_finish(id, status, *seq, *error)?;
-            }
-            Ok(())
         })
-        .await?;
+        .collect();
+    let n = results.len();
+    // One transaction (one commit) for the whole run.
+    state.read(move |b| b.pending_finish_all(&results)).await?;
     Ok(n)
+}
+
+fn done(order_id: &str, status: PendingStatus, seq: Option<u64>, error: Option<&'static str>) -> PendingDone {
+    PendingDone { order_id: order_id.to_string(), status: status.as_str(), seq, error }
 }

@@ -152,6 +152,16 @@ status!(
     Interval { Minute = "minute", Hour = "hour", Day = "day" }
 );
 
+impl From<Interval> for zengzhi_journal::backend::Interval {
+    fn from(i: Interval) -> Self {
+        match i {
+            Interval::Minute => zengzhi_journal::backend::Interval::Minute,
+            Interval::Hour => zengzhi_journal::backend::Interval::Hour,
+            Interval::Day => zengzhi_journal::backend::Interval::Day,
+        }
+    }
+}
+
 /// The status of a settled order (`GET /v1/orders/{id}` of a journaled order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

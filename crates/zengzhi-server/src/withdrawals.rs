@@ -20,9 +20,9 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use crate::store::{Withdrawal, WithdrawalFilter};
 use zengzhi_core::command::parse_line;
 use zengzhi_core::Command;
-use zengzhi_journal::backend::{Withdrawal, WithdrawalFilter};
 
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::views::{Id, Money, WithdrawalPage, WithdrawalStatus, WithdrawalView};
@@ -64,19 +64,7 @@ pub async fn request(state: &Arc<AppState>, member: String, amount_fen: i64) -> 
     let reserved = state.read(move |b| b.withdrawals_reserved(&m)).await?;
     let m = member.clone();
     let quote = state.query(move |e| e.withdraw_quote(&m, amount_fen, reserved)).await??;
-    let w = Withdrawal {
-        id: new_id()?,
-        member,
-        amount_fen,
-        status: "pending".into(),
-        requested_at: zengzhi_journal::time_fmt::now_rfc3339(),
-        decided_at: None,
-        decided_by: None,
-        reason: None,
-        fee_fen: None,
-        seq: None,
-        head_before: None,
-    };
+    let w = Withdrawal::pending(new_id()?, member, amount_fen, zengzhi_journal::time_fmt::now_rfc3339());
     let stored = w.clone();
     if !state.read(move |b| b.withdrawal_insert(&stored)).await? {
         return Err(ApiError::internal("a fresh withdrawal id was already used"));

@@ -11,25 +11,25 @@ use axum::Json;
 use zengzhi_core::json::Json as J;
 use zengzhi_core::Command;
 
-use super::{accepted, command_from, object, run, ApiRouter};
+use super::{accepted, object, ApiRouter};
 use crate::error::{ApiCode, ApiError, ApiResult, RuleProblem};
 use crate::guards::{AdminKey, ReadKey};
-use crate::route;
-use crate::views::{self, Applied, RulesApplied, RulesDoc, RulesView};
+use crate::views::{self, RulesApplied, RulesDoc, RulesView};
 use crate::AppState;
 
 type S = State<Arc<AppState>>;
 
 pub fn router() -> ApiRouter {
-    let api = ApiRouter::new();
-    let api = route!(api, get_rules);
-    let api = route!(api, put_rules);
-    let api = route!(api, inject);
-    let api = route!(api, start_campaign);
-    let api = route!(api, end_campaign);
-    let api = route!(api, release_locked);
-    let api = route!(api, distribute_dividends);
-    route!(api, admin_state)
+    crate::routes![
+        get_rules,
+        put_rules,
+        inject,
+        start_campaign,
+        end_campaign,
+        release_locked,
+        distribute_dividends,
+        admin_state
+    ]
 }
 
 fn rules_json(rules: &zengzhi_core::Rules) -> RulesDoc {
@@ -82,41 +82,26 @@ pub async fn put_rules(who: AdminKey, State(state): S, body: Bytes) -> ApiResult
     }))
 }
 
-async fn admin_op(who: AdminKey, state: Arc<AppState>, body: Bytes, op: &'static str) -> ApiResult<Json<Applied>> {
-    let r = run(&state, command_from(op, &body, &[])?).await?;
-    state.audit(who.who(), op, String::from_utf8_lossy(&body).into_owned()).await;
-    Ok(r)
-}
-
-/// 融资注入 / Financing injection into the pool
-#[utoipa::path(post, path = "/v1/admin/inject", tag = "admin", request_body = views::AmountBody, responses((status = 200, body = Applied)))]
-pub async fn inject(who: AdminKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
-    admin_op(who, state, body, "inject").await
-}
-
-/// 开始补贴活动 / Start a subsidy campaign
-#[utoipa::path(post, path = "/v1/admin/campaigns", tag = "admin", request_body = views::StartCampaign, responses((status = 200, body = Applied)))]
-pub async fn start_campaign(who: AdminKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
-    admin_op(who, state, body, "start_campaign").await
-}
-
-/// 结束补贴活动 / End the campaign
-#[utoipa::path(post, path = "/v1/admin/campaigns/end", tag = "admin", request_body = views::NoFields, responses((status = 200, body = Applied)))]
-pub async fn end_campaign(who: AdminKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
-    admin_op(who, state, body, "end_campaign").await
-}
-
-/// 分批释放 / Release a batch of locked points
-#[utoipa::path(post, path = "/v1/admin/release-locked", tag = "admin", request_body = views::NoFields, responses((status = 200, body = Applied)))]
-pub async fn release_locked(who: AdminKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
-    admin_op(who, state, body, "release_locked").await
-}
-
-/// 股东分红 / Distribute shareholder dividends
-#[utoipa::path(post, path = "/v1/admin/dividends", tag = "admin", request_body = views::NoFields, responses((status = 200, body = Applied)))]
-pub async fn distribute_dividends(who: AdminKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
-    admin_op(who, state, body, "distribute_dividends").await
-}
+crate::audited_command!(
+    /// 融资注入 / Financing injection into the pool
+    inject: AdminKey, "admin", "/v1/admin/inject", views::AmountBody, "inject"
+);
+crate::audited_command!(
+    /// 开始补贴活动 / Start a subsidy campaign
+    start_campaign: AdminKey, "admin", "/v1/admin/campaigns", views::StartCampaign, "start_campaign"
+);
+crate::audited_command!(
+    /// 结束补贴活动 / End the campaign
+    end_campaign: AdminKey, "admin", "/v1/admin/campaigns/end", views::NoFields, "end_campaign"
+);
+crate::audited_command!(
+    /// 分批释放 / Release a batch of locked points
+    release_locked: AdminKey, "admin", "/v1/admin/release-locked", views::NoFields, "release_locked"
+);
+crate::audited_command!(
+    /// 股东分红 / Distribute shareholder dividends
+    distribute_dividends: AdminKey, "admin", "/v1/admin/dividends", views::NoFields, "distribute_dividends"
+);
 
 /// 完整状态 / The full state (SPEC §8, without results)
 #[utoipa::path(get, path = "/v1/admin/state", tag = "admin", responses((status = 200, description = "The state document of SPEC §8", body = Object)))]

@@ -16,16 +16,12 @@ use super::{ApiRouter, Q};
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::exports::{csv_headers, end_of_day, member_row, parse_date, state_before, stream, BLOCK, MEMBER_HEADER};
 use crate::guards::ReadKey;
-use crate::route;
 use crate::AppState;
 
 type S = State<Arc<AppState>>;
 
 pub fn router() -> ApiRouter {
-    let api = ApiRouter::new();
-    let api = route!(api, members_csv);
-    let api = route!(api, orders_csv);
-    route!(api, holdings_csv)
+    crate::routes![members_csv, orders_csv, holdings_csv]
 }
 
 /// 导出会员 CSV / Members as CSV

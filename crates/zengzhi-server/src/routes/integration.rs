@@ -12,20 +12,13 @@ use zengzhi_core::Rejection;
 use super::{accepted, command_from, object, run, ApiRouter};
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::guards::IntegrationKey;
-use crate::route;
 use crate::views::{self, Applied, Id, MemberCreated, MemberTokenIssued};
 use crate::{auth, AppState};
 
 type S = State<Arc<AppState>>;
 
 pub fn router() -> ApiRouter {
-    let api = ApiRouter::new();
-    let api = route!(api, create_member);
-    let api = route!(api, member_token);
-    let api = route!(api, create_merchant);
-    let api = route!(api, appoint_agent);
-    let api = route!(api, set_shareholder);
-    route!(api, grant_coins)
+    crate::routes![create_member, member_token, create_merchant, appoint_agent, set_shareholder, grant_coins]
 }
 
 /// 注册会员（推荐人，或扫码门店绑定店主） / Register a member (referrer, or the store whose QR code was scanned: binds to its owner)
@@ -111,30 +104,15 @@ pub async fn create_merchant(_: IntegrationKey, State(state): S, body: Bytes) ->
     run(&state, command_from("register_merchant", &body, &[])?).await
 }
 
-/// An integration command that is also recorded in the audit log.
-async fn audited(who: IntegrationKey, state: Arc<AppState>, body: Bytes, op: &'static str) -> ApiResult<Json<Applied>> {
-    let r = run(&state, command_from(op, &body, &[])?).await?;
-    state.audit(who.who(), op, String::from_utf8_lossy(&body).into_owned()).await;
-    Ok(r)
-}
-
-/// 任命区域代理 / Appoint a regional agent
-#[utoipa::path(post, path = "/v1/agents", tag = "integration", request_body = views::AppointAgent,
-    responses((status = 200, body = Applied)))]
-pub async fn appoint_agent(who: IntegrationKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
-    audited(who, state, body, "appoint_agent").await
-}
-
-/// 设置股东权重 / Set a shareholder's weight (0 removes)
-#[utoipa::path(post, path = "/v1/shareholders", tag = "integration", request_body = views::SetShareholder,
-    responses((status = 200, body = Applied)))]
-pub async fn set_shareholder(who: IntegrationKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
-    audited(who, state, body, "set_shareholder").await
-}
-
-/// 发放消费币 / Grant legacy coins
-#[utoipa::path(post, path = "/v1/coins", tag = "integration", request_body = views::GrantCoins,
-    responses((status = 200, body = Applied)))]
-pub async fn grant_coins(who: IntegrationKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
-    audited(who, state, body, "grant_coins").await
-}
+crate::audited_command!(
+    /// 任命区域代理 / Appoint a regional agent
+    appoint_agent: IntegrationKey, "integration", "/v1/agents", views::AppointAgent, "appoint_agent"
+);
+crate::audited_command!(
+    /// 设置股东权重 / Set a shareholder's weight (0 removes)
+    set_shareholder: IntegrationKey, "integration", "/v1/shareholders", views::SetShareholder, "set_shareholder"
+);
+crate::audited_command!(
+    /// 发放消费币 / Grant legacy coins
+    grant_coins: IntegrationKey, "integration", "/v1/coins", views::GrantCoins, "grant_coins"
+);

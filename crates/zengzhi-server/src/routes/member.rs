@@ -17,7 +17,6 @@ use zengzhi_core::{Command, Rejection};
 use super::{accepted, command_from, ApiRouter, Q};
 use crate::error::{ApiError, ApiResult};
 use crate::guards::MemberToken;
-use crate::route;
 use crate::views::{
     self, Balances, CapView, History, Id, LedgerItem, Me, MemberApplied, Money, Points, Price, Rate, SellPreview,
     WithdrawalPage, WithdrawalResult, WithdrawalStatus,
@@ -27,14 +26,7 @@ use crate::AppState;
 type S = State<Arc<AppState>>;
 
 pub fn router() -> ApiRouter {
-    let api = ApiRouter::new();
-    let api = route!(api, me);
-    let api = route!(api, sell_preview);
-    let api = route!(api, me_sell);
-    let api = route!(api, me_redeem);
-    let api = route!(api, me_withdraw);
-    let api = route!(api, me_withdrawals);
-    route!(api, me_history)
+    crate::routes![me, sell_preview, me_sell, me_redeem, me_withdraw, me_withdrawals, me_history]
 }
 
 fn qr_svg(text: &str) -> String {

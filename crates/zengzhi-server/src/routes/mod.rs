@@ -53,6 +53,14 @@ macro_rules! route {
     };
 }
 
+/// An [`ApiRouter`] of handlers of the current module: `routes![a, b, c]`.
+#[macro_export]
+macro_rules! routes {
+    ($($handler:ident),* $(,)?) => {
+        ::paste::paste! { $crate::routes::ApiRouter::new() $(.add::<[<__path_ $handler>], _, _, _>($handler))* }
+    };
+}
+
 /// The handler's extractors start with the guard `G` (axum's `Handler<T, S>` has
 /// `T = (M, T1, …, Tn)`: here `T1 = G`).
 pub trait GuardFirst<G> {}
@@ -369,6 +377,36 @@ pub(crate) fn command_from(op: &str, body: &[u8], inject: &[(&str, &str)]) -> Ap
 pub(crate) fn accepted(outcome: Outcome) -> ApiResult<(u64, String, zengzhi_core::Applied)> {
     let applied = outcome.result.map_err(ApiError::from)?;
     Ok((outcome.seq.unwrap_or(0), outcome.at.unwrap_or_default(), applied))
+}
+
+/// Declares a route that journals one command made of its body and records it in the audit
+/// log: `audited_command!(/// doc, name: Guard, "tag", "/path", BodyType, "op")`.
+#[macro_export]
+macro_rules! audited_command {
+    ($(#[doc = $doc:literal])* $name:ident: $guard:ident, $tag:tt, $path:tt, $body:ty, $op:tt) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(post, path = $path, tag = $tag, request_body = $body,
+            responses((status = 200, body = $crate::views::Applied)))]
+        pub async fn $name(
+            who: $guard,
+            ::axum::extract::State(state): ::axum::extract::State<::std::sync::Arc<$crate::AppState>>,
+            body: ::axum::body::Bytes,
+        ) -> $crate::error::ApiResult<::axum::Json<$crate::views::Applied>> {
+            $crate::routes::audited(who.who(), state, body, $op).await
+        }
+    };
+}
+
+/// Journals the command `op` made of `body` and records it in the audit log.
+pub async fn audited(
+    who: String,
+    state: Arc<AppState>,
+    body: axum::body::Bytes,
+    op: &'static str,
+) -> ApiResult<Json<crate::views::Applied>> {
+    let r = run(&state, command_from(op, &body, &[])?).await?;
+    state.audit(who, op, String::from_utf8_lossy(&body).into_owned()).await;
+    Ok(r)
 }
 
 /// Submits one command and answers with its outcome.

@@ -16,7 +16,6 @@ use zengzhi_core::{Command, Rejection};
 use super::{command_from, command_of, object, ApiRouter};
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::guards::{IntegrationKey, OrderReadKey};
-use crate::route;
 use crate::settlement::{self, without_at};
 use crate::views::{
     self, BatchItem, BatchItemError, Id, Money, OrderBatchResult, OrderResult, OrderView, PendingOrderView,
@@ -27,11 +26,7 @@ use crate::AppState;
 type S = State<Arc<AppState>>;
 
 pub fn router() -> ApiRouter {
-    let api = ApiRouter::new();
-    let api = route!(api, create_order);
-    let api = route!(api, create_orders_batch);
-    let api = route!(api, get_order);
-    route!(api, refund_order)
+    crate::routes![create_order, create_orders_batch, get_order, refund_order]
 }
 
 fn order_result(seq: u64, at: &str, order: &str, applied: &zengzhi_core::Applied, replay: bool) -> OrderResult {

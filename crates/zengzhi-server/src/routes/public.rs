@@ -16,7 +16,6 @@ use zengzhi_core::Engine;
 use super::{ApiRouter, Q};
 use crate::error::ApiResult;
 use crate::guards::Public;
-use crate::route;
 use crate::views::{
     CandleView, CoinTotals, Conservation, Interval, Money, MoneyInflow, MoneyWhere, PointTotals, Points, Price,
     PriceHistory, Proof, Stats, StatsTotals,
@@ -26,13 +25,7 @@ use crate::AppState;
 type S = State<Arc<AppState>>;
 
 pub fn router() -> ApiRouter {
-    let api = ApiRouter::new();
-    let api = route!(api, healthz);
-    let api = route!(api, metrics_text);
-    let api = route!(api, openapi_json);
-    let api = route!(api, stats);
-    let api = route!(api, price_history);
-    route!(api, proof)
+    crate::routes![healthz, metrics_text, openapi_json, stats, price_history, proof]
 }
 
 /// 健康检查 / Liveness
@@ -106,7 +99,7 @@ pub async fn price_history(_: Public, State(state): S, Q(q): Q<HistoryQuery>) ->
     let interval = q.interval.unwrap_or(Interval::Hour);
     let limit = q.limit.unwrap_or(500).min(5_000);
     state.wait_projected(Duration::from_secs(1)).await;
-    let candles = state.read(move |b| b.candles(interval.as_str(), limit)).await?;
+    let candles = state.read(move |b| b.candles(interval.into(), limit)).await?;
     let price = |v: i64| Price(format!("{}.{:08}", v / 100_000_000, v % 100_000_000));
     let candles = candles
         .iter()

@@ -13,18 +13,13 @@ use zengzhi_core::json::Json as J;
 use super::{fields_or_empty, no_fields, ApiRouter, Q};
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::guards::{AdminKey, ReadKey};
-use crate::route;
 use crate::views::{self, WithdrawalPage, WithdrawalResult, WithdrawalStatus, WithdrawalView};
 use crate::AppState;
 
 type S = State<Arc<AppState>>;
 
 pub fn router() -> ApiRouter {
-    let api = ApiRouter::new();
-    let api = route!(api, list_withdrawals);
-    let api = route!(api, show_withdrawal);
-    let api = route!(api, pay_withdrawal);
-    route!(api, reject_withdrawal)
+    crate::routes![list_withdrawals, show_withdrawal, pay_withdrawal, reject_withdrawal]
 }
 
 #[derive(Deserialize, IntoParams)]
