@@ -1,0 +1,35 @@
+import { ref, shallowRef, type Ref } from 'vue'
+import { ApiError } from '@shared/api'
+
+/** A load with its loading and error state; `run` again to retry. Older answers are dropped. */
+export function useAsync<T>(load: () => Promise<T>, immediate = true) {
+  const data = shallowRef<T | null>(null) as Ref<T | null>
+  const loading = ref(false)
+  const error = shallowRef<ApiError | Error | null>(null)
+  let generation = 0
+  async function run() {
+    const mine = ++generation
+    loading.value = true
+    error.value = null
+    try {
+      const v = await load()
+      if (mine === generation) data.value = v
+    } catch (e) {
+      if (mine === generation) error.value = e instanceof Error ? e : new Error(String(e))
+    } finally {
+      if (mine === generation) loading.value = false
+    }
+  }
+  if (immediate) void run()
+  return { data, loading, error, run }
+}
+
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) return e.message
+  if (e instanceof Error) return e.message
+  return String(e)
+}
+
+export function errorCode(e: unknown): string | undefined {
+  return e instanceof ApiError ? e.code : undefined
+}

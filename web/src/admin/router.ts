@@ -1,0 +1,51 @@
+import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router'
+import { useSession } from './stores/session'
+import { canSee, type Section } from './roles'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    section?: Section
+    /** The page waits for these server routes (a "coming soon" state until they exist). */
+    soon?: string[]
+  }
+}
+
+const soon = (section: Section, routes: string[]): RouteRecordRaw => ({
+  path: section,
+  name: section,
+  component: () => import('./pages/ComingSoonPage.vue'),
+  meta: { section, soon: routes },
+})
+
+const routes: RouteRecordRaw[] = [
+  { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue') },
+  {
+    path: '/',
+    component: () => import('./layout/AdminLayout.vue'),
+    children: [
+      { path: '', name: 'dashboard', component: () => import('./pages/DashboardPage.vue'), meta: { section: 'dashboard' } },
+      soon('members', ['GET /v1/admin/members?q=&after=&limit=', 'GET /v1/admin/members/{id}']),
+      soon('stores', ['GET /v1/admin/merchants?q=&after=&limit=', 'GET /v1/admin/merchants/{id}']),
+      soon('agents', ['GET /v1/admin/agents']),
+      soon('shareholders', ['GET /v1/admin/shareholders']),
+      soon('orders', ['GET /v1/admin/orders?member=&merchant=&from=&to=&after=&limit=']),
+      { path: 'withdrawals', name: 'withdrawals', component: () => import('./pages/WithdrawalsPage.vue'), meta: { section: 'withdrawals' } },
+      { path: 'finance', name: 'finance', component: () => import('./pages/FinancePage.vue'), meta: { section: 'finance' } },
+      { path: 'rules', name: 'rules', component: () => import('./pages/RulesPage.vue'), meta: { section: 'rules' } },
+      { path: 'operations', name: 'operations', component: () => import('./pages/OperationsPage.vue'), meta: { section: 'operations' } },
+      soon('system', ['GET /v1/admin/users', 'GET /v1/admin/keys', 'GET /v1/admin/audit?after=&limit=']),
+    ],
+  },
+  { path: '/:rest(.*)*', redirect: '/' },
+]
+
+export const router = createRouter({ history: createWebHashHistory(), routes })
+
+router.beforeEach((to) => {
+  const session = useSession()
+  if (to.name === 'login') return session.signedIn ? { name: 'dashboard' } : true
+  if (!session.signedIn) return { name: 'login', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} }
+  const section = to.meta.section
+  if (section && !canSee(session.role, section)) return { name: 'dashboard' }
+  return true
+})

@@ -1,0 +1,3 @@
+export * from './client'
+export * from './message'
+export type * from './types'
