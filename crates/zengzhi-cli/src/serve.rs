@@ -140,20 +140,22 @@ pub fn keys(cmd: KeysCmd) -> Result<ExitCode> {
             let hash = zengzhi_server::auth::sha256(key.as_bytes());
             let now = zengzhi_journal::time_fmt::now_rfc3339();
             backend.put_api_key(&hash, scope.as_str(), &args.label, &now)?;
-            backend.audit(
-                &now,
-                "cli",
-                "keys_create",
-                &format!(
-                    "scope {} label {:?} fingerprint {}",
-                    scope.as_str(),
-                    args.label,
-                    zengzhi_server::auth::fingerprint(&key)
-                ),
-            )?;
+            let detail = format!(
+                "scope {} label {:?} fingerprint {}",
+                scope.as_str(),
+                args.label,
+                zengzhi_server::auth::fingerprint(&key)
+            );
+            backend.audit(&cli_audit("keys_create", detail))?;
             println!("{key}");
             eprintln!("新密钥 new {} key (shown once; stored hashed) / 请妥善保存", scope.as_str());
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// An operation-log entry of the command line (no address).
+fn cli_audit(action: &str, detail: String) -> zengzhi_server::store::AuditRecord {
+    let at = zengzhi_journal::time_fmt::now_rfc3339();
+    zengzhi_server::store::AuditRecord { at, who: "cli".into(), action: action.into(), detail, ..Default::default() }
 }

@@ -70,6 +70,13 @@ pub struct Config {
     /// The refund window: orders wait this long as pending before they settle (0: settle at
     /// once).
     pub settlement_delay_s: u64,
+    /// An operator session ends after this long without a request (seconds; default 8 h).
+    pub session_idle_s: u64,
+    /// An operator session ends this long after its login at the latest (seconds; default 24 h).
+    pub session_max_s: u64,
+    /// Take the client's address for the login and operation logs from `X-Forwarded-For`
+    /// (only behind a proxy that sets it; default off: the connection's peer address).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Config {
@@ -91,6 +98,9 @@ impl Default for Config {
             projector_interval_ms: 100,
             projector_nice: 19,
             settlement_delay_s: 0,
+            session_idle_s: 8 * 3600,
+            session_max_s: 24 * 3600,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -113,6 +123,9 @@ struct FileConfig {
     projector_interval_ms: Option<u64>,
     projector_nice: Option<i32>,
     settlement_delay_s: Option<u64>,
+    session_idle_s: Option<u64>,
+    session_max_s: Option<u64>,
+    trust_forwarded_for: Option<bool>,
     #[serde(default)]
     schedule: ScheduleConfig,
 }
@@ -166,6 +179,9 @@ impl Config {
                 c.projector_nice = n;
             }
             c.settlement_delay_s = f.settlement_delay_s.unwrap_or(c.settlement_delay_s);
+            c.session_idle_s = f.session_idle_s.unwrap_or(c.session_idle_s).max(1);
+            c.session_max_s = f.session_max_s.unwrap_or(c.session_max_s).max(1);
+            c.trust_forwarded_for = f.trust_forwarded_for.unwrap_or(c.trust_forwarded_for);
             if let Some(v) = f.schedule.release_locked_at {
                 c.release_locked_at = hhmm(&v)?;
             }

@@ -67,6 +67,19 @@ api_codes! {
     WithdrawalRejected = "withdrawal_rejected",
     WithdrawalInProgress = "withdrawal_in_progress",
     AlreadyPaid = "already_paid",
+    /// A wrong user name or password (which one is not said).
+    InvalidCredentials = "invalid_credentials",
+    /// Too many failed sign-ins of this account or from this address lately (see `Retry-After`).
+    TooManyAttempts = "too_many_attempts",
+    /// A user name that is not 1 to 32 letters, digits, `.`, `_` or `-`.
+    InvalidUsername = "invalid_username",
+    /// A password shorter than 10 characters.
+    WeakPassword = "weak_password",
+    UnknownUser = "unknown_user",
+    UserExists = "user_exists",
+    UnknownKey = "unknown_key",
+    /// More than one key has that fingerprint: nothing was revoked.
+    AmbiguousKey = "ambiguous_key",
     // The engine's rejections (SPEC §7).
     InvalidCommand = "invalid_command",
     InvalidAmount = "invalid_amount",
@@ -186,6 +199,11 @@ impl ApiError {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, ApiCode::Internal, "internal error / 内部错误")
+    }
+    /// The same error with another code.
+    pub fn with_code(mut self, code: ApiCode) -> Self {
+        self.code = code;
+        self
     }
     /// The error as its JSON body.
     pub fn body(&self) -> ErrorBody {

@@ -22,6 +22,7 @@ use zengzhi_journal::backend::Backend;
 use zengzhi_journal::projector::Projector;
 use zengzhi_journal::writer::{Outcome, Writer, WriterConfig, WriterHandle};
 
+pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod demo;
@@ -109,6 +110,17 @@ pub struct AppState {
     pub withdrawal_lock: tokio::sync::Mutex<()>,
     /// API keys verified recently.
     pub keys: guards::KeyCache,
+    /// Recent failed logins by account and by address.
+    pub login_limiter: std::sync::Mutex<accounts::LoginLimiter>,
+}
+
+/// What an audited action changed: the member or store it affected, and the value before and
+/// after (where the handler knows them).
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub target: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 impl AppState {
@@ -166,10 +178,54 @@ impl AppState {
         true
     }
 
-    /// Records an administrative action (best effort: a failure is logged, not returned).
-    pub async fn audit(self: &Arc<Self>, who: String, action: &'static str, detail: String) {
+    /// When operator sessions end.
+    pub fn session_limits(&self) -> store::SessionLimits {
+        store::SessionLimits { idle_s: self.config.session_idle_s, max_s: self.config.session_max_s }
+    }
+
+    /// Records an administrative action in the operation log (best effort: a failure is
+    /// logged, not returned).
+    pub async fn audit(self: &Arc<Self>, actor: &guards::Actor, action: &'static str, detail: String) {
+        self.audit_change(actor, action, detail, Change::default()).await;
+    }
+
+    /// [`audit`](Self::audit) with what changed.
+    pub async fn audit_change(
+        self: &Arc<Self>,
+        actor: &guards::Actor,
+        action: &'static str,
+        detail: String,
+        change: Change,
+    ) {
+        let record = store::AuditRecord {
+            id: 0,
+            at: zengzhi_journal::time_fmt::now_rfc3339(),
+            who: actor.who(),
+            action: action.into(),
+            detail,
+            address: Some(actor.address.clone()),
+            target: change.target,
+            before: change.before,
+            after: change.after,
+        };
+        self.write_audit(record).await;
+    }
+
+    /// Records an action of the service itself (the scheduler): no caller, no address.
+    pub async fn audit_system(self: &Arc<Self>, who: &str, action: &'static str, detail: String) {
         let at = zengzhi_journal::time_fmt::now_rfc3339();
-        if let Err(e) = self.read(move |b| b.audit(&at, &who, action, &detail)).await {
+        self.write_audit(store::AuditRecord {
+            at,
+            who: who.into(),
+            action: action.into(),
+            detail,
+            ..Default::default()
+        })
+        .await;
+    }
+
+    async fn write_audit(self: &Arc<Self>, record: store::AuditRecord) {
+        if let Err(e) = self.read(move |b| b.audit(&record)).await {
             tracing::warn!(code = e.code.as_str(), "audit log write failed");
         }
     }
@@ -369,6 +425,7 @@ impl Service {
             config: config.clone(),
             withdrawal_lock: tokio::sync::Mutex::new(()),
             keys: guards::KeyCache::default(),
+            login_limiter: std::sync::Mutex::new(accounts::LoginLimiter::default()),
         });
         let resumed =
             withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;

@@ -55,7 +55,7 @@ async fn run_if_due(state: &Arc<AppState>, at: &str, job: &'static str) -> ApiRe
     match state.submit_one(command).await {
         Ok(o) => {
             tracing::info!(job, seq = ?o.seq, "scheduled job ran");
-            state.audit("scheduler".into(), job, format!("daily at {at} Asia/Shanghai, {today}")).await;
+            state.audit_system("scheduler", job, format!("daily at {at} Asia/Shanghai, {today}")).await;
             Ok(())
         }
         Err(e) => {

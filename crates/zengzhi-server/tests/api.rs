@@ -105,7 +105,8 @@ fn auth_and_scopes(store: &Store) {
             resp.err(401, "unauthorized");
         }
         // Not a bearer token.
-        let resp = srv.request_with_authorization(&r.method.to_uppercase(), &concrete(&r.path), &format!("Basic {admin}"));
+        let resp =
+            srv.request_with_authorization(&r.method.to_uppercase(), &concrete(&r.path), &format!("Basic {admin}"));
         assert_eq!(resp.status, 401, "Basic auth on {} {}", r.method, r.path);
     }
     // A correctly signed token of a member that does not exist.
@@ -123,10 +124,12 @@ fn auth_and_scopes(store: &Store) {
     for r in &table() {
         let denied: Vec<(&str, &str)> = match r.access {
             Access::Public => vec![],
-            Access::Integration => vec![("readonly", &readonly), ("member", &alice)],
+            Access::Integration | Access::IntegrationOrOperate => vec![("readonly", &readonly), ("member", &alice)],
             Access::OrderRead => vec![("member", &alice)],
             Access::Read => vec![("integration", &integration), ("member", &alice)],
-            Access::Admin => vec![("integration", &integration), ("readonly", &readonly), ("member", &alice)],
+            Access::Operate | Access::Finance | Access::Administer => {
+                vec![("integration", &integration), ("readonly", &readonly), ("member", &alice)]
+            }
             Access::Member => vec![("admin", &admin), ("integration", &integration), ("readonly", &readonly)],
         };
         for (who, token) in denied {

@@ -1,6 +1,7 @@
 //! The authorisation matrix: every operation of the OpenAPI document is called with no token,
-//! with each key scope (admin, integration, readonly), with a member token, and with a token of
-//! another member, in process. The expected status of each cell comes from the route's
+//! with each key scope (admin, integration, readonly), with a member token, with a token of
+//! another member, and with a session of each operator role (superadmin, operator, finance,
+//! auditor), in process. The expected status of each cell comes from the route's
 //! `x-access` (which the router takes from the handler's guard type): 401 without a token, 403
 //! for a caller the access does not allow, success for one it allows (with a valid request for
 //! that route). A route of the document without a valid request here fails the test, so a new
@@ -11,6 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Value};
+use zengzhi_server::accounts::Role;
 use zengzhi_server::guards::Access;
 use zengzhi_testkit::app::{spawn_app_with, Backend, TestApp};
 
@@ -25,20 +27,50 @@ enum Caller {
     Member,
     /// bob's member token, asking about alice where the route names a member.
     OtherMember,
+    /// Operator sessions, one per role.
+    Superadmin,
+    Operator,
+    Finance,
+    Auditor,
 }
 
-const CALLERS: [Caller; 6] =
-    [Caller::Nobody, Caller::Admin, Caller::Integration, Caller::Readonly, Caller::Member, Caller::OtherMember];
+const CALLERS: [Caller; 10] = [
+    Caller::Nobody,
+    Caller::Admin,
+    Caller::Integration,
+    Caller::Readonly,
+    Caller::Member,
+    Caller::OtherMember,
+    Caller::Superadmin,
+    Caller::Operator,
+    Caller::Finance,
+    Caller::Auditor,
+];
 
-/// Whether `access` lets `caller` in (derived from the documented access, not from the code).
+const SESSIONS: [(Caller, Role, &str); 4] = [
+    (Caller::Superadmin, Role::Superadmin, "m-super"),
+    (Caller::Operator, Role::Operator, "m-operator"),
+    (Caller::Finance, Role::Finance, "m-finance"),
+    (Caller::Auditor, Role::Auditor, "m-auditor"),
+];
+
+const PASSWORD: &str = "matrix password";
+
+/// Whether `access` lets `caller` in (derived from the documented access and the roles of the
+/// issue: superadmin everything; operator members, stores, campaigns, …; finance withdrawals
+/// and dividends; auditor reads; never from the code).
 fn allowed(access: Access, caller: Caller) -> bool {
     use Caller::*;
+    let session = matches!(caller, Superadmin | Operator | Finance | Auditor);
     match access {
         Access::Public => true,
-        Access::Admin => caller == Admin,
         Access::Integration => matches!(caller, Admin | Integration),
-        Access::Read => matches!(caller, Admin | Readonly),
-        Access::OrderRead => matches!(caller, Admin | Integration | Readonly),
+        Access::IntegrationOrOperate => matches!(caller, Admin | Integration | Superadmin | Operator),
+        Access::Read => matches!(caller, Admin | Readonly) || session,
+        Access::OrderRead => matches!(caller, Admin | Integration | Readonly) || session,
+        Access::Operate => matches!(caller, Admin | Superadmin | Operator),
+        Access::Finance => matches!(caller, Admin | Superadmin | Finance),
+        Access::Administer => matches!(caller, Admin | Superadmin),
         Access::Member => matches!(caller, Member | OtherMember),
     }
 }
@@ -49,6 +81,8 @@ struct Ctx {
     readonly: String,
     alice: String,
     bob: String,
+    /// Session tokens by role, in the order of [`SESSIONS`].
+    sessions: Vec<String>,
     n: AtomicU64,
 }
 
@@ -61,6 +95,17 @@ impl Ctx {
             Caller::Readonly => Some(&self.readonly),
             Caller::Member => Some(&self.alice),
             Caller::OtherMember => Some(&self.bob),
+            role => SESSIONS.iter().position(|(c, ..)| *c == role).map(|i| self.sessions[i].as_str()),
+        }
+    }
+
+    /// The token a request of `caller` goes with: signing out as a session ends it, so that
+    /// one signs out a fresh session of the same user.
+    async fn token_for(&self, caller: Caller, path: &str) -> Option<String> {
+        let session = SESSIONS.iter().find(|(c, ..)| *c == caller);
+        match session {
+            Some((_, _, name)) if path == "/v1/auth/logout" => Some(self.app.login(name, PASSWORD).await),
+            _ => self.token(caller).map(str::to_string),
         }
     }
 
@@ -121,6 +166,9 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
         ("put", "/v1/admin/rules") => (path.into(), Some(json!({"sell": {"retention": "0.2"}}))),
         ("post", "/v1/admin/inject") => (path.into(), Some(json!({"amount": "1"}))),
         ("post", "/v1/admin/campaigns") => {
+            // No campaign running (the previous caller's may be).
+            let ended = ctx.app.try_submit(&[r#"{"op":"end_campaign"}"#]).await;
+            assert!(matches!(ended[..], [Ok(()) | Err("no_campaign")]), "{ended:?}");
             (path.into(), Some(json!({"campaign": format!("c{n}"), "rate": "0.05", "budget": "1"})))
         }
         ("post", "/v1/admin/campaigns/end") => {
@@ -139,6 +187,23 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
         ("post", "/v1/admin/withdrawals/{id}/pay") => {
             (format!("/v1/admin/withdrawals/{}/pay", ctx.pending_withdrawal().await), Some(json!({})))
         }
+        ("post", "/v1/auth/login") => (path.into(), Some(json!({"username": "m-auditor", "password": PASSWORD}))),
+        ("post", "/v1/auth/logout") => (path.into(), Some(json!({}))),
+        ("get", "/v1/auth/me" | "/v1/admin/users" | "/v1/admin/keys" | "/v1/admin/audit" | "/v1/admin/logins") => {
+            (path.into(), none)
+        }
+        ("post", "/v1/admin/users") => {
+            (path.into(), Some(json!({"username": format!("u{n}"), "role": "auditor", "password": "a long password"})))
+        }
+        ("post", "/v1/admin/users/{name}/disable") => {
+            ctx.app.user(&format!("d{n}"), Role::Operator, "a long password").await;
+            (format!("/v1/admin/users/d{n}/disable"), Some(json!({})))
+        }
+        ("post", "/v1/admin/keys") => (path.into(), Some(json!({"scope": "readonly", "label": "matrix"}))),
+        ("post", "/v1/admin/keys/{fingerprint}/revoke") => {
+            let key = ctx.app.key("readonly").await;
+            (format!("/v1/admin/keys/{}/revoke", zengzhi_server::auth::fingerprint(&key)), Some(json!({})))
+        }
         ("post", "/v1/admin/withdrawals/{id}/reject") => (
             format!("/v1/admin/withdrawals/{}/reject", ctx.pending_withdrawal().await),
             Some(json!({"reason": "test"})),
@@ -150,7 +215,7 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
 /// A request for a caller that is to be refused: the route's path with made-up ids (nothing is
 /// set up, so a refusal cannot depend on the object).
 fn refused_request(method: &str, path: &str) -> (String, Option<Value>) {
-    let uri = path.replace("{id}", "x1");
+    let uri = path.replace("{id}", "x1").replace("{name}", "x1").replace("{fingerprint}", "x1");
     let uri = if uri == "/v1/admin/export/holdings.csv" { format!("{uri}?date=2026-01-01") } else { uri };
     (uri, (method != "get").then(|| json!({})))
 }
@@ -163,7 +228,8 @@ async fn call(
     body: Option<Value>,
 ) -> zengzhi_testkit::app::Response {
     let body = body.map(|b| serde_json::to_vec(&b).unwrap());
-    ctx.app.request(&method.to_uppercase(), uri, ctx.token(caller), body).await
+    let token = ctx.token_for(caller, uri).await;
+    ctx.app.request(&method.to_uppercase(), uri, token.as_deref(), body).await
 }
 
 async fn matrix(backend: Backend) {
@@ -179,7 +245,13 @@ async fn matrix(backend: Backend) {
         r#"{"op":"sell","member":"alice","points":"100"}"#,
     ])
     .await;
+    let mut sessions = Vec::new();
+    for (_, role, name) in SESSIONS {
+        app.user(name, role, PASSWORD).await;
+        sessions.push(app.login(name, PASSWORD).await);
+    }
     let ctx = Ctx {
+        sessions,
         integration: app.key("integration").await,
         readonly: app.key("readonly").await,
         alice: app.member_token("alice").await,

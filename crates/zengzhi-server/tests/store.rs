@@ -3,7 +3,10 @@
 //! adopt a store whose tables the journal's migrations made before the service owned them.
 
 use zengzhi_journal::sha256;
-use zengzhi_server::store::{self, Conn, PendingDone, PendingOrder, Withdrawal, WithdrawalFilter};
+use zengzhi_server::store::{
+    self, AuditFilter, AuditRecord, Conn, LoginRecord, PendingDone, PendingOrder, SessionLimits, SessionUser, User,
+    Withdrawal, WithdrawalFilter,
+};
 use zengzhi_testkit::app::{Backend, TempStore};
 
 fn at(n: i64) -> String {
@@ -33,7 +36,25 @@ fn keys_audit_and_settings() {
         assert_eq!(b.find_api_key(&key).expect("find").as_deref(), Some("admin"));
         assert_eq!(b.find_api_key(&sha256(b"other")).expect("find"), None);
         assert!(b.put_api_key(&key, "read", "again", &at(1)).is_err(), "a key is stored once");
-        b.audit(&at(2), "admin", "update_rules", r#"{"exit":{"multiple":"2"}}"#).expect("audit");
+        let entry = |action: &str| AuditRecord {
+            at: at(2),
+            who: "admin".into(),
+            action: action.into(),
+            detail: r#"{"exit":{"multiple":"2"}}"#.into(),
+            address: Some("10.0.0.1".into()),
+            target: Some("member:alice".into()),
+            before: Some("1".into()),
+            after: Some("2".into()),
+            ..Default::default()
+        };
+        b.audit(&entry("update_rules")).expect("audit");
+        b.audit(&entry("inject")).expect("audit");
+        let all = b.audit_entries(&AuditFilter { limit: 10, ..Default::default() }).expect("entries");
+        assert_eq!(all.len(), 2);
+        assert!(all[0].id < all[1].id, "ids increase");
+        assert_eq!(all[1], AuditRecord { id: all[1].id, ..entry("inject") });
+        let filter = AuditFilter { after: Some(all[0].id), action: Some("inject"), limit: 10, ..Default::default() };
+        assert_eq!(b.audit_entries(&filter).expect("entries").len(), 1);
         assert_eq!(b.setting("member_token_secret").expect("setting"), None);
         assert_eq!(b.setting_or_insert("member_token_secret", b"0123abcd").expect("insert"), b"0123abcd");
         assert_eq!(
@@ -52,6 +73,76 @@ fn keys_audit_and_settings() {
         assert_eq!(b.setting("member_token_secret").expect("setting").as_deref(), Some(&b"0123abcd"[..]));
         assert_eq!(b.find_api_key(&key).expect("find").as_deref(), Some("admin"));
         assert_eq!(b.head().expect("head"), None, "the journal is untouched");
+    });
+}
+
+/// Users and sessions: a session finds its user with the role it has now, ends when it expires,
+/// when its user is disabled or changes password, and when deleted.
+#[test]
+fn users_and_sessions() {
+    both("users", |s| {
+        let mut b = open(s);
+        let user = |name: &str, role: &str| User {
+            name: name.into(),
+            role: role.into(),
+            password_hash: "$argon2id$x".into(),
+            disabled: false,
+            created_at: at(0),
+        };
+        assert!(b.user_insert(&user("lina", "finance")).expect("insert"));
+        assert!(!b.user_insert(&user("lina", "auditor")).expect("insert"), "a name once");
+        assert!(b.user_insert(&user("wang", "operator")).expect("insert"));
+        assert_eq!(b.users().expect("users").iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["lina", "wang"]);
+        let limits = SessionLimits { idle_s: 100, max_s: 1000 };
+        let (s1, s2, s3) = (sha256(b"s1"), sha256(b"s2"), sha256(b"s3"));
+        b.session_insert(&s1, "lina", 10_000).expect("session");
+        b.session_insert(&s2, "lina", 10_000).expect("session");
+        b.session_insert(&s3, "wang", 10_000).expect("session");
+        let found = b.session_find(&s1, 10_050, limits).expect("find");
+        assert_eq!(found, Some(SessionUser { username: "lina".into(), role: "finance".into() }));
+        // Idle: seen at 10 000 + the touch at 10 070 keeps it until 10 170.
+        assert!(b.session_find(&s1, 10_070, limits).expect("find").is_some());
+        assert!(b.session_find(&s1, 10_160, limits).expect("find").is_some(), "the request at 10 070 was noted");
+        assert_eq!(b.session_find(&s2, 10_100, limits).expect("find"), None, "idle 100 s");
+        assert_eq!(b.session_find(&sha256(b"none"), 10_000, limits).expect("find"), None);
+        // Absolute limit, however busy.
+        let mut t = 10_000;
+        while t < 11_000 {
+            assert!(b.session_find(&s3, t, limits).expect("find").is_some(), "{t}");
+            t += 90;
+        }
+        assert_eq!(b.session_find(&s3, 11_000, limits).expect("find"), None);
+        // Disabling and a new password end the sessions.
+        b.session_insert(&s3, "wang", 20_000).expect("session");
+        assert!(b.user_set_disabled("wang", true).expect("disable"));
+        assert_eq!(b.session_find(&s3, 20_001, limits).expect("find"), None);
+        assert!(!b.user_set_disabled("ghost", true).expect("disable"));
+        b.session_insert(&s2, "lina", 20_000).expect("session");
+        assert!(b.user_set_password("lina", "$argon2id$y").expect("passwd"));
+        assert_eq!(b.session_find(&s2, 20_001, limits).expect("find"), None);
+        assert_eq!(b.user_get("lina").expect("get").unwrap().password_hash, "$argon2id$y");
+        b.session_insert(&s1, "lina", 20_000).expect("session");
+        assert!(b.session_delete(&s1).expect("delete"));
+        assert!(!b.session_delete(&s1).expect("delete"));
+        // The login log.
+        for (name, ok) in [("lina", true), ("nobody", false)] {
+            let r = LoginRecord {
+                id: 0,
+                at: at(1),
+                username: name.into(),
+                address: "1.2.3.4".into(),
+                success: ok,
+                reason: "ok".into(),
+            };
+            b.login_record(&r).expect("record");
+        }
+        let all = b.logins(None, None, 10).expect("logins");
+        assert_eq!(
+            all.iter().map(|r| (r.username.as_str(), r.success)).collect::<Vec<_>>(),
+            [("lina", true), ("nobody", false)]
+        );
+        assert_eq!(b.logins(Some(all[0].id), None, 10).expect("logins").len(), 1);
+        assert_eq!(b.logins(None, Some("nobody"), 10).expect("logins")[0].username, "nobody");
     });
 }
 
@@ -183,7 +274,9 @@ fn tables_made_by_the_old_journal_migrations_are_adopted() {
         let hash = zengzhi_journal::hex(&sha256(b"old key"));
         let rows = format!(
             "INSERT INTO api_keys VALUES ('{hash}', 'readonly', 'old', '{}', 0);
+             INSERT INTO audit_log VALUES ('{}', 'cli', 'keys_create', 'old entry');
              INSERT INTO withdrawals (id, member, amount_fen, status, requested_at) VALUES ('w0', 'alice', 100, 'pending', '{}');",
+            at(0),
             at(0),
             at(0)
         );
@@ -208,6 +301,9 @@ fn tables_made_by_the_old_journal_migrations_are_adopted() {
         let mut b = open(s);
         assert_eq!(b.find_api_key(&sha256(b"old key")).expect("find").as_deref(), Some("readonly"));
         assert_eq!(b.withdrawals_reserved("alice").expect("reserved"), 100);
+        // The old audit log is kept in the operation log (the new columns empty).
+        let log = b.audit_entries(&AuditFilter { limit: 10, ..Default::default() }).expect("entries");
+        assert_eq!((log.len(), log[0].detail.as_str(), log[0].address.as_deref()), (1, "old entry", None));
         // And the store goes on working, and opens again.
         assert!(b.withdrawal_insert(&Withdrawal::pending("w1", "alice", 50, at(1))).expect("insert"));
         drop(b);

@@ -226,6 +226,22 @@ impl TestApp {
         key
     }
 
+    /// Creates an operator account as `zengzhi users add` does.
+    pub async fn user(&self, name: &str, role: zengzhi_server::accounts::Role, password: &str) {
+        let user = zengzhi_server::routes::accounts::new_user(name.into(), role, password.into())
+            .await
+            .unwrap_or_else(|e| panic!("a user: {}", e.message));
+        let stored = self.state().read(move |b| b.user_insert(&user)).await.unwrap_or_else(|e| panic!("{}", e.message));
+        assert!(stored, "user {name} is new");
+    }
+
+    /// Signs in; the session token.
+    pub async fn login(&self, name: &str, password: &str) -> String {
+        let v =
+            self.post("/v1/auth/login", None, &serde_json::json!({"username": name, "password": password})).await.ok();
+        v["token"].as_str().expect("a token").to_string()
+    }
+
     /// The state JSON (`GET /v1/admin/state`).
     pub async fn state_text(&self) -> String {
         let r = self.get("/v1/admin/state", Some(&self.admin)).await;

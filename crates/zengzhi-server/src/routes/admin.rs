@@ -13,7 +13,7 @@ use zengzhi_core::Command;
 
 use super::{accepted, object, ApiRouter};
 use crate::error::{ApiCode, ApiError, ApiResult, RuleProblem};
-use crate::guards::{AdminKey, ReadKey};
+use crate::guards::{CanFinance, CanOperate, CanRead};
 use crate::views::{self, RulesApplied, RulesDoc, RulesView};
 use crate::AppState;
 
@@ -46,7 +46,7 @@ fn rules_json(rules: &zengzhi_core::Rules) -> RulesDoc {
 
 /// 规则与合规提示 / The rules and their compliance warnings
 #[utoipa::path(get, path = "/v1/admin/rules", tag = "admin", responses((status = 200, body = RulesView)))]
-pub async fn get_rules(_: ReadKey, State(state): S) -> ApiResult<Json<RulesView>> {
+pub async fn get_rules(_: CanRead, State(state): S) -> ApiResult<Json<RulesView>> {
     let rules = state.query(|e| e.rules().clone()).await?;
     Ok(Json(RulesView { rules: rules_json(&rules), warnings: RuleProblem::list(&rules.warnings()) }))
 }
@@ -54,7 +54,7 @@ pub async fn get_rules(_: ReadKey, State(state): S) -> ApiResult<Json<RulesView>
 /// 修改规则 / Change rules (partial: sections of keys as in the rules file; validated as a whole)
 #[utoipa::path(put, path = "/v1/admin/rules", tag = "admin", request_body(content = Object, description = "Sections of keys, as in the rules TOML file"),
     responses((status = 200, body = RulesApplied)))]
-pub async fn put_rules(who: AdminKey, State(state): S, body: Bytes) -> ApiResult<Json<RulesApplied>> {
+pub async fn put_rules(who: CanOperate, State(state): S, body: Bytes) -> ApiResult<Json<RulesApplied>> {
     // A withdrawal being paid quoted its fee at the current rules; the change waits for it.
     let _withdrawals = state.withdrawal_lock.lock().await;
     let fields = object(&body)?;
@@ -71,7 +71,9 @@ pub async fn put_rules(who: AdminKey, State(state): S, body: Bytes) -> ApiResult
         e
     })?;
     let (seq, at, applied) = accepted(state.submit_one(Command::UpdateRules { rules: doc }).await?)?;
-    state.audit(who.who(), "update_rules", String::from_utf8_lossy(&body).into_owned()).await;
+    let text = |rules: &zengzhi_core::Rules| serde_json::to_string(&rules_json(rules)).ok();
+    let change = crate::Change { target: None, before: text(&current), after: text(&next) };
+    state.audit_change(who.actor(), "update_rules", String::from_utf8_lossy(&body).into_owned(), change).await;
     Ok(Json(RulesApplied {
         ok: true,
         seq,
@@ -84,28 +86,28 @@ pub async fn put_rules(who: AdminKey, State(state): S, body: Bytes) -> ApiResult
 
 crate::audited_command!(
     /// 融资注入 / Financing injection into the pool
-    inject: AdminKey, "admin", "/v1/admin/inject", views::AmountBody, "inject"
+    inject: CanOperate, "admin", "/v1/admin/inject", views::AmountBody, "inject"
 );
 crate::audited_command!(
     /// 开始补贴活动 / Start a subsidy campaign
-    start_campaign: AdminKey, "admin", "/v1/admin/campaigns", views::StartCampaign, "start_campaign"
+    start_campaign: CanOperate, "admin", "/v1/admin/campaigns", views::StartCampaign, "start_campaign"
 );
 crate::audited_command!(
     /// 结束补贴活动 / End the campaign
-    end_campaign: AdminKey, "admin", "/v1/admin/campaigns/end", views::NoFields, "end_campaign"
+    end_campaign: CanOperate, "admin", "/v1/admin/campaigns/end", views::NoFields, "end_campaign"
 );
 crate::audited_command!(
     /// 分批释放 / Release a batch of locked points
-    release_locked: AdminKey, "admin", "/v1/admin/release-locked", views::NoFields, "release_locked"
+    release_locked: CanOperate, "admin", "/v1/admin/release-locked", views::NoFields, "release_locked"
 );
 crate::audited_command!(
     /// 股东分红 / Distribute shareholder dividends
-    distribute_dividends: AdminKey, "admin", "/v1/admin/dividends", views::NoFields, "distribute_dividends"
+    distribute_dividends: CanFinance, "admin", "/v1/admin/dividends", views::NoFields, "distribute_dividends"
 );
 
 /// 完整状态 / The full state (SPEC §8, without results)
 #[utoipa::path(get, path = "/v1/admin/state", tag = "admin", responses((status = 200, description = "The state document of SPEC §8", body = Object)))]
-pub async fn admin_state(_: ReadKey, State(state): S) -> ApiResult<Response> {
+pub async fn admin_state(_: CanRead, State(state): S) -> ApiResult<Response> {
     let text = crate::exports::state_text(&state).await?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], text).into_response())
 }

@@ -15,7 +15,7 @@ use zengzhi_journal::time_fmt::parse_at;
 use super::{ApiRouter, Q};
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::exports::{csv_headers, end_of_day, member_row, parse_date, state_before, stream, BLOCK, MEMBER_HEADER};
-use crate::guards::ReadKey;
+use crate::guards::CanRead;
 use crate::AppState;
 
 type S = State<Arc<AppState>>;
@@ -27,7 +27,7 @@ pub fn router() -> ApiRouter {
 /// 导出会员 CSV / Members as CSV
 #[utoipa::path(get, path = "/v1/admin/export/members.csv", tag = "exports",
     responses((status = 200, description = "member,points,locked,cash,coins,cycle_consumption,cycle_realized,lifetime_consumption,exits,rewards", body = String, content_type = "text/csv")))]
-pub async fn members_csv(_: ReadKey, State(state): S) -> ApiResult<Response> {
+pub async fn members_csv(_: CanRead, State(state): S) -> ApiResult<Response> {
     let text = crate::exports::members_text(&state).await?;
     Ok((csv_headers("members.csv")?, text).into_response())
 }
@@ -47,7 +47,7 @@ pub struct OrdersQuery {
 /// 导出订单 CSV / Settled orders as CSV, by journal position
 #[utoipa::path(get, path = "/v1/admin/export/orders.csv", tag = "exports", params(OrdersQuery),
     responses((status = 200, description = "seq,order,member,merchant,amount,commission,points_minted,at", body = String, content_type = "text/csv")))]
-pub async fn orders_csv(_: ReadKey, State(state): S, Q(q): Q<OrdersQuery>) -> ApiResult<Response> {
+pub async fn orders_csv(_: CanRead, State(state): S, Q(q): Q<OrdersQuery>) -> ApiResult<Response> {
     let from = q.from.as_deref().map(|d| parse_date(d, "from")).transpose()?;
     let to = q.to.as_deref().map(|d| parse_date(d, "to")).transpose()?;
     let start = from.map(|d| d.midnight().assume_offset(time::macros::offset!(+8)));
@@ -104,7 +104,7 @@ pub struct HoldingsQuery {
 /// The header `x-zengzhi-through-seq` names the last journal entry included.
 #[utoipa::path(get, path = "/v1/admin/export/holdings.csv", tag = "exports", params(HoldingsQuery),
     responses((status = 200, description = "The members' columns and value", body = String, content_type = "text/csv")))]
-pub async fn holdings_csv(_: ReadKey, State(state): S, Q(q): Q<HoldingsQuery>) -> ApiResult<Response> {
+pub async fn holdings_csv(_: CanRead, State(state): S, Q(q): Q<HoldingsQuery>) -> ApiResult<Response> {
     let text = q
         .date
         .ok_or_else(|| ApiError::bad_request(ApiCode::InvalidQuery, "date=YYYY-MM-DD is required / 需要 date 参数"))?;

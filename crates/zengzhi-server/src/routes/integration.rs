@@ -11,7 +11,7 @@ use zengzhi_core::Rejection;
 
 use super::{accepted, command_from, object, run, ApiRouter};
 use crate::error::{ApiCode, ApiError, ApiResult};
-use crate::guards::IntegrationKey;
+use crate::guards::{CanRegister, IntegrationKey};
 use crate::views::{self, Applied, Id, MemberCreated, MemberTokenIssued};
 use crate::{auth, AppState};
 
@@ -24,7 +24,7 @@ pub fn router() -> ApiRouter {
 /// 注册会员（推荐人，或扫码门店绑定店主） / Register a member (referrer, or the store whose QR code was scanned: binds to its owner)
 #[utoipa::path(post, path = "/v1/members", tag = "integration", request_body = views::RegisterMember,
     responses((status = 200, body = MemberCreated)))]
-pub async fn create_member(_: IntegrationKey, State(state): S, body: Bytes) -> ApiResult<Json<MemberCreated>> {
+pub async fn create_member(who: CanRegister, State(state): S, body: Bytes) -> ApiResult<Json<MemberCreated>> {
     let fields = object(&body)?;
     let mut member = None;
     let mut referrer = None;
@@ -77,6 +77,10 @@ pub async fn create_member(_: IntegrationKey, State(state): S, body: Bytes) -> A
     }
     let command = command_from("register_member", b"{}", &inject)?;
     let (seq, at, _) = accepted(state.submit_one(command).await?)?;
+    if console(&who) {
+        let change = crate::Change { target: Some(format!("member:{member}")), ..Default::default() };
+        state.audit_change(who.actor(), "register_member", String::from_utf8_lossy(&body).into_owned(), change).await;
+    }
     Ok(Json(MemberCreated { ok: true, seq, at, member: Id(member), referrer: referrer.map(Id) }))
 }
 
@@ -100,19 +104,29 @@ pub async fn member_token(
 /// 注册门店 / Register a store
 #[utoipa::path(post, path = "/v1/merchants", tag = "integration", request_body = views::RegisterMerchant,
     responses((status = 200, body = Applied)))]
-pub async fn create_merchant(_: IntegrationKey, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
+pub async fn create_merchant(who: CanRegister, State(state): S, body: Bytes) -> ApiResult<Json<Applied>> {
+    if console(&who) {
+        return crate::routes::audited(who.actor(), state, body, "register_merchant").await;
+    }
     run(&state, command_from("register_merchant", &body, &[])?).await
+}
+
+/// Whether a registration comes from the back office (an operator session or the admin key),
+/// not the platform's integration: those land in the operation log (the integration's own
+/// registrations are the journal's business, and many).
+fn console(who: &CanRegister) -> bool {
+    !matches!(who.actor().caller, crate::auth::Caller::Key { scope: crate::auth::Scope::Integration, .. })
 }
 
 crate::audited_command!(
     /// 任命区域代理 / Appoint a regional agent
-    appoint_agent: IntegrationKey, "integration", "/v1/agents", views::AppointAgent, "appoint_agent"
+    appoint_agent: CanRegister, "integration", "/v1/agents", views::AppointAgent, "appoint_agent"
 );
 crate::audited_command!(
     /// 设置股东权重 / Set a shareholder's weight (0 removes)
-    set_shareholder: IntegrationKey, "integration", "/v1/shareholders", views::SetShareholder, "set_shareholder"
+    set_shareholder: CanRegister, "integration", "/v1/shareholders", views::SetShareholder, "set_shareholder"
 );
 crate::audited_command!(
     /// 发放消费币 / Grant legacy coins
-    grant_coins: IntegrationKey, "integration", "/v1/coins", views::GrantCoins, "grant_coins"
+    grant_coins: CanRegister, "integration", "/v1/coins", views::GrantCoins, "grant_coins"
 );

@@ -37,6 +37,7 @@ use crate::error::{ApiCode, ApiError, ApiResult, ErrorBody};
 use crate::guards::{Access, Guard};
 use crate::AppState;
 
+pub mod accounts;
 pub mod admin;
 pub mod exports;
 pub mod integration;
@@ -120,11 +121,11 @@ impl ApiRouter {
     /// ```
     /// use std::sync::Arc;
     /// use axum::extract::State;
-    /// use zengzhi_server::{guards::ReadKey, route, routes::ApiRouter, AppState};
+    /// use zengzhi_server::{guards::CanRead, route, routes::ApiRouter, AppState};
     ///
     /// /// Guarded
     /// #[utoipa::path(get, path = "/x", responses((status = 200, body = String)))]
-    /// async fn guarded(_: ReadKey, State(_): State<Arc<AppState>>) -> &'static str { "x" }
+    /// async fn guarded(_: CanRead, State(_): State<Arc<AppState>>) -> &'static str { "x" }
     ///
     /// let _api = route!(ApiRouter::new(), guarded);
     /// ```
@@ -134,7 +135,7 @@ impl ApiRouter {
     /// ```compile_fail
     /// use std::sync::Arc;
     /// use axum::extract::State;
-    /// use zengzhi_server::{guards::ReadKey, route, routes::ApiRouter, AppState};
+    /// use zengzhi_server::{guards::CanRead, route, routes::ApiRouter, AppState};
     ///
     /// /// Unguarded
     /// #[utoipa::path(get, path = "/x", responses((status = 200, body = String)))]
@@ -201,6 +202,7 @@ impl ApiRouter {
         let mut doc = serde_json::to_value(doc).expect("the document serializes");
         doc["components"]["securitySchemes"] = json!({
             "apiKey": {"type": "http", "scheme": "bearer", "description": "API key (admin, integration or readonly)"},
+            "session": {"type": "http", "scheme": "bearer", "description": "Operator session (zs_…) from POST /v1/auth/login"},
             "memberToken": {"type": "http", "scheme": "bearer", "description": "Member token from POST /v1/members/{id}/token"},
         });
         let error = json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
@@ -209,14 +211,26 @@ impl ApiRouter {
             op["x-access"] = json!(r.access.as_str());
             let guarded = match r.access {
                 Access::Public => None,
-                Access::Member => Some(("memberToken", "a member token")),
-                Access::Admin => Some(("apiKey", "an admin key")),
-                Access::Integration => Some(("apiKey", "an integration or admin key")),
-                Access::Read => Some(("apiKey", "a readonly or admin key")),
-                Access::OrderRead => Some(("apiKey", "an integration, readonly or admin key")),
+                Access::Member => Some((&["memberToken"][..], "a member token")),
+                Access::Integration => Some((&["apiKey"][..], "an integration or admin key")),
+                Access::IntegrationOrOperate => Some((
+                    &["apiKey", "session"][..],
+                    "an integration or admin key, or a superadmin or operator session",
+                )),
+                Access::Read => Some((&["apiKey", "session"][..], "a readonly or admin key, or any operator session")),
+                Access::OrderRead => {
+                    Some((&["apiKey", "session"][..], "an integration, readonly or admin key, or any operator session"))
+                }
+                Access::Operate => {
+                    Some((&["apiKey", "session"][..], "an admin key, or a superadmin or operator session"))
+                }
+                Access::Finance => {
+                    Some((&["apiKey", "session"][..], "an admin key, or a superadmin or finance session"))
+                }
+                Access::Administer => Some((&["apiKey", "session"][..], "an admin key, or a superadmin session")),
             };
-            if let Some((scheme, _)) = guarded {
-                op["security"] = json!([{scheme: []}]);
+            if let Some((schemes, _)) = guarded {
+                op["security"] = schemes.iter().map(|s| json!({*s: []})).collect();
             }
             let responses = op["responses"].as_object_mut().expect("every operation has responses");
             if let Some((_, who)) = guarded {
@@ -250,6 +264,7 @@ pub fn api() -> ApiRouter {
         .merge(admin::router())
         .merge(withdrawals::router())
         .merge(exports::router())
+        .merge(accounts::router())
 }
 
 /// The OpenAPI document (built once).
@@ -392,21 +407,34 @@ macro_rules! audited_command {
             ::axum::extract::State(state): ::axum::extract::State<::std::sync::Arc<$crate::AppState>>,
             body: ::axum::body::Bytes,
         ) -> $crate::error::ApiResult<::axum::Json<$crate::views::Applied>> {
-            $crate::routes::audited(who.who(), state, body, $op).await
+            $crate::routes::audited(who.actor(), state, body, $op).await
         }
     };
 }
 
 /// Journals the command `op` made of `body` and records it in the audit log.
 pub async fn audited(
-    who: String,
+    who: &crate::guards::Actor,
     state: Arc<AppState>,
     body: axum::body::Bytes,
     op: &'static str,
 ) -> ApiResult<Json<crate::views::Applied>> {
-    let r = run(&state, command_from(op, &body, &[])?).await?;
-    state.audit(who, op, String::from_utf8_lossy(&body).into_owned()).await;
+    let fields = fields_or_empty(&body)?;
+    let target = target_of(&fields);
+    let r = run(&state, command_of(op, fields, &[])?).await?;
+    let change = crate::Change { target, ..Default::default() };
+    state.audit_change(who, op, String::from_utf8_lossy(&body).into_owned(), change).await;
     Ok(r)
+}
+
+/// The member or store a command's fields name (`member:<id>` or `merchant:<id>`).
+pub(crate) fn target_of(fields: &[(Cow<'_, str>, J<'_>)]) -> Option<String> {
+    ["member", "merchant"].into_iter().find_map(|k| {
+        fields.iter().find_map(|(key, v)| match v {
+            J::Str(id) if key == k => Some(format!("{k}:{id}")),
+            _ => None,
+        })
+    })
 }
 
 /// Submits one command and answers with its outcome.

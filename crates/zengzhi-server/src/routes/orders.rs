@@ -15,7 +15,7 @@ use zengzhi_core::{Command, Rejection};
 
 use super::{command_from, command_of, object, ApiRouter};
 use crate::error::{ApiCode, ApiError, ApiResult};
-use crate::guards::{IntegrationKey, OrderReadKey};
+use crate::guards::{CanReadOrders, IntegrationKey};
 use crate::settlement::{self, without_at};
 use crate::views::{
     self, BatchItem, BatchItemError, Id, Money, OrderBatchResult, OrderResult, OrderView, PendingOrderView,
@@ -205,7 +205,7 @@ pub async fn create_orders_batch(_: IntegrationKey, State(state): S, body: Bytes
 /// 查询订单 / One order (pending, settled, rejected or refunded)
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = OrderView)))]
-pub async fn get_order(_: OrderReadKey, State(state): S, Path(id): Path<String>) -> ApiResult<Json<OrderView>> {
+pub async fn get_order(_: CanReadOrders, State(state): S, Path(id): Path<String>) -> ApiResult<Json<OrderView>> {
     let pid = id.clone();
     if let Some(p) = state.read(move |b| b.pending_get(&pid)).await? {
         let view = settlement::pending_view(&p)?;
@@ -247,7 +247,7 @@ pub async fn refund_order(
             match view.status {
                 PendingStatus::Refunded => {
                     if refunded {
-                        state.audit(who.who(), "refund_order", id).await;
+                        state.audit(who.actor(), "refund_order", id).await;
                     }
                     Ok(Json(view))
                 }

@@ -12,7 +12,7 @@ use zengzhi_core::json::Json as J;
 
 use super::{fields_or_empty, no_fields, ApiRouter, Q};
 use crate::error::{ApiCode, ApiError, ApiResult};
-use crate::guards::{AdminKey, ReadKey};
+use crate::guards::{CanFinance, CanRead};
 use crate::views::{self, WithdrawalPage, WithdrawalResult, WithdrawalStatus, WithdrawalView};
 use crate::AppState;
 
@@ -38,7 +38,7 @@ pub struct WithdrawalQuery {
 /// 提现审核队列 / The withdrawal queue, oldest first
 #[utoipa::path(get, path = "/v1/admin/withdrawals", tag = "withdrawals", params(WithdrawalQuery), responses((status = 200, body = WithdrawalPage)))]
 pub async fn list_withdrawals(
-    _: ReadKey,
+    _: CanRead,
     State(state): S,
     Q(q): Q<WithdrawalQuery>,
 ) -> ApiResult<Json<WithdrawalPage>> {
@@ -49,7 +49,7 @@ pub async fn list_withdrawals(
 /// 查询提现申请 / One withdrawal
 #[utoipa::path(get, path = "/v1/admin/withdrawals/{id}", tag = "withdrawals", params(("id" = String, Path, description = "withdrawal id")),
     responses((status = 200, body = WithdrawalView)))]
-pub async fn show_withdrawal(_: ReadKey, State(state): S, Path(id): Path<String>) -> ApiResult<Json<WithdrawalView>> {
+pub async fn show_withdrawal(_: CanRead, State(state): S, Path(id): Path<String>) -> ApiResult<Json<WithdrawalView>> {
     Ok(Json(crate::withdrawals::show(&state, &id).await?))
 }
 
@@ -57,14 +57,15 @@ pub async fn show_withdrawal(_: ReadKey, State(state): S, Path(id): Path<String>
 #[utoipa::path(post, path = "/v1/admin/withdrawals/{id}/pay", tag = "withdrawals", params(("id" = String, Path, description = "withdrawal id")),
     request_body = views::NoFields, responses((status = 200, body = WithdrawalResult)))]
 pub async fn pay_withdrawal(
-    who: AdminKey,
+    who: CanFinance,
     State(state): S,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<WithdrawalResult>> {
     no_fields(&body)?;
+    let before = status_of(&state, &id).await;
     let withdrawal = crate::withdrawals::pay(&state, &id, who.who()).await?;
-    state.audit(who.who(), "pay_withdrawal", id).await;
+    state.audit_change(who.actor(), "pay_withdrawal", id, change(&withdrawal, before)).await;
     Ok(Json(WithdrawalResult { ok: true, withdrawal }))
 }
 
@@ -72,7 +73,7 @@ pub async fn pay_withdrawal(
 #[utoipa::path(post, path = "/v1/admin/withdrawals/{id}/reject", tag = "withdrawals", params(("id" = String, Path, description = "withdrawal id")),
     request_body = views::RejectWithdrawal, responses((status = 200, body = WithdrawalResult)))]
 pub async fn reject_withdrawal(
-    who: AdminKey,
+    who: CanFinance,
     State(state): S,
     Path(id): Path<String>,
     body: Bytes,
@@ -96,7 +97,21 @@ pub async fn reject_withdrawal(
             }
         }
     }
+    let before = status_of(&state, &id).await;
     let withdrawal = crate::withdrawals::reject(&state, &id, who.who(), reason).await?;
-    state.audit(who.who(), "reject_withdrawal", id).await;
+    state.audit_change(who.actor(), "reject_withdrawal", id, change(&withdrawal, before)).await;
     Ok(Json(WithdrawalResult { ok: true, withdrawal }))
+}
+
+/// A withdrawal's stored status (for the operation log's "before"; none if unknown).
+async fn status_of(state: &Arc<AppState>, id: &str) -> Option<String> {
+    let id = id.to_string();
+    state.read(move |b| b.withdrawal_get(&id)).await.ok().flatten().map(|w| w.status)
+}
+
+/// The operation log's change of a decision: the member, the status before and after.
+fn change(w: &WithdrawalView, before: Option<String>) -> crate::Change {
+    let v = serde_json::to_value(w).unwrap_or_default();
+    let text = |k: &str| v[k].as_str().map(str::to_string);
+    crate::Change { target: text("member").map(|m| format!("member:{m}")), before, after: text("status") }
 }

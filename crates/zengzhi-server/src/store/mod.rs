@@ -102,6 +102,118 @@ impl Withdrawal {
     }
 }
 
+/// An operator account (后台账号).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// `superadmin`, `operator`, `finance` or `auditor`.
+    pub role: String,
+    /// The Argon2id PHC string.
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+/// The user of a live session: the name and the user's role now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub username: String,
+    pub role: String,
+}
+
+/// When sessions end: after `idle_s` without a request, and `max_s` after the login at the
+/// latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub idle_s: u64,
+    pub max_s: u64,
+}
+
+/// A session's last request is written at most this often (seconds): the idle expiry is that
+/// much coarse, and a busy console does not write on every request.
+pub const SESSION_TOUCH_EVERY_S: u64 = 60;
+
+/// One login attempt (登录日志).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRecord {
+    /// Increasing; 0 for a new record.
+    pub id: i64,
+    pub at: String,
+    /// The name tried (as typed, also when no such user exists).
+    pub username: String,
+    pub address: String,
+    pub success: bool,
+    /// `ok`, `unknown_user`, `wrong_password`, `disabled`, `rate_limited`.
+    pub reason: String,
+}
+
+/// One entry of the operation log (操作日志).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditRecord {
+    /// Increasing; 0 for a new record.
+    pub id: i64,
+    pub at: String,
+    /// `user:<name>`, `key:<scope>:<fingerprint>`, `cli`, `member:<id>`.
+    pub who: String,
+    pub action: String,
+    pub detail: String,
+    /// The caller's address (none for the command line).
+    pub address: Option<String>,
+    /// The member or store it affected (`member:<id>`, `merchant:<id>`, `withdrawal:<id>`, …).
+    pub target: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// A filter of the operation log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter<'a> {
+    pub after: Option<i64>,
+    pub who: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub limit: usize,
+}
+
+/// An API key as listed (never the key, nor its hash: the fingerprint only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    /// The first 8 hex digits of the key's SHA-256.
+    pub fingerprint: String,
+    pub scope: String,
+    pub label: String,
+    pub created_at: String,
+    pub revoked: bool,
+}
+
+/// What revoking a key by fingerprint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    Revoked,
+    NotFound,
+    /// More than one key has this fingerprint (nothing revoked).
+    Ambiguous,
+}
+
+/// What a session's times say now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Live,
+    /// Live, and its last request is to be noted.
+    Touch,
+    Expired,
+}
+
+/// Whether a session made at `created` and last used at `seen` is live at `now`.
+pub(crate) fn session_verdict(created: u64, seen: u64, now: u64, limits: SessionLimits) -> Verdict {
+    if now >= created.saturating_add(limits.max_s) || now >= seen.saturating_add(limits.idle_s) {
+        Verdict::Expired
+    } else if now >= seen.saturating_add(SESSION_TOUCH_EVERY_S) {
+        Verdict::Touch
+    } else {
+        Verdict::Live
+    }
+}
+
 /// Bytes as lower-case hex (settings are stored as text).
 pub(crate) fn hex_bytes(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -127,14 +239,42 @@ pub trait ServiceStore: Send {
     fn put_api_key(&mut self, hash: &Hash, scope: &str, label: &str, created_at: &str) -> Result<()>;
     /// The scope of the key with this SHA-256, if any (and not revoked).
     fn find_api_key(&mut self, hash: &Hash) -> Result<Option<String>>;
-    /// Records an administrative action and who did it.
-    fn audit(&mut self, at: &str, who: &str, action: &str, detail: &str) -> Result<()>;
+    /// Records an administrative action and who did it (the record's `id` is ignored).
+    fn audit(&mut self, record: &AuditRecord) -> Result<()>;
+    /// The operation log by id, oldest first.
+    fn audit_entries(&mut self, filter: &AuditFilter<'_>) -> Result<Vec<AuditRecord>>;
+    /// Every API key, oldest first.
+    fn api_keys(&mut self) -> Result<Vec<ApiKeyInfo>>;
+    /// Revokes the one key whose SHA-256 starts with `fingerprint`.
+    fn api_key_revoke(&mut self, fingerprint: &str) -> Result<Revoked>;
     /// A stored setting (e.g. the member-token secret).
     fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Stores a setting unless one exists; returns the stored value.
     fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>>;
     /// Stores a setting, replacing any value it had.
     fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<()>;
+
+    // ---- operator accounts ----
+
+    /// Stores a new user; `false` if the name is taken.
+    fn user_insert(&mut self, user: &User) -> Result<bool>;
+    fn user_get(&mut self, name: &str) -> Result<Option<User>>;
+    /// Every user, by name.
+    fn users(&mut self) -> Result<Vec<User>>;
+    /// Disables (or enables) a user; disabling ends the user's sessions. `false`: no such user.
+    fn user_set_disabled(&mut self, name: &str, disabled: bool) -> Result<bool>;
+    /// Changes a user's password and ends the user's sessions. `false`: no such user.
+    fn user_set_password(&mut self, name: &str, password_hash: &str) -> Result<bool>;
+    /// Stores a session by the SHA-256 of its token.
+    fn session_insert(&mut self, hash: &Hash, username: &str, now_unix: u64) -> Result<()>;
+    /// The user of a live session (not expired, the user not disabled), noting the request.
+    fn session_find(&mut self, hash: &Hash, now_unix: u64, limits: SessionLimits) -> Result<Option<SessionUser>>;
+    /// Ends a session; `false` if there was none.
+    fn session_delete(&mut self, hash: &Hash) -> Result<bool>;
+    /// Records a login attempt (the record's `id` is ignored).
+    fn login_record(&mut self, record: &LoginRecord) -> Result<()>;
+    /// The login log by id, oldest first.
+    fn logins(&mut self, after: Option<i64>, username: Option<&str>, limit: usize) -> Result<Vec<LoginRecord>>;
 
     // ---- the settlement delay ----
 

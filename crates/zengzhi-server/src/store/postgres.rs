@@ -3,8 +3,11 @@
 use zengzhi_journal::postgres::Postgres;
 use zengzhi_journal::{Hash, Result};
 
-use super::schema::{too_new, MIGRATIONS, VERSION_TABLE};
-use super::{PendingDone, PendingOrder, ServiceStore, Withdrawal, WithdrawalFilter, WITHDRAWAL_COLUMNS};
+use super::schema::{migration, too_new, MIGRATIONS, VERSION_TABLE};
+use super::{
+    ApiKeyInfo, AuditFilter, AuditRecord, LoginRecord, PendingDone, PendingOrder, Revoked, ServiceStore, SessionLimits,
+    SessionUser, User, Withdrawal, WithdrawalFilter, WITHDRAWAL_COLUMNS,
+};
 
 /// Runs the service's pending migrations (one migrator at a time per schema).
 pub(crate) fn migrate(pg: &mut Postgres) -> Result<()> {
@@ -23,8 +26,8 @@ pub(crate) fn migrate(pg: &mut Postgres) -> Result<()> {
     if version > MIGRATIONS.len() {
         return Err(too_new(version, "the PostgreSQL schema"));
     }
-    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.batch_execute(sql)?;
+    for n in version..MIGRATIONS.len() {
+        tx.batch_execute(&migration(n, "BIGSERIAL PRIMARY KEY"))?;
         tx.execute("UPDATE service_schema_version SET version = $1", &[&((n + 1) as i32)])?;
     }
     tx.commit()?;
@@ -48,12 +51,180 @@ impl ServiceStore for Postgres {
         Ok(row.map(|r| r.get(0)))
     }
 
-    fn audit(&mut self, at: &str, who: &str, action: &str, detail: &str) -> Result<()> {
+    fn audit(&mut self, r: &AuditRecord) -> Result<()> {
         self.client().execute(
-            "INSERT INTO audit_log (at, who, action, detail) VALUES ($1, $2, $3, $4)",
-            &[&at, &who, &action, &detail],
+            "INSERT INTO audit_log (at, who, action, detail, address, target, before_value, after_value)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[&r.at, &r.who, &r.action, &r.detail, &r.address, &r.target, &r.before, &r.after],
         )?;
         Ok(())
+    }
+
+    fn audit_entries(&mut self, f: &AuditFilter<'_>) -> Result<Vec<AuditRecord>> {
+        let rows = self.client().query(
+            "SELECT id, at, who, action, detail, address, target, before_value, after_value FROM audit_log
+             WHERE ($1::BIGINT IS NULL OR id > $1) AND ($2::TEXT IS NULL OR who = $2) AND ($3::TEXT IS NULL OR action = $3)
+             ORDER BY id LIMIT $4",
+            &[&f.after, &f.who, &f.action, &(f.limit as i64)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditRecord {
+                id: r.get(0),
+                at: r.get(1),
+                who: r.get(2),
+                action: r.get(3),
+                detail: r.get(4),
+                address: r.get(5),
+                target: r.get(6),
+                before: r.get(7),
+                after: r.get(8),
+            })
+            .collect())
+    }
+
+    fn api_keys(&mut self) -> Result<Vec<ApiKeyInfo>> {
+        let rows = self.client().query(
+            "SELECT hash_hex, scope, label, created_at, revoked FROM api_keys ORDER BY created_at, hash_hex",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let hash: String = r.get(0);
+                ApiKeyInfo {
+                    fingerprint: hash.get(..8).unwrap_or(&hash).to_string(),
+                    scope: r.get(1),
+                    label: r.get(2),
+                    created_at: r.get(3),
+                    revoked: r.get::<_, i32>(4) != 0,
+                }
+            })
+            .collect())
+    }
+
+    fn api_key_revoke(&mut self, fingerprint: &str) -> Result<Revoked> {
+        let prefix = format!("{fingerprint}%");
+        let mut tx = self.client().transaction()?;
+        let n = tx.query("SELECT hash_hex FROM api_keys WHERE hash_hex LIKE $1 FOR UPDATE", &[&prefix])?.len();
+        let out = match n {
+            0 => Revoked::NotFound,
+            1 => {
+                tx.execute("UPDATE api_keys SET revoked = 1 WHERE hash_hex LIKE $1", &[&prefix])?;
+                Revoked::Revoked
+            }
+            _ => Revoked::Ambiguous,
+        };
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn user_insert(&mut self, u: &User) -> Result<bool> {
+        let n = self.client().execute(
+            "INSERT INTO users (name, role, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (name) DO NOTHING",
+            &[&u.name, &u.role, &u.password_hash, &i32::from(u.disabled), &u.created_at],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user_get(&mut self, name: &str) -> Result<Option<User>> {
+        let row = self
+            .client()
+            .query_opt("SELECT name, role, password_hash, disabled, created_at FROM users WHERE name = $1", &[&name])?;
+        Ok(row.as_ref().map(user_row))
+    }
+
+    fn users(&mut self) -> Result<Vec<User>> {
+        let rows = self
+            .client()
+            .query("SELECT name, role, password_hash, disabled, created_at FROM users ORDER BY name", &[])?;
+        Ok(rows.iter().map(user_row).collect())
+    }
+
+    fn user_set_disabled(&mut self, name: &str, disabled: bool) -> Result<bool> {
+        let mut tx = self.client().transaction()?;
+        let n = tx.execute("UPDATE users SET disabled = $2 WHERE name = $1", &[&name, &i32::from(disabled)])?;
+        if disabled {
+            tx.execute("DELETE FROM sessions WHERE username = $1", &[&name])?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn user_set_password(&mut self, name: &str, password_hash: &str) -> Result<bool> {
+        let mut tx = self.client().transaction()?;
+        let n = tx.execute("UPDATE users SET password_hash = $2 WHERE name = $1", &[&name, &password_hash])?;
+        tx.execute("DELETE FROM sessions WHERE username = $1", &[&name])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn session_insert(&mut self, hash: &Hash, username: &str, now_unix: u64) -> Result<()> {
+        self.client().execute(
+            "INSERT INTO sessions (hash_hex, username, created_unix, seen_unix) VALUES ($1, $2, $3, $3)",
+            &[&zengzhi_journal::hex(hash), &username, &(now_unix as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn session_find(&mut self, hash: &Hash, now_unix: u64, limits: SessionLimits) -> Result<Option<SessionUser>> {
+        let hex = zengzhi_journal::hex(hash);
+        let row = self.client().query_opt(
+            "SELECT s.username, u.role, s.created_unix, s.seen_unix FROM sessions s JOIN users u ON u.name = s.username
+             WHERE s.hash_hex = $1 AND u.disabled = 0",
+            &[&hex],
+        )?;
+        let Some(row) = row else { return Ok(None) };
+        let (username, role): (String, String) = (row.get(0), row.get(1));
+        let (created, seen): (i64, i64) = (row.get(2), row.get(3));
+        match super::session_verdict(created as u64, seen as u64, now_unix, limits) {
+            super::Verdict::Expired => {
+                self.client().execute("DELETE FROM sessions WHERE hash_hex = $1", &[&hex])?;
+                Ok(None)
+            }
+            verdict => {
+                if verdict == super::Verdict::Touch {
+                    self.client().execute(
+                        "UPDATE sessions SET seen_unix = $2 WHERE hash_hex = $1",
+                        &[&hex, &(now_unix as i64)],
+                    )?;
+                }
+                Ok(Some(SessionUser { username, role }))
+            }
+        }
+    }
+
+    fn session_delete(&mut self, hash: &Hash) -> Result<bool> {
+        let n = self.client().execute("DELETE FROM sessions WHERE hash_hex = $1", &[&zengzhi_journal::hex(hash)])?;
+        Ok(n == 1)
+    }
+
+    fn login_record(&mut self, r: &LoginRecord) -> Result<()> {
+        self.client().execute(
+            "INSERT INTO login_log (at, username, address, success, reason) VALUES ($1, $2, $3, $4, $5)",
+            &[&r.at, &r.username, &r.address, &i32::from(r.success), &r.reason],
+        )?;
+        Ok(())
+    }
+
+    fn logins(&mut self, after: Option<i64>, username: Option<&str>, limit: usize) -> Result<Vec<LoginRecord>> {
+        let rows = self.client().query(
+            "SELECT id, at, username, address, success, reason FROM login_log
+             WHERE ($1::BIGINT IS NULL OR id > $1) AND ($2::TEXT IS NULL OR username = $2) ORDER BY id LIMIT $3",
+            &[&after, &username, &(limit as i64)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| LoginRecord {
+                id: r.get(0),
+                at: r.get(1),
+                username: r.get(2),
+                address: r.get(3),
+                success: r.get::<_, i32>(4) != 0,
+                reason: r.get(5),
+            })
+            .collect())
     }
 
     fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -225,5 +396,15 @@ fn pending_row(r: &::postgres::Row) -> PendingOrder {
         status: r.get(4),
         seq: r.get::<_, Option<i64>>(5).map(|s| s as u64),
         error: r.get(6),
+    }
+}
+
+fn user_row(r: &::postgres::Row) -> User {
+    User {
+        name: r.get(0),
+        role: r.get(1),
+        password_hash: r.get(2),
+        disabled: r.get::<_, i32>(3) != 0,
+        created_at: r.get(4),
     }
 }

@@ -4,8 +4,11 @@ use rusqlite::{params, OptionalExtension};
 use zengzhi_journal::sqlite::Sqlite;
 use zengzhi_journal::{Hash, Result};
 
-use super::schema::{too_new, MIGRATIONS, VERSION_TABLE};
-use super::{PendingDone, PendingOrder, ServiceStore, Withdrawal, WithdrawalFilter, WITHDRAWAL_COLUMNS};
+use super::schema::{migration, too_new, MIGRATIONS, VERSION_TABLE};
+use super::{
+    ApiKeyInfo, AuditFilter, AuditRecord, LoginRecord, PendingDone, PendingOrder, Revoked, ServiceStore, SessionLimits,
+    SessionUser, User, Withdrawal, WithdrawalFilter, WITHDRAWAL_COLUMNS,
+};
 
 /// Runs the service's pending migrations (in a write transaction, so two processes opening a
 /// store at once cannot both run one).
@@ -24,8 +27,8 @@ pub(crate) fn migrate(db: &mut Sqlite) -> Result<()> {
     if version > MIGRATIONS.len() {
         return Err(too_new(version, "the SQLite store"));
     }
-    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.execute_batch(sql)?;
+    for n in version..MIGRATIONS.len() {
+        tx.execute_batch(&migration(n, "INTEGER PRIMARY KEY"))?;
         tx.execute("UPDATE service_schema_version SET version = ?1", [(n + 1) as i64])?;
     }
     tx.commit()?;
@@ -52,12 +55,181 @@ impl ServiceStore for Sqlite {
             .optional()?)
     }
 
-    fn audit(&mut self, at: &str, who: &str, action: &str, detail: &str) -> Result<()> {
+    fn audit(&mut self, r: &AuditRecord) -> Result<()> {
         self.connection().execute(
-            "INSERT INTO audit_log (at, who, action, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![at, who, action, detail],
+            "INSERT INTO audit_log (at, who, action, detail, address, target, before_value, after_value)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![r.at, r.who, r.action, r.detail, r.address, r.target, r.before, r.after],
         )?;
         Ok(())
+    }
+
+    fn audit_entries(&mut self, f: &AuditFilter<'_>) -> Result<Vec<AuditRecord>> {
+        let mut q = self.connection().prepare_cached(
+            "SELECT id, at, who, action, detail, address, target, before_value, after_value FROM audit_log
+             WHERE (?1 IS NULL OR id > ?1) AND (?2 IS NULL OR who = ?2) AND (?3 IS NULL OR action = ?3)
+             ORDER BY id LIMIT ?4",
+        )?;
+        let rows = q.query_map(params![f.after, f.who, f.action, f.limit as i64], |r| {
+            Ok(AuditRecord {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                who: r.get(2)?,
+                action: r.get(3)?,
+                detail: r.get(4)?,
+                address: r.get(5)?,
+                target: r.get(6)?,
+                before: r.get(7)?,
+                after: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn api_keys(&mut self) -> Result<Vec<ApiKeyInfo>> {
+        let mut q = self.connection().prepare_cached(
+            "SELECT hash_hex, scope, label, created_at, revoked FROM api_keys ORDER BY created_at, hash_hex",
+        )?;
+        let rows = q.query_map([], |r| {
+            let hash: String = r.get(0)?;
+            Ok(ApiKeyInfo {
+                fingerprint: hash.get(..8).unwrap_or(&hash).to_string(),
+                scope: r.get(1)?,
+                label: r.get(2)?,
+                created_at: r.get(3)?,
+                revoked: r.get::<_, i64>(4)? != 0,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn api_key_revoke(&mut self, fingerprint: &str) -> Result<Revoked> {
+        let tx = self.connection().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let prefix = format!("{fingerprint}%");
+        let n: i64 = tx.query_row("SELECT COUNT(*) FROM api_keys WHERE hash_hex LIKE ?1", [&prefix], |r| r.get(0))?;
+        let out = match n {
+            0 => Revoked::NotFound,
+            1 => {
+                tx.execute("UPDATE api_keys SET revoked = 1 WHERE hash_hex LIKE ?1", [&prefix])?;
+                Revoked::Revoked
+            }
+            _ => Revoked::Ambiguous,
+        };
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn user_insert(&mut self, u: &User) -> Result<bool> {
+        let n = self.connection().execute(
+            "INSERT OR IGNORE INTO users (name, role, password_hash, disabled, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![u.name, u.role, u.password_hash, i64::from(u.disabled), u.created_at],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user_get(&mut self, name: &str) -> Result<Option<User>> {
+        Ok(self
+            .connection()
+            .query_row(
+                "SELECT name, role, password_hash, disabled, created_at FROM users WHERE name = ?1",
+                [name],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    fn users(&mut self) -> Result<Vec<User>> {
+        let mut q = self
+            .connection()
+            .prepare_cached("SELECT name, role, password_hash, disabled, created_at FROM users ORDER BY name")?;
+        let rows = q.query_map([], user_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn user_set_disabled(&mut self, name: &str, disabled: bool) -> Result<bool> {
+        let tx = self.connection().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = tx.execute("UPDATE users SET disabled = ?2 WHERE name = ?1", params![name, i64::from(disabled)])?;
+        if disabled {
+            tx.execute("DELETE FROM sessions WHERE username = ?1", [name])?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn user_set_password(&mut self, name: &str, password_hash: &str) -> Result<bool> {
+        let tx = self.connection().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = tx.execute("UPDATE users SET password_hash = ?2 WHERE name = ?1", params![name, password_hash])?;
+        tx.execute("DELETE FROM sessions WHERE username = ?1", [name])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn session_insert(&mut self, hash: &Hash, username: &str, now_unix: u64) -> Result<()> {
+        self.connection().execute(
+            "INSERT INTO sessions (hash_hex, username, created_unix, seen_unix) VALUES (?1, ?2, ?3, ?3)",
+            params![zengzhi_journal::hex(hash), username, now_unix as i64],
+        )?;
+        Ok(())
+    }
+
+    fn session_find(&mut self, hash: &Hash, now_unix: u64, limits: SessionLimits) -> Result<Option<SessionUser>> {
+        let hex = zengzhi_journal::hex(hash);
+        let row: Option<(String, String, i64, i64)> = self
+            .connection()
+            .query_row(
+                "SELECT s.username, u.role, s.created_unix, s.seen_unix FROM sessions s JOIN users u ON u.name = s.username
+                 WHERE s.hash_hex = ?1 AND u.disabled = 0",
+                [&hex],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((username, role, created, seen)) = row else { return Ok(None) };
+        match super::session_verdict(created as u64, seen as u64, now_unix, limits) {
+            super::Verdict::Expired => {
+                self.connection().execute("DELETE FROM sessions WHERE hash_hex = ?1", [&hex])?;
+                Ok(None)
+            }
+            verdict => {
+                if verdict == super::Verdict::Touch {
+                    self.connection().execute(
+                        "UPDATE sessions SET seen_unix = ?2 WHERE hash_hex = ?1",
+                        params![hex, now_unix as i64],
+                    )?;
+                }
+                Ok(Some(SessionUser { username, role }))
+            }
+        }
+    }
+
+    fn session_delete(&mut self, hash: &Hash) -> Result<bool> {
+        let n = self.connection().execute("DELETE FROM sessions WHERE hash_hex = ?1", [zengzhi_journal::hex(hash)])?;
+        Ok(n == 1)
+    }
+
+    fn login_record(&mut self, r: &LoginRecord) -> Result<()> {
+        self.connection().execute(
+            "INSERT INTO login_log (at, username, address, success, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![r.at, r.username, r.address, i64::from(r.success), r.reason],
+        )?;
+        Ok(())
+    }
+
+    fn logins(&mut self, after: Option<i64>, username: Option<&str>, limit: usize) -> Result<Vec<LoginRecord>> {
+        let mut q = self.connection().prepare_cached(
+            "SELECT id, at, username, address, success, reason FROM login_log
+             WHERE (?1 IS NULL OR id > ?1) AND (?2 IS NULL OR username = ?2) ORDER BY id LIMIT ?3",
+        )?;
+        let rows = q.query_map(params![after, username, limit as i64], |r| {
+            Ok(LoginRecord {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                username: r.get(2)?,
+                address: r.get(3)?,
+                success: r.get::<_, i64>(4)? != 0,
+                reason: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -236,5 +408,15 @@ fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingOrder> {
         status: r.get(4)?,
         seq: r.get::<_, Option<i64>>(5)?.map(|s| s as u64),
         error: r.get(6)?,
+    })
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        name: r.get(0)?,
+        role: r.get(1)?,
+        password_hash: r.get(2)?,
+        disabled: r.get::<_, i64>(3)? != 0,
+        created_at: r.get(4)?,
     })
 }
