@@ -1100,6 +1100,18 @@ fn sigterm_drains_and_restart_keeps_state(store: &Store) {
 
 fn demo_economy_serves_and_replays(store: &Store) {
     let mut srv = Server::start(store, &Opts { config: "demo = true".into(), ..Opts::default() });
+    // The demo's operator account: created with a random password, printed once, and it signs in.
+    let banner = srv.banner();
+    let password = banner
+        .iter()
+        .find_map(|l| l.split_once("用户 user: admin  密码 password: ").map(|(_, p)| p.trim().to_string()))
+        .unwrap_or_else(|| panic!("the demo's password is printed: {banner:?}"));
+    assert!(password.len() >= 10, "{password}");
+    let login = srv.post_ok("/v1/auth/login", None, &json!({"username": "admin", "password": password}));
+    assert_eq!(login["user"], json!({"username": "admin", "role": "superadmin"}));
+    let session = login["token"].as_str().unwrap().to_string();
+    assert_eq!(srv.get_ok("/v1/auth/me", Some(&session))["role"], "superadmin");
+    assert!(!srv.log_text().contains(&password), "the password is not in the log");
     let stats = srv.get_ok("/v1/stats", None);
     assert!(stats["members"].as_u64().unwrap() > 600 && stats["orders"].as_u64().unwrap() > 3000, "{stats}");
     let proof = srv.get_ok("/v1/proof", None);
@@ -1137,6 +1149,12 @@ fn demo_economy_serves_and_replays(store: &Store) {
     let srv = Server::start(store, &Opts { config: "demo = true".into(), ..Opts::default() });
     assert_eq!(srv.journal_length(), length);
     assert_eq!(srv.state_text(), live);
+    // The operator account exists already: no password printed, the first one still works,
+    // and the session of the first start survived the restart.
+    let banner = srv.banner();
+    assert!(!banner.iter().any(|l| l.contains("密码 password")), "{banner:?}");
+    srv.post_ok("/v1/auth/login", None, &json!({"username": "admin", "password": password}));
+    assert_eq!(srv.get_ok("/v1/auth/me", Some(&session))["username"], "admin");
 }
 
 // ---- bugs ----------------------------------------------------------------------------------

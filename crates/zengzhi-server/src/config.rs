@@ -77,6 +77,8 @@ pub struct Config {
     /// Take the client's address for the login and operation logs from `X-Forwarded-For`
     /// (only behind a proxy that sets it; default off: the connection's peer address).
     pub trust_forwarded_for: bool,
+    /// The password of the demo's `admin` user (`ZENGZHI_DEMO_PASSWORD`); random if absent.
+    pub demo_password: Option<Secret>,
 }
 
 impl Default for Config {
@@ -101,6 +103,7 @@ impl Default for Config {
             session_idle_s: 8 * 3600,
             session_max_s: 24 * 3600,
             trust_forwarded_for: false,
+            demo_password: None,
         }
     }
 }
@@ -203,6 +206,7 @@ impl Config {
         c.admin_token = env("ZENGZHI_ADMIN_TOKEN").map(Secret).or(c.admin_token);
         c.token_secret = env("ZENGZHI_TOKEN_SECRET").map(Secret).or(c.token_secret);
         c.public_url = env("ZENGZHI_PUBLIC_URL").or(c.public_url);
+        c.demo_password = env("ZENGZHI_DEMO_PASSWORD").map(Secret).or(c.demo_password);
         Ok(c)
     }
 

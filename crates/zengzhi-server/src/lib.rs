@@ -359,6 +359,8 @@ pub struct Service {
     state: Arc<AppState>,
     /// Background tasks holding the state (scheduler, settlement).
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The password of the demo's `admin` user, when this start created it.
+    demo_admin_password: Option<String>,
 }
 
 impl Service {
@@ -409,10 +411,18 @@ impl Service {
                     Duration::from_millis(config.projector_interval_ms),
                     config.projector_nice,
                 )?;
-                Ok((writer, reads, token_secret, watermark, projector))
+                let demo_admin_password = if config.demo {
+                    let mut conn = reads
+                        .get()
+                        .map_err(|e| zengzhi_journal::Error::Config(format!("no connection from the pool: {e}")))?;
+                    demo::admin_user(conn.as_mut(), config.demo_password.as_ref().map(|p| p.expose()))?
+                } else {
+                    None
+                };
+                Ok((writer, reads, token_secret, watermark, projector, demo_admin_password))
             })
         };
-        let (writer, reads, token_secret, watermark, projector) =
+        let (writer, reads, token_secret, watermark, projector, demo_admin_password) =
             setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
         let state = Arc::new(AppState {
             writer: writer.handle(),
@@ -437,7 +447,13 @@ impl Service {
         }
         let tasks: Vec<_> =
             [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
-        Ok(Service { writer, projector, state, tasks })
+        Ok(Service { writer, projector, state, tasks, demo_admin_password })
+    }
+
+    /// The shared state.
+    /// The password of the demo's `admin` user (superadmin), when this start created it.
+    pub fn demo_admin_password(&self) -> Option<&str> {
+        self.demo_admin_password.as_deref()
     }
 
     /// The shared state.
@@ -483,6 +499,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// See [`Service::demo_admin_password`].
+    pub fn demo_admin_password(&self) -> Option<&str> {
+        self.service.demo_admin_password()
+    }
+
     /// Graceful shutdown: stop taking requests, let in-flight ones finish, drain the writer's
     /// queue (every accepted command committed), bring the query tables up to date.
     pub async fn shutdown(self) -> anyhow_like::Result<()> {
