@@ -514,7 +514,7 @@ pub type RulesDoc = serde_json::Map<String, serde_json::Value>;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RulesView {
     /// Sections of keys, as in the rules TOML file.
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>)]
     pub rules: RulesDoc,
     /// Compliance warnings.
     pub warnings: Vec<crate::error::RuleProblem>,
@@ -526,7 +526,7 @@ pub struct RulesApplied {
     pub seq: u64,
     pub at: String,
     pub exits: u32,
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>)]
     pub rules: RulesDoc,
     pub warnings: Vec<crate::error::RuleProblem>,
 }

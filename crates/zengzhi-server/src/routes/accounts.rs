@@ -27,7 +27,7 @@ pub fn router() -> ApiRouter {
     crate::routes![
         login,
         logout,
-        me,
+        auth_me,
         list_users,
         create_user,
         disable_user,
@@ -175,8 +175,7 @@ pub async fn login(
 }
 
 /// 退出登录 / Sign out: the session's token stops working at once
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = crate::views::NoFields,
-    responses((status = 200, body = LogoutResult)))]
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", responses((status = 200, body = LogoutResult)))]
 pub async fn logout(who: CanRead, State(state): S, headers: HeaderMap) -> ApiResult<Json<LogoutResult>> {
     let ended = match (&who.actor().caller, auth::bearer(&headers)) {
         (Caller::Operator { .. }, Some(token)) => {
@@ -193,7 +192,7 @@ pub async fn logout(who: CanRead, State(state): S, headers: HeaderMap) -> ApiRes
 
 /// 当前用户 / Who am I: the user of a session, or the role an API key stands for
 #[utoipa::path(get, path = "/v1/auth/me", tag = "auth", responses((status = 200, body = UserView)))]
-pub async fn me(who: CanRead, State(_): S) -> ApiResult<Json<UserView>> {
+pub async fn auth_me(who: CanRead, State(_): S) -> ApiResult<Json<UserView>> {
     Ok(Json(match &who.actor().caller {
         Caller::Operator { username, role } => UserView { username: username.clone(), role: *role },
         Caller::Key { scope, fingerprint } => UserView {
@@ -290,37 +289,15 @@ pub async fn disable_user(who: CanAdminister, State(state): S, Path(name): Path<
     Ok(Json(item))
 }
 
-/// An API key as listed: never the key.
-#[derive(Serialize, ToSchema)]
-pub struct KeyItem {
-    /// The first 8 hex digits of the key's SHA-256 (as in the operation log).
-    pub fingerprint: String,
-    pub scope: String,
-    pub label: String,
-    pub created_at: String,
-    pub revoked: bool,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct KeyList {
-    pub items: Vec<KeyItem>,
+    pub items: Vec<store::ApiKeyInfo>,
 }
 
 /// API 密钥列表 / The API keys (fingerprints, never the keys)
 #[utoipa::path(get, path = "/v1/admin/keys", tag = "accounts", responses((status = 200, body = KeyList)))]
 pub async fn list_keys(_: CanAdminister, State(state): S) -> ApiResult<Json<KeyList>> {
-    let keys = state.read(|b| b.api_keys()).await?;
-    let items = keys
-        .into_iter()
-        .map(|k| KeyItem {
-            fingerprint: k.fingerprint,
-            scope: k.scope,
-            label: k.label,
-            created_at: k.created_at,
-            revoked: k.revoked,
-        })
-        .collect();
-    Ok(Json(KeyList { items }))
+    Ok(Json(KeyList { items: state.read(|b| b.api_keys()).await? }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -416,28 +393,9 @@ pub struct AuditQuery {
     action: Option<String>,
 }
 
-/// One entry of the operation log.
-#[derive(Serialize, ToSchema)]
-pub struct AuditItem {
-    pub id: i64,
-    pub at: String,
-    pub who: String,
-    pub action: String,
-    pub detail: String,
-    #[schema(required = true)]
-    pub address: Option<String>,
-    /// The member, store, user or key it affected.
-    #[schema(required = true)]
-    pub target: Option<String>,
-    #[schema(required = true)]
-    pub before: Option<String>,
-    #[schema(required = true)]
-    pub after: Option<String>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
-    pub items: Vec<AuditItem>,
+    pub items: Vec<store::AuditRecord>,
     /// The `after` of the next page, if there may be one.
     #[schema(required = true)]
     pub next_after: Option<i64>,
@@ -462,21 +420,7 @@ pub async fn audit_log(_: CanRead, State(state): S, Q(q): Q<AuditQuery>) -> ApiR
         })
         .await?;
     let next_after = next_after(&rows, limit, |r| r.id);
-    let items = rows
-        .into_iter()
-        .map(|r| AuditItem {
-            id: r.id,
-            at: r.at,
-            who: r.who,
-            action: r.action,
-            detail: r.detail,
-            address: r.address,
-            target: r.target,
-            before: r.before,
-            after: r.after,
-        })
-        .collect();
-    Ok(Json(AuditPage { items, next_after }))
+    Ok(Json(AuditPage { items: rows, next_after }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -491,22 +435,9 @@ pub struct LoginQuery {
     username: Option<String>,
 }
 
-/// One login attempt.
-#[derive(Serialize, ToSchema)]
-pub struct LoginItem {
-    pub id: i64,
-    pub at: String,
-    /// The name tried.
-    pub username: String,
-    pub address: String,
-    pub success: bool,
-    /// `ok`, `unknown_user`, `wrong_password`, `disabled` or `rate_limited`.
-    pub reason: String,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct LoginPage {
-    pub items: Vec<LoginItem>,
+    pub items: Vec<store::LoginRecord>,
     #[schema(required = true)]
     pub next_after: Option<i64>,
 }
@@ -517,16 +448,5 @@ pub async fn login_log(_: CanAdminister, State(state): S, Q(q): Q<LoginQuery>) -
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows = state.read(move |b| b.logins(q.after, q.username.as_deref(), limit)).await?;
     let next_after = next_after(&rows, limit, |r| r.id);
-    let items = rows
-        .into_iter()
-        .map(|r| LoginItem {
-            id: r.id,
-            at: r.at,
-            username: r.username,
-            address: r.address,
-            success: r.success,
-            reason: r.reason,
-        })
-        .collect();
-    Ok(Json(LoginPage { items, next_after }))
+    Ok(Json(LoginPage { items: rows, next_after }))
 }

@@ -52,7 +52,7 @@ pub async fn get_rules(_: CanRead, State(state): S) -> ApiResult<Json<RulesView>
 }
 
 /// 修改规则 / Change rules (partial: sections of keys as in the rules file; validated as a whole)
-#[utoipa::path(put, path = "/v1/admin/rules", tag = "admin", request_body(content = Object, description = "Sections of keys, as in the rules TOML file"),
+#[utoipa::path(put, path = "/v1/admin/rules", tag = "admin", request_body(content = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>, description = "Sections of keys, as in the rules TOML file"),
     responses((status = 200, body = RulesApplied)))]
 pub async fn put_rules(who: CanOperate, State(state): S, body: Bytes) -> ApiResult<Json<RulesApplied>> {
     // A withdrawal being paid quoted its fee at the current rules; the change waits for it.

@@ -465,6 +465,7 @@ mod tests {
         let served: BTreeSet<(String, &str)> = table.iter().map(|r| (r.path.clone(), r.method)).collect();
         assert_eq!(served.len(), table.len(), "no route twice");
         let mut documented = BTreeSet::new();
+        let mut operation_ids = BTreeSet::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let r =
@@ -472,6 +473,8 @@ mod tests {
                 assert_eq!(op["x-access"], r.access.as_str(), "{method} {path}");
                 assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has a summary");
                 assert!(op["responses"]["default"].is_object());
+                let id = op["operationId"].as_str().expect("an operationId");
+                assert!(operation_ids.insert(id.to_string()), "operationId {id} twice");
                 documented.insert((path.clone(), method.as_str()));
             }
         }

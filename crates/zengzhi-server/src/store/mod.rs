@@ -133,8 +133,8 @@ pub struct SessionLimits {
 /// much coarse, and a busy console does not write on every request.
 pub const SESSION_TOUCH_EVERY_S: u64 = 60;
 
-/// One login attempt (登录日志).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One login attempt (登录日志), as stored and as listed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct LoginRecord {
     /// Increasing; 0 for a new record.
     pub id: i64,
@@ -147,8 +147,8 @@ pub struct LoginRecord {
     pub reason: String,
 }
 
-/// One entry of the operation log (操作日志).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// One entry of the operation log (操作日志), as stored and as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Increasing; 0 for a new record.
     pub id: i64,
@@ -158,10 +158,14 @@ pub struct AuditRecord {
     pub action: String,
     pub detail: String,
     /// The caller's address (none for the command line).
+    #[schema(required = true)]
     pub address: Option<String>,
-    /// The member or store it affected (`member:<id>`, `merchant:<id>`, `withdrawal:<id>`, …).
+    /// The member, store, user or key it affected (`member:<id>`, `merchant:<id>`, `user:<name>`, …).
+    #[schema(required = true)]
     pub target: Option<String>,
+    #[schema(required = true)]
     pub before: Option<String>,
+    #[schema(required = true)]
     pub after: Option<String>,
 }
 
@@ -175,7 +179,7 @@ pub struct AuditFilter<'a> {
 }
 
 /// An API key as listed (never the key, nor its hash: the fingerprint only).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ApiKeyInfo {
     /// The first 8 hex digits of the key's SHA-256.
     pub fingerprint: String,
