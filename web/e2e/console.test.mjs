@@ -30,6 +30,8 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const SAME_ORIGIN = process.env.ZENGZHI_E2E_SAME_ORIGIN === '1'
 const ARTIFACTS = join(web, 'e2e-artifacts')
 const TOKEN = randomBytes(16).toString('hex')
+/** The demo's `admin` password (ZENGZHI_DEMO_PASSWORD). */
+const DEMO_PASSWORD = `demo-${randomBytes(8).toString('hex')}`
 
 let proc, dataDir, apiBase, consoleBase, staticServer, browser, page
 let serverLog = ''
@@ -90,7 +92,7 @@ before(async () => {
   const port = await freePort()
   apiBase = `http://127.0.0.1:${port}`
   proc = spawn(BIN, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-    env: { ...process.env, ZENGZHI_ADMIN_TOKEN: TOKEN },
+    env: { ...process.env, ZENGZHI_ADMIN_TOKEN: TOKEN, ZENGZHI_DEMO_PASSWORD: DEMO_PASSWORD },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   proc.stdout.on('data', (d) => (serverLog += d))
@@ -331,4 +333,75 @@ test('a token the server refuses sends the page back to sign-in with a message',
   assert.match(await page.textContent('[data-page="login"]'), /session has ended/)
   assert.equal(await page.evaluate(() => sessionStorage.getItem('zengzhi.admin.session')), null)
   await shot('login-expired-en')
+})
+
+/** Back to the sign-in page in Chinese, signed out. */
+async function freshSignIn() {
+  await page.goto(`${consoleBase}/admin/`)
+  await page.evaluate(() => {
+    sessionStorage.clear()
+    localStorage.clear()
+  })
+  await page.reload()
+  await page.waitForSelector('[data-page="login"]')
+}
+
+async function signInWithPassword(username, password) {
+  await page.getByRole('tab', { name: '账号登录' }).click()
+  await page.fill('[data-test="username"]', username)
+  await page.fill('[data-test="password"]', password)
+  await page.click('[data-test="sign-in"]')
+}
+
+test('the demo start printed the admin account once; a wrong password is refused with the message', async () => {
+  assert.match(serverLog, new RegExp(`用户 user: admin  密码 password: ${DEMO_PASSWORD}`))
+  await freshSignIn()
+  await signInWithPassword('admin', 'not the password')
+  const err = await page.waitForSelector('[data-test="login-error"]')
+  assert.match(await err.textContent(), /用户名或密码错误/)
+  await shot('login-wrong-password')
+})
+
+test('admin signs in with the demo password through the account tab', async () => {
+  await signInWithPassword('admin', DEMO_PASSWORD)
+  await page.waitForSelector('[data-page="dashboard"] [data-test="stat-price"] [data-test="value"]')
+  const kept = await page.evaluate(() => sessionStorage.getItem('zengzhi.admin.session'))
+  assert.ok(kept?.includes('"token":"zs_'), 'a session token, kept for this tab')
+  assert.ok(!kept.includes(DEMO_PASSWORD), 'never the password')
+  const { token } = JSON.parse(kept)
+  assert.deepEqual(await api('/v1/auth/me', { token }), { username: 'admin', role: 'superadmin' })
+})
+
+test('finance sees the approve button; an operator is refused paying by the server', async () => {
+  const password = `pw-${randomBytes(8).toString('hex')}`
+  await api('/v1/admin/users', { method: 'POST', body: { username: 'cashier', role: 'finance', password } })
+  await api('/v1/admin/users', { method: 'POST', body: { username: 'clerk', role: 'operator', password } })
+  const pending = await api('/v1/admin/withdrawals?status=pending')
+  assert.ok(pending.items.length >= 1, 'a withdrawal is still pending')
+  const id = pending.items[0].id
+
+  await freshSignIn()
+  await signInWithPassword('cashier', password)
+  await page.waitForSelector('[data-page="login"]', { state: 'detached' })
+  await goto('/withdrawals')
+  await page.waitForSelector('[data-test="withdrawals-table"] [data-test="pay"]')
+  assert.ok((await page.locator('[data-test="pay"]').count()) >= 1)
+  await shot('withdrawals-finance')
+
+  const login = await fetch(`${apiBase}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'clerk', password }),
+  })
+  assert.equal(login.status, 200)
+  const { token, user } = await login.json()
+  assert.equal(user.role, 'operator')
+  const pay = await fetch(`${apiBase}/v1/admin/withdrawals/${id}/pay`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: '{}',
+  })
+  assert.equal(pay.status, 403)
+  assert.equal((await pay.json()).error, 'forbidden')
+  assert.equal((await api(`/v1/admin/withdrawals/${id}`)).status, 'pending', 'the refused request changed nothing')
 })

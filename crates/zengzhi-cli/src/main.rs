@@ -12,6 +12,7 @@ mod seed;
 mod serve;
 mod simulate;
 mod store;
+mod users;
 
 #[derive(Parser)]
 #[command(name = "zengzhi", version, about = "增值 — the consumption-appreciation points engine")]
@@ -27,6 +28,9 @@ enum Cmd {
     /// API keys: `keys create --scope admin|integration|readonly`.
     #[command(subcommand)]
     Keys(serve::KeysCmd),
+    /// Operator accounts: `users add NAME --role … --password-stdin`, `list`, `disable`, `passwd`.
+    #[command(subcommand)]
+    Users(users::UsersCmd),
     /// Replay a JSON Lines command file and write the final state (SPEC §8).
     Replay(ReplayArgs),
     /// Validate a rules file: errors and compliance warnings (exit 1 on an error).
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Cmd::Serve(args) => serve::serve(args),
         Cmd::Keys(cmd) => serve::keys(cmd),
+        Cmd::Users(cmd) => users::run(cmd),
         Cmd::Replay(args) => replay(args),
         Cmd::CheckRules(args) => check_rules(args),
         Cmd::Seed(args) => seed::run(args).map(|()| ExitCode::SUCCESS),

@@ -41,7 +41,7 @@ fn config_from(args: &ServeArgs) -> Result<Config> {
         c.data_dir = v.clone();
     }
     if let Some(v) = &args.database_url {
-        c.database_url = Some(v.clone());
+        c.database_url = Some(v.clone().into());
     }
     if let Some(v) = &args.pg_schema {
         c.pg_schema = v.clone();
@@ -75,9 +75,18 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         println!("zengzhi 已启动 / is running: {url}");
         println!("  数据 store: {store}");
         if zengzhi_server::web::console_built() {
-            println!("  控制台 console: {url}/admin/");
+            match running.demo_admin_password() {
+                // Shown this once: the store keeps only its hash.
+                Some(password) => {
+                    println!("  控制台 console: {url}/admin/  用户 user: admin  密码 password: {password}")
+                }
+                None => println!("  控制台 console: {url}/admin/"),
+            }
         } else {
             println!("  控制台未构建 / the console was not built into this binary (needs Node 20 + npm at build time)");
+            if let Some(password) = running.demo_admin_password() {
+                println!("  后台账号 operator: 用户 user: admin  密码 password: {password}");
+            }
         }
         println!("  试试 try:   {url}/v1/stats   {url}/v1/price/history?interval=day   {url}/v1/proof");
         println!("  接口文档 API: {url}/v1/openapi.json   监控 metrics: {url}/metrics");
@@ -135,15 +144,46 @@ pub fn keys(cmd: KeysCmd) -> Result<ExitCode> {
         KeysCmd::Create(args) => {
             let scope = zengzhi_server::auth::Scope::parse(&args.scope)
                 .with_context(|| format!("--scope must be admin, integration or readonly, not {:?}", args.scope))?;
-            let mut backend = args.store.open()?;
+            let mut backend = args.store.open_service()?;
             let key = zengzhi_server::auth::new_api_key().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             let hash = zengzhi_server::auth::sha256(key.as_bytes());
             let now = zengzhi_journal::time_fmt::now_rfc3339();
             backend.put_api_key(&hash, scope.as_str(), &args.label, &now)?;
-            backend.audit(&now, "cli", "keys_create", &format!("scope {} label {:?} fingerprint {}", scope.as_str(), args.label, zengzhi_server::auth::fingerprint(&key)))?;
+            let detail = format!(
+                "scope {} label {:?} fingerprint {}",
+                scope.as_str(),
+                args.label,
+                zengzhi_server::auth::fingerprint(&key)
+            );
+            backend.audit(&cli_audit("keys_create", detail, None))?;
             println!("{key}");
             eprintln!("新密钥 new {} key (shown once; stored hashed) / 请妥善保存", scope.as_str());
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What a command-line action changed: its target, the value before and after.
+pub struct Change<'a> {
+    pub target: String,
+    pub before: Option<&'a str>,
+    pub after: &'a str,
+}
+
+/// An operation-log entry of the command line (no address).
+pub fn cli_audit(action: &str, detail: String, change: Option<Change<'_>>) -> zengzhi_server::store::AuditRecord {
+    let at = zengzhi_journal::time_fmt::now_rfc3339();
+    let mut record = zengzhi_server::store::AuditRecord {
+        at,
+        who: "cli".into(),
+        action: action.into(),
+        detail,
+        ..Default::default()
+    };
+    if let Some(c) = change {
+        record.target = Some(c.target);
+        record.before = c.before.map(str::to_string);
+        record.after = Some(c.after.to_string());
+    }
+    record
 }

@@ -39,6 +39,16 @@ impl StoreArgs {
         }
     }
 
+    /// The store with the service's tables too (API keys, audit log, …).
+    pub fn open_service(&self) -> Result<Box<dyn zengzhi_server::store::Conn>> {
+        zengzhi_server::store::open(&self.data_dir, self.database_url.as_deref(), &self.pg_schema).with_context(|| {
+            match &self.database_url {
+                Some(_) => format!("cannot open PostgreSQL schema {}", self.pg_schema),
+                None => format!("cannot open the store in {}", self.data_dir.display()),
+            }
+        })
+    }
+
     /// For an existing store only: refuses to create an empty one by mistake.
     pub fn open_existing(&self) -> Result<Box<dyn Backend>> {
         if self.database_url.is_none() && !self.data_dir.join("zengzhi.db").exists() {
@@ -162,7 +172,16 @@ pub fn crash_load(args: CrashLoadArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let run = args.run;
     let store = format!("s{run}");
-    let mut setup = vec![(Command::RegisterMerchant { merchant: store.clone().into(), commission_ppm: None, owner: None, recruiter: None, region: Some(441900) }, None)];
+    let mut setup = vec![(
+        Command::RegisterMerchant {
+            merchant: store.clone().into(),
+            commission_ppm: None,
+            owner: None,
+            recruiter: None,
+            region: Some(441900),
+        },
+        None,
+    )];
     for i in 0..20 {
         let referrer = (i > 0).then(|| format!("r{run}m{}", i / 2).into());
         setup.push((Command::RegisterMember { member: format!("r{run}m{i}").into(), referrer }, None));

@@ -113,7 +113,8 @@ fn seed_prints_the_table_to_the_first_exit() {
 
 #[test]
 fn bench_engine_json_has_the_figures() {
-    let o = zengzhi(&["bench", "engine", "--members", "2000", "--stores", "50", "--orders", "20000", "--check", "--json"]);
+    let o =
+        zengzhi(&["bench", "engine", "--members", "2000", "--stores", "50", "--orders", "20000", "--check", "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for key in ["orders_per_s", "orders", "exits", "members", "bytes_per_member"] {
@@ -122,4 +123,98 @@ fn bench_engine_json_has_the_figures() {
     assert_eq!(report["orders"], 20_000);
     assert_eq!(report["members"], 2_000);
     assert_eq!(report["invariants_checked"], true);
+}
+
+/// `zengzhi users …` with the password on standard input.
+fn users(args: &[&str], data: &Path, stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zengzhi"))
+        .arg("users")
+        .args(args)
+        .args(["--data-dir", s(data)])
+        .env_remove("ZENGZHI_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stored_user(data: &Path, name: &str) -> Option<zengzhi_server::store::User> {
+    let mut store = zengzhi_server::store::open(data, None, "zengzhi").expect("the store opens");
+    store.user_get(name).expect("a read")
+}
+
+#[test]
+fn users_add_list_disable_and_passwd_with_the_password_on_stdin() {
+    let data = temp_dir("users").join("data");
+    let o = users(&["add", "lina", "--role", "finance", "--password-stdin"], &data, Some("first password\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = users(&["add", "wang", "--role", "operator", "--password-stdin"], &data, Some("second password\r\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The hash verifies the line read (without its line ending), and nothing printed shows it.
+    let lina = stored_user(&data, "lina").expect("lina stored");
+    assert!(lina.password_hash.starts_with("$argon2id$"));
+    assert!(zengzhi_server::accounts::verify_password("first password", &lina.password_hash));
+    let wang = stored_user(&data, "wang").unwrap();
+    assert!(zengzhi_server::accounts::verify_password("second password", &wang.password_hash));
+
+    let list = users(&["list"], &data, None);
+    assert!(list.status.success());
+    let text = String::from_utf8(list.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').take(3).collect()).collect();
+    assert_eq!(rows, [["lina", "finance", "active"], ["wang", "operator", "active"]]);
+    assert!(!text.contains("argon2") && !text.contains("password"), "{text}");
+
+    // Refused: a taken name, a bad role, a short password, a password on the command line,
+    // no --password-stdin; none of them changes the users.
+    let refused: [(&[&str], Option<&str>); 5] = [
+        (&["add", "lina", "--role", "auditor", "--password-stdin"], Some("another password\n")),
+        (&["add", "zhao", "--role", "root", "--password-stdin"], Some("another password\n")),
+        (&["add", "zhao", "--role", "auditor", "--password-stdin"], Some("short\n")),
+        (&["add", "zhao", "--role", "auditor", "--password", "on the command line"], None),
+        (&["add", "zhao", "--role", "auditor"], None),
+    ];
+    for (args, stdin) in refused {
+        let o = users(args, &data, stdin);
+        assert!(!o.status.success(), "{args:?} is refused");
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("another password"), "no password in messages");
+    }
+    assert!(stored_user(&data, "zhao").is_none());
+    assert_eq!(stored_user(&data, "lina").unwrap().role, "finance");
+
+    // A new password; then disabling.
+    let o = users(&["passwd", "lina", "--password-stdin"], &data, Some("changed password\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lina = stored_user(&data, "lina").unwrap();
+    assert!(zengzhi_server::accounts::verify_password("changed password", &lina.password_hash));
+    assert!(!zengzhi_server::accounts::verify_password("first password", &lina.password_hash));
+    assert!(!users(&["passwd", "ghost", "--password-stdin"], &data, Some("changed password\n")).status.success());
+    let o = users(&["disable", "wang"], &data, None);
+    assert!(o.status.success());
+    assert!(stored_user(&data, "wang").unwrap().disabled);
+    assert!(!users(&["disable", "ghost"], &data, None).status.success());
+    let text = String::from_utf8(users(&["list"], &data, None).stdout).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("wang\toperator\tdisabled\t")), "{text}");
+
+    // Each change is in the operation log, as the command line's.
+    let mut store = zengzhi_server::store::open(&data, None, "zengzhi").unwrap();
+    let log = store.audit_entries(&zengzhi_server::store::AuditFilter { limit: 100, ..Default::default() }).unwrap();
+    let actions: Vec<(&str, &str, Option<&str>)> =
+        log.iter().map(|e| (e.who.as_str(), e.action.as_str(), e.target.as_deref())).collect();
+    assert_eq!(
+        actions,
+        [
+            ("cli", "users_create", Some("user:lina")),
+            ("cli", "users_create", Some("user:wang")),
+            ("cli", "users_passwd", Some("user:lina")),
+            ("cli", "users_disable", Some("user:wang")),
+        ]
+    );
 }

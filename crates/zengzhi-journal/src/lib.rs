@@ -19,6 +19,7 @@ pub mod backend;
 pub mod postgres;
 pub mod projector;
 pub mod recovery;
+pub mod schema;
 pub mod sqlite;
 pub mod time_fmt;
 pub mod writer;

@@ -6,73 +6,17 @@
 
 use postgres::{Client, NoTls};
 
-use crate::backend::{hash_from, Backend, Candle, LedgerRow, OrderRow, PendingOrder, ProjectionBatch, SnapshotMeta, SnapshotRecord, Withdrawal, WithdrawalFilter, WITHDRAWAL_COLUMNS};
+use crate::backend::{
+    hash_from, Candle, Interval, JournalStore, LedgerRow, OrderRow, ProjectionBatch, ProjectionStore, SnapshotMeta,
+    SnapshotRecord,
+};
 use crate::{Entry, Error, Hash, Result};
 
-/// Schema migrations, applied in order; the table `schema_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    // 1: journal, snapshots, query tables.
-    "CREATE TABLE journal (
-        seq     BIGINT PRIMARY KEY,
-        at      TEXT   NOT NULL,
-        command TEXT   NOT NULL,
-        hash    BYTEA  NOT NULL
-     );
-     CREATE TABLE snapshots (
-        seq    BIGINT PRIMARY KEY,
-        chain  BYTEA NOT NULL,
-        sha256 BYTEA NOT NULL,
-        state  BYTEA NOT NULL
-     );
-     CREATE TABLE orders (
-        order_id       TEXT PRIMARY KEY,
-        seq            BIGINT NOT NULL,
-        member         TEXT NOT NULL,
-        merchant       TEXT,
-        amount_fen     BIGINT NOT NULL,
-        commission_fen BIGINT NOT NULL,
-        minted_units   BIGINT NOT NULL,
-        at             TEXT NOT NULL
-     );
-     CREATE INDEX orders_member ON orders (member, seq);
-     CREATE TABLE ledger (
-        seq       BIGINT NOT NULL,
-        member    TEXT NOT NULL,
-        reason    TEXT NOT NULL,
-        points    BIGINT NOT NULL,
-        locked    BIGINT NOT NULL,
-        cash_fen  BIGINT NOT NULL,
-        coins_fen BIGINT NOT NULL
-     );
-     CREATE INDEX ledger_member ON ledger (member, seq);
-     CREATE INDEX ledger_reason ON ledger (reason, seq);
-     CREATE VIEW exits AS
-        SELECT seq, member, -points - locked AS units_sold, cash_fen AS payout_fen FROM ledger WHERE reason = 'exit';
-     CREATE VIEW rewards AS
-        SELECT seq, member, cash_fen AS amount_fen FROM ledger WHERE reason = 'reward';
-     CREATE TABLE candles (
-        interval     TEXT NOT NULL,
-        start        TEXT NOT NULL,
-        open         BIGINT NOT NULL,
-        high         BIGINT NOT NULL,
-        low          BIGINT NOT NULL,
-        close        BIGINT NOT NULL,
-        pool_fen     BIGINT NOT NULL,
-        supply_units BIGINT NOT NULL,
-        PRIMARY KEY (interval, start)
-     );
-     CREATE TABLE projection (
-        id        INT PRIMARY KEY CHECK (id = 1),
-        watermark BIGINT NOT NULL
-     );
-     INSERT INTO projection (id, watermark) VALUES (1, 0);",
-    // 2: the service's tables (API keys, audit log, settings), orders keep their command line.
-    crate::backend::SERVICE_TABLES,
-    // 3: orders waiting out the settlement delay.
-    crate::backend::PENDING_TABLE,
-    // 4: the withdrawal queue.
-    crate::backend::WITHDRAWALS_TABLE,
-];
+/// Schema migrations ([`crate::schema::migrations`]), applied in order; the table
+/// `schema_version` records how many ran.
+fn migrations() -> Vec<String> {
+    crate::schema::migrations(crate::schema::Dialect::Postgres)
+}
 
 /// The PostgreSQL backend.
 pub struct Postgres {
@@ -115,6 +59,17 @@ impl Postgres {
         Ok(())
     }
 
+    /// The client, its `search_path` set to the program's schema (the service keeps its own
+    /// tables there).
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// The program's schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let mut tx = self.client.transaction()?;
         // One migrator at a time per schema, from before the schema exists.
@@ -129,14 +84,14 @@ impl Postgres {
             }
         };
         let version = usize::try_from(version).unwrap_or(usize::MAX);
-        if version > MIGRATIONS.len() {
+        if version > migrations().len() {
             return Err(Error::Config(format!(
                 "schema {} has version {version}, newer than this program knows ({})",
                 self.schema,
-                MIGRATIONS.len()
+                migrations().len()
             )));
         }
-        for (n, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        for (n, sql) in migrations().iter().enumerate().skip(version) {
             tx.batch_execute(sql)?;
             tx.execute("UPDATE schema_version SET version = $1", &[&((n + 1) as i32)])?;
         }
@@ -145,7 +100,7 @@ impl Postgres {
     }
 }
 
-impl Backend for Postgres {
+impl JournalStore for Postgres {
     fn describe(&self) -> String {
         format!("postgres (schema {})", self.schema)
     }
@@ -207,7 +162,8 @@ impl Backend for Postgres {
     }
 
     fn load_snapshot(&mut self, seq: u64) -> Result<Option<SnapshotRecord>> {
-        let row = self.client.query_opt("SELECT chain, sha256, state FROM snapshots WHERE seq = $1", &[&(seq as i64)])?;
+        let row =
+            self.client.query_opt("SELECT chain, sha256, state FROM snapshots WHERE seq = $1", &[&(seq as i64)])?;
         row.map(|r| {
             Ok(SnapshotRecord {
                 meta: SnapshotMeta { seq, chain: hash_from(r.get(0), seq)?, sha256: hash_from(r.get(1), seq)? },
@@ -216,7 +172,9 @@ impl Backend for Postgres {
         })
         .transpose()
     }
+}
 
+impl ProjectionStore for Postgres {
     fn watermark(&mut self) -> Result<u64> {
         let row = self.client.query_one("SELECT watermark FROM projection WHERE id = 1", &[])?;
         Ok(row.get::<_, i64>(0) as u64)
@@ -272,7 +230,7 @@ impl Backend for Postgres {
                  ON CONFLICT (interval, start) DO UPDATE SET
                     high = GREATEST(candles.high, excluded.high), low = LEAST(candles.low, excluded.low),
                     close = excluded.close, pool_fen = excluded.pool_fen, supply_units = excluded.supply_units",
-                &[&c.interval, &c.start, &c.open, &c.high, &c.low, &c.close, &c.pool_fen, &c.supply_units],
+                &[&c.interval.as_str(), &c.start, &c.open, &c.high, &c.low, &c.close, &c.pool_fen, &c.supply_units],
             )?;
         }
         tx.execute("UPDATE projection SET watermark = $1 WHERE id = 1", &[&(b.watermark as i64)])?;
@@ -334,12 +292,11 @@ impl Backend for Postgres {
             .collect())
     }
 
-    fn candles(&mut self, interval: &str, limit: usize) -> Result<Vec<Candle>> {
-        let interval = crate::backend::interval_name(interval);
+    fn candles(&mut self, interval: Interval, limit: usize) -> Result<Vec<Candle>> {
         let rows = self.client.query(
             "SELECT start, open, high, low, close, pool_fen, supply_units FROM candles
              WHERE interval = $1 ORDER BY start DESC LIMIT $2",
-            &[&interval, &(limit as i64)],
+            &[&interval.as_str(), &(limit as i64)],
         )?;
         let mut out: Vec<Candle> = rows
             .into_iter()
@@ -356,98 +313,6 @@ impl Backend for Postgres {
             .collect();
         out.reverse();
         Ok(out)
-    }
-
-    fn put_api_key(&mut self, hash: &Hash, scope: &str, label: &str, created_at: &str) -> Result<()> {
-        self.client.execute(
-            "INSERT INTO api_keys (hash_hex, scope, label, created_at) VALUES ($1, $2, $3, $4)",
-            &[&crate::hex(hash), &scope, &label, &created_at],
-        )?;
-        Ok(())
-    }
-
-    fn find_api_key(&mut self, hash: &Hash) -> Result<Option<String>> {
-        let row = self.client.query_opt("SELECT scope FROM api_keys WHERE hash_hex = $1 AND revoked = 0", &[&crate::hex(hash)])?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
-    fn audit(&mut self, at: &str, who: &str, action: &str, detail: &str) -> Result<()> {
-        self.client
-            .execute("INSERT INTO audit_log (at, who, action, detail) VALUES ($1, $2, $3, $4)", &[&at, &who, &action, &detail])?;
-        Ok(())
-    }
-
-    fn setting(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
-        let row = self.client.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])?;
-        row.map(|r| crate::backend::unhex(&r.get::<_, String>(0), name)).transpose()
-    }
-
-    fn setting_or_insert(&mut self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
-        let hex = crate::backend::hex_bytes(value);
-        self.client.execute("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&name, &hex])?;
-        Ok(self.setting(name)?.unwrap_or_default())
-    }
-
-    fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<()> {
-        let hex = crate::backend::hex_bytes(value);
-        self.client.execute(
-            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            &[&name, &hex],
-        )?;
-        Ok(())
-    }
-
-    fn pending_insert(&mut self, o: &PendingOrder) -> Result<bool> {
-        let n = self.client.execute(
-            "INSERT INTO pending_orders (order_id, command, received_at, settle_after_unix, status) VALUES ($1, $2, $3, $4, 'pending')
-             ON CONFLICT (order_id) DO NOTHING",
-            &[&o.order_id, &o.command, &o.received_at, &(o.settle_after_unix as i64)],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn pending_get(&mut self, order_id: &str) -> Result<Option<PendingOrder>> {
-        let row = self.client.query_opt(
-            "SELECT order_id, command, received_at, settle_after_unix, status, seq, error FROM pending_orders WHERE order_id = $1",
-            &[&order_id],
-        )?;
-        Ok(row.as_ref().map(pending_row))
-    }
-
-    fn pending_take_due(&mut self, now_unix: u64, limit: usize) -> Result<Vec<PendingOrder>> {
-        let rows = self.client.query(
-            "UPDATE pending_orders SET status = 'settling' WHERE order_id IN (
-                SELECT order_id FROM pending_orders WHERE status = 'pending' AND settle_after_unix <= $1
-                ORDER BY received_at, order_id LIMIT $2 FOR UPDATE SKIP LOCKED)
-             RETURNING order_id, command, received_at, settle_after_unix, status, seq, error",
-            &[&(now_unix as i64), &(limit as i64)],
-        )?;
-        let mut out: Vec<PendingOrder> = rows.iter().map(pending_row).collect();
-        out.sort_by(|a, b| (&a.received_at, &a.order_id).cmp(&(&b.received_at, &b.order_id)));
-        Ok(out)
-    }
-
-    fn pending_finish(&mut self, order_id: &str, status: &str, seq: Option<u64>, error: Option<&str>) -> Result<()> {
-        self.client.execute(
-            "UPDATE pending_orders SET status = $2, seq = $3, error = $4 WHERE order_id = $1",
-            &[&order_id, &status, &seq.map(|s| s as i64), &error],
-        )?;
-        Ok(())
-    }
-
-    fn pending_refund(&mut self, order_id: &str) -> Result<bool> {
-        let n = self
-            .client
-            .execute("UPDATE pending_orders SET status = 'refunded' WHERE order_id = $1 AND status = 'pending'", &[&order_id])?;
-        Ok(n == 1)
-    }
-
-    fn pending_settling(&mut self) -> Result<Vec<PendingOrder>> {
-        let rows = self.client.query(
-            "SELECT order_id, command, received_at, settle_after_unix, status, seq, error FROM pending_orders WHERE status = 'settling'",
-            &[],
-        )?;
-        Ok(rows.iter().map(pending_row).collect())
     }
 
     fn orders_after(&mut self, after_seq: u64, limit: usize) -> Result<Vec<OrderRow>> {
@@ -470,74 +335,5 @@ impl Backend for Postgres {
                 command: None,
             })
             .collect())
-    }
-
-    fn withdrawal_insert(&mut self, w: &Withdrawal) -> Result<bool> {
-        let n = self.client.execute(
-            &format!("INSERT INTO withdrawals ({WITHDRAWAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING"),
-            &[&w.id, &w.member, &w.amount_fen, &w.status, &w.requested_at, &w.decided_at, &w.decided_by, &w.reason, &w.fee_fen,
-              &w.seq.map(|s| s as i64), &w.head_before.map(|s| s as i64)],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn withdrawal_get(&mut self, id: &str) -> Result<Option<Withdrawal>> {
-        let row = self.client.query_opt(&format!("SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE id = $1"), &[&id])?;
-        Ok(row.as_ref().map(withdrawal_row))
-    }
-
-    fn withdrawals(&mut self, f: &WithdrawalFilter<'_>) -> Result<Vec<Withdrawal>> {
-        let sql = format!(
-            "SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE ($1::TEXT IS NULL OR status = $1) AND ($2::TEXT IS NULL OR member = $2)
-             AND ($3::TEXT IS NULL OR id > $3) ORDER BY id LIMIT $4"
-        );
-        let rows = self.client.query(&sql, &[&f.status, &f.member, &f.after, &(f.limit as i64)])?;
-        Ok(rows.iter().map(withdrawal_row).collect())
-    }
-
-    fn withdrawals_reserved(&mut self, member: &str) -> Result<i64> {
-        let row = self.client.query_one(
-            "SELECT COALESCE(SUM(amount_fen), 0)::BIGINT FROM withdrawals WHERE member = $1 AND status IN ('pending', 'paying')",
-            &[&member],
-        )?;
-        Ok(row.get(0))
-    }
-
-    fn withdrawal_update(&mut self, w: &Withdrawal, from: &str) -> Result<bool> {
-        let n = self.client.execute(
-            "UPDATE withdrawals SET status = $2, decided_at = $3, decided_by = $4, reason = $5, fee_fen = $6, seq = $7,
-             head_before = $8 WHERE id = $1 AND status = $9",
-            &[&w.id, &w.status, &w.decided_at, &w.decided_by, &w.reason, &w.fee_fen, &w.seq.map(|s| s as i64),
-              &w.head_before.map(|s| s as i64), &from],
-        )?;
-        Ok(n == 1)
-    }
-}
-
-fn withdrawal_row(r: &postgres::Row) -> Withdrawal {
-    Withdrawal {
-        id: r.get(0),
-        member: r.get(1),
-        amount_fen: r.get(2),
-        status: r.get(3),
-        requested_at: r.get(4),
-        decided_at: r.get(5),
-        decided_by: r.get(6),
-        reason: r.get(7),
-        fee_fen: r.get(8),
-        seq: r.get::<_, Option<i64>>(9).map(|s| s as u64),
-        head_before: r.get::<_, Option<i64>>(10).map(|s| s as u64),
-    }
-}
-
-fn pending_row(r: &postgres::Row) -> PendingOrder {
-    PendingOrder {
-        order_id: r.get(0),
-        command: r.get(1),
-        received_at: r.get(2),
-        settle_after_unix: r.get::<_, i64>(3) as u64,
-        status: r.get(4),
-        seq: r.get::<_, Option<i64>>(5).map(|s| s as u64),
-        error: r.get(6),
     }
 }

@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use zengzhi_core::command::Command;
 use zengzhi_core::{Engine, Rules};
 
-use crate::backend::{Backend, Candle, LedgerRow, OrderRow, ProjectionBatch, SnapshotMeta, SnapshotRecord};
+use crate::backend::{Backend, Candle, Interval, LedgerRow, OrderRow, ProjectionBatch, SnapshotMeta, SnapshotRecord};
 use crate::recovery::{for_each_entry_through, reapply};
 use crate::time_fmt::{bucket_start, parse_at};
 use crate::{sha256, Error, Hash, Result};
 
-const INTERVALS: [&str; 3] = ["minute", "hour", "day"];
+const INTERVALS: [Interval; 3] = Interval::ALL;
 
 /// The price in yuan per point × 10^8, rounded down (the shown price of SPEC §3), saturating.
 fn price_scaled(engine: &Engine) -> i64 {
@@ -53,7 +53,10 @@ impl Projector {
             Ok(())
         })?;
         if done != watermark {
-            return Err(Error::Corrupt { seq: done + 1, what: format!("the query tables cover entry {watermark}, the journal ends at {done}") });
+            return Err(Error::Corrupt {
+                seq: done + 1,
+                what: format!("the query tables cover entry {watermark}, the journal ends at {done}"),
+            });
         }
         engine.record_changes(true);
         Ok(Projector { engine, position: watermark, chain })
@@ -73,7 +76,10 @@ impl Projector {
             return None;
         }
         let state = self.engine.to_snapshot();
-        Some(SnapshotRecord { meta: SnapshotMeta { seq: self.position, chain: self.chain, sha256: sha256(&state) }, state })
+        Some(SnapshotRecord {
+            meta: SnapshotMeta { seq: self.position, chain: self.chain, sha256: sha256(&state) },
+            state,
+        })
     }
 
     /// Projects every entry after the watermark, `page` entries per transaction. Returns how
@@ -84,7 +90,12 @@ impl Projector {
 
     /// As [`catch_up`](Self::catch_up), but starts no new page after `deadline` (if any): the
     /// tables may then still be behind, and resume from their watermark next time.
-    pub fn catch_up_until(&mut self, backend: &mut dyn Backend, page: usize, deadline: Option<std::time::Instant>) -> Result<u64> {
+    pub fn catch_up_until(
+        &mut self,
+        backend: &mut dyn Backend,
+        page: usize,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<u64> {
         let mut total = 0;
         while deadline.map_or(true, |d| std::time::Instant::now() < d) {
             let n = self.project_page(backend, page)?;
@@ -139,7 +150,7 @@ impl Projector {
                     let price = price_scaled(&self.engine);
                     for interval in INTERVALS {
                         let start = bucket_start(t, interval);
-                        let candle = candles.entry((interval, start.clone())).or_insert(Candle {
+                        let candle = candles.entry((interval.as_str(), start.clone())).or_insert(Candle {
                             interval,
                             start,
                             open: price,

@@ -45,7 +45,11 @@ fn apply_entry(engine: &mut Engine, prev: &Hash, expected_seq: u64, e: &Entry) -
     if hash != e.hash {
         return Err(Error::Corrupt {
             seq: e.seq,
-            what: format!("hash mismatch: stored {}, computed {} (the entry or one before it was changed)", hex(&e.hash), hex(&hash)),
+            what: format!(
+                "hash mismatch: stored {}, computed {} (the entry or one before it was changed)",
+                hex(&e.hash),
+                hex(&hash)
+            ),
         });
     }
     reapply(engine, e.seq, &e.command)?;
@@ -114,6 +118,28 @@ pub fn for_each_entry_through(
     Ok(())
 }
 
+/// The engine at the journal's head as it is now, read on `backend` while a writer may be
+/// appending (the service's full-state reads, off the writer's thread): the newest snapshot at
+/// or before the head whose bytes check out, plus the entries after it up to that head. The
+/// chain is not verified again (the writer did at its start). Returns the head's seq too.
+pub fn engine_at_head(backend: &mut dyn Backend) -> Result<(Engine, u64)> {
+    let head = backend.head()?.map_or(0, |h| h.0);
+    let mut start = None;
+    for meta in backend.snapshots()?.into_iter().filter(|m| m.seq <= head) {
+        if let Some(s) = backend.load_snapshot(meta.seq)? {
+            if sha256(&s.state) == s.meta.sha256 {
+                if let Ok(engine) = Engine::from_snapshot(&s.state, CascadeMode::Indexed) {
+                    start = Some((engine, meta.seq));
+                    break;
+                }
+            }
+        }
+    }
+    let (mut engine, after) = start.unwrap_or_else(|| (Engine::new(Rules::default()), 0));
+    for_each_entry_through(backend, after, head, |e| reapply(&mut engine, e.seq, &e.command).map(|_| ()))?;
+    Ok((engine, head))
+}
+
 /// Brings the engine back: newest valid snapshot plus the verified journal tail.
 /// A truncated tail shows only in what points past the journal's end: a snapshot or the query
 /// tables' watermark. Both start-up and `verify` refuse such a store.
@@ -132,7 +158,10 @@ fn check_tail(backend: &mut dyn Backend, head: u64) -> Result<Vec<crate::backend
     if let Some(meta) = snapshots.iter().find(|m| m.seq > head) {
         return Err(Error::Corrupt {
             seq: head + 1,
-            what: format!("the journal ends at entry {head} but a snapshot was taken after entry {}: entries were lost", meta.seq),
+            what: format!(
+                "the journal ends at entry {head} but a snapshot was taken after entry {}: entries were lost",
+                meta.seq
+            ),
         });
     }
     Ok(snapshots)
@@ -151,13 +180,15 @@ pub fn recover(backend: &mut dyn Backend) -> Result<Recovered> {
             None => "vanished while loading".to_string(),
             Some(s) if sha256(&s.state) != s.meta.sha256 => "its bytes do not match their SHA-256".to_string(),
             Some(s) => match backend.read(meta.seq, 1)?.first() {
-                Some(e) if e.seq == meta.seq && e.hash == meta.chain => match Engine::from_snapshot(&s.state, CascadeMode::Indexed) {
-                    Ok(engine) => {
-                        start = Some((engine, meta.seq, meta.chain));
-                        continue;
+                Some(e) if e.seq == meta.seq && e.hash == meta.chain => {
+                    match Engine::from_snapshot(&s.state, CascadeMode::Indexed) {
+                        Ok(engine) => {
+                            start = Some((engine, meta.seq, meta.chain));
+                            continue;
+                        }
+                        Err(e) => e.to_string(),
                     }
-                    Err(e) => e.to_string(),
-                },
+                }
                 _ => "its chain hash does not match the journal".to_string(),
             },
         };
@@ -176,7 +207,10 @@ pub fn recover(backend: &mut dyn Backend) -> Result<Recovered> {
         Ok(())
     })?;
     if expected != head.0 + 1 {
-        return Err(Error::Corrupt { seq: expected, what: format!("entry {expected} is missing (the head is {})", head.0) });
+        return Err(Error::Corrupt {
+            seq: expected,
+            what: format!("entry {expected} is missing (the head is {})", head.0),
+        });
     }
     Ok(Recovered { engine, head, snapshot: snap_seq, replayed, skipped })
 }
@@ -264,7 +298,10 @@ pub fn verify(backend: &mut dyn Backend, check_every: u64, mut progress: impl Fn
         }
     }
     if expected != head.0 + 1 {
-        return Err(Error::Corrupt { seq: expected, what: format!("entry {expected} is missing (the head is {})", head.0) });
+        return Err(Error::Corrupt {
+            seq: expected,
+            what: format!("entry {expected} is missing (the head is {})", head.0),
+        });
     }
     for meta in snapshots {
         snapshots_bad.push(format!("snapshot after entry {}: past the end of the journal", meta.seq));

@@ -38,14 +38,17 @@ pub fn parse_at(at: &str) -> Option<OffsetDateTime> {
 
 /// The start of the minute, hour or day (Beijing time) containing `t`, as RFC 3339 with
 /// `+08:00`.
-pub fn bucket_start(t: OffsetDateTime, interval: &str) -> String {
+pub fn bucket_start(t: OffsetDateTime, interval: crate::backend::Interval) -> String {
+    use crate::backend::Interval;
     // Near the end of the calendar (9999-12-31 after 16:00 UTC) Beijing time does not exist in
     // the library's range: such times are bucketed in UTC instead of panicking.
     let local = t.checked_to_offset(CST).unwrap_or(t);
     let start = match interval {
-        "minute" => local.replace_second(0).and_then(|x| x.replace_nanosecond(0)),
-        "hour" => local.replace_minute(0).and_then(|x| x.replace_second(0)).and_then(|x| x.replace_nanosecond(0)),
-        _ => local.replace_time(time::Time::MIDNIGHT).replace_nanosecond(0),
+        Interval::Minute => local.replace_second(0).and_then(|x| x.replace_nanosecond(0)),
+        Interval::Hour => {
+            local.replace_minute(0).and_then(|x| x.replace_second(0)).and_then(|x| x.replace_nanosecond(0))
+        }
+        Interval::Day => local.replace_time(time::Time::MIDNIGHT).replace_nanosecond(0),
     }
     .unwrap_or(local);
     start.format(&Rfc3339).unwrap_or_default()
@@ -54,17 +57,18 @@ pub fn bucket_start(t: OffsetDateTime, interval: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Interval;
 
     #[test]
     fn buckets_in_beijing_time() {
         let t = parse_at("2026-11-25 23:30:15.5z").unwrap();
-        assert_eq!(bucket_start(t, "minute"), "2026-11-26T07:30:00+08:00");
-        assert_eq!(bucket_start(t, "hour"), "2026-11-26T07:00:00+08:00");
-        assert_eq!(bucket_start(t, "day"), "2026-11-26T00:00:00+08:00");
+        assert_eq!(bucket_start(t, Interval::Minute), "2026-11-26T07:30:00+08:00");
+        assert_eq!(bucket_start(t, Interval::Hour), "2026-11-26T07:00:00+08:00");
+        assert_eq!(bucket_start(t, Interval::Day), "2026-11-26T00:00:00+08:00");
         assert!(parse_at("2024-02-29T23:59:60Z").is_some());
         assert!(parse_at(&now_rfc3339()).is_some());
         assert!(zengzhi_core::command::valid_at(&now_rfc3339()));
         let end = parse_at("9999-12-31T20:00:00Z").unwrap();
-        assert_eq!(bucket_start(end, "day"), "9999-12-31T00:00:00Z");
+        assert_eq!(bucket_start(end, Interval::Day), "9999-12-31T00:00:00Z");
     }
 }

@@ -23,7 +23,6 @@ use zengzhi_core::{Engine, Rejection, Rules};
 use zengzhi_journal::projector::Projector;
 use zengzhi_journal::recovery::{recover, verify, Recovered};
 use zengzhi_journal::writer::{Outcome, Writer, WriterConfig};
-use zengzhi_journal::backend::{Withdrawal, WithdrawalFilter};
 use zengzhi_journal::{chain_hash, sha256, Backend, Entry, Error, Hash, GENESIS};
 
 both_backends!(
@@ -40,8 +39,6 @@ both_backends!(
     projector_tables_match_the_engine,
     projector_buckets_every_valid_at_form,
     history_reads_match_the_tables,
-    service_tables_keep_keys_audit_and_settings,
-    withdrawal_queue_reserves_lists_and_moves_once,
     newer_schema_version_is_refused,
     concurrent_submitters_get_gapless_seqs,
     back_pressure_says_busy_and_loses_nothing,
@@ -53,7 +50,6 @@ both_backends!(
     regression_snapshot_of_empty_journal_is_reported_bad,
     regression_projector_panics_on_an_at_near_year_9999,
     regression_concurrent_first_opens_fail,
-    regression_setting_or_insert_mangles_bytes_that_are_not_utf8,
     regression_member_history_pages_lose_rows_of_one_entry,
 );
 
@@ -892,104 +888,19 @@ fn history_reads_match_the_tables(store: &Store) {
     }
 
     // The newest candles, oldest first.
-    for interval in ["minute", "hour", "day"] {
+    for interval in zengzhi_journal::backend::Interval::ALL {
         let all: Vec<String> = store
-            .query(&format!("SELECT start FROM candles WHERE interval = '{interval}' ORDER BY start"))
+            .query(&format!("SELECT start FROM candles WHERE interval = '{}' ORDER BY start", interval.as_str()))
             .into_iter()
             .map(|r| r[0].text().to_string())
             .collect();
         let got = b.candles(interval, 5).expect("candles");
         let starts: Vec<String> = got.iter().map(|c| c.start.clone()).collect();
-        assert_eq!(starts, all[all.len().saturating_sub(5)..], "{interval}");
+        assert_eq!(starts, all[all.len().saturating_sub(5)..], "{interval:?}");
         assert!(got
             .iter()
             .all(|c| c.interval == interval && c.low <= c.open.min(c.close) && c.high >= c.open.max(c.close)));
     }
-}
-
-/// The service's own tables: API keys by hash (unknown ones not found, a key stored once),
-/// the audit log, and settings that keep their first value.
-fn service_tables_keep_keys_audit_and_settings(store: &Store) {
-    let mut b = store.open();
-    let key = sha256(b"secret-key");
-    b.put_api_key(&key, "admin", "ops laptop", &at_plus(0)).expect("put key");
-    assert_eq!(b.find_api_key(&key).expect("find").as_deref(), Some("admin"));
-    assert_eq!(b.find_api_key(&sha256(b"other")).expect("find"), None);
-    assert!(b.put_api_key(&key, "read", "again", &at_plus(1)).is_err(), "a key is stored once");
-    b.audit(&at_plus(2), "admin", "update_rules", r#"{"exit":{"multiple":"2"}}"#).expect("audit");
-    b.audit(&at_plus(3), "ops", "snapshot", "").expect("audit");
-    assert_eq!(store.query_int("SELECT COUNT(*) FROM audit_log"), 2);
-    assert_eq!(b.setting("member_token_secret").expect("setting"), None);
-    assert_eq!(b.setting_or_insert("member_token_secret", b"0123abcd").expect("insert"), b"0123abcd");
-    assert_eq!(
-        b.setting_or_insert("member_token_secret", b"ffff").expect("keep"),
-        b"0123abcd",
-        "the first value stays"
-    );
-    b.put_setting("scheduler.release_locked", b"2026-12-01").expect("put");
-    b.put_setting("scheduler.release_locked", b"2026-12-02").expect("replace");
-    assert_eq!(b.setting("scheduler.release_locked").expect("setting").as_deref(), Some(&b"2026-12-02"[..]));
-    drop(b);
-    // They survive a reopen (and do not disturb the journal).
-    let mut b = store.open();
-    assert_eq!(b.setting("member_token_secret").expect("setting").as_deref(), Some(&b"0123abcd"[..]));
-    assert_eq!(b.find_api_key(&key).expect("find").as_deref(), Some("admin"));
-    assert_eq!(b.head().expect("head"), None);
-    assert_eq!(recovered(store).head.0, 0);
-}
-
-/// The withdrawal queue: requests are listed by id (request order) and filtered; the reserved
-/// amount counts `pending` and `paying` only; a transition happens only from the status it
-/// expects, so two deciders cannot both pay or pay and reject; rows survive a reopen.
-fn withdrawal_queue_reserves_lists_and_moves_once(store: &Store) {
-    let mut b = store.open();
-    let w = |id: &str, member: &str, fen: i64| Withdrawal {
-        id: id.into(),
-        member: member.into(),
-        amount_fen: fen,
-        status: "pending".into(),
-        requested_at: at_plus(0),
-        decided_at: None,
-        decided_by: None,
-        reason: None,
-        fee_fen: None,
-        seq: None,
-        head_before: None,
-    };
-    assert!(b.withdrawal_insert(&w("w2", "alice", 500)).expect("insert"));
-    assert!(b.withdrawal_insert(&w("w1", "alice", 250)).expect("insert"));
-    assert!(b.withdrawal_insert(&w("w3", "bob", 100)).expect("insert"));
-    assert!(!b.withdrawal_insert(&w("w1", "bob", 1)).expect("insert twice"), "an id is stored once");
-    assert_eq!(b.withdrawals_reserved("alice").expect("reserved"), 750);
-    assert_eq!(b.withdrawals_reserved("carol").expect("reserved"), 0);
-
-    let ids = |b: &mut Box<dyn Backend>, f: WithdrawalFilter<'_>| -> Vec<String> {
-        b.withdrawals(&f).expect("list").into_iter().map(|w| w.id).collect()
-    };
-    assert_eq!(ids(&mut b, WithdrawalFilter { limit: 10, ..Default::default() }), ["w1", "w2", "w3"]);
-    assert_eq!(ids(&mut b, WithdrawalFilter { limit: 2, ..Default::default() }), ["w1", "w2"]);
-    assert_eq!(ids(&mut b, WithdrawalFilter { after: Some("w2"), limit: 2, ..Default::default() }), ["w3"]);
-    assert_eq!(ids(&mut b, WithdrawalFilter { member: Some("alice"), limit: 10, ..Default::default() }), ["w1", "w2"]);
-
-    // Pay w1 in two steps; reject w2; a second decision on either is refused.
-    let paying = Withdrawal { status: "paying".into(), head_before: Some(7), decided_by: Some("ops".into()), ..w("w1", "alice", 250) };
-    assert!(b.withdrawal_update(&paying, "pending").expect("paying"));
-    assert_eq!(b.withdrawals_reserved("alice").expect("reserved"), 750, "paying still reserves");
-    let paid = Withdrawal { status: "paid".into(), seq: Some(8), fee_fen: Some(3), decided_at: Some(at_plus(5)), ..paying.clone() };
-    assert!(b.withdrawal_update(&paid, "paying").expect("paid"));
-    assert!(!b.withdrawal_update(&paid, "paying").expect("paid twice"), "the second move finds no `paying` row");
-    let rejected = Withdrawal { status: "rejected".into(), reason: Some("bank account closed".into()), ..w("w2", "alice", 500) };
-    assert!(b.withdrawal_update(&rejected, "pending").expect("reject"));
-    assert!(!b.withdrawal_update(&Withdrawal { status: "paying".into(), ..w("w2", "alice", 500) }, "pending").expect("pay a rejected one"));
-    assert_eq!(b.withdrawals_reserved("alice").expect("reserved"), 0, "paid and rejected reserve nothing");
-    assert_eq!(ids(&mut b, WithdrawalFilter { status: Some("pending"), limit: 10, ..Default::default() }), ["w3"]);
-    drop(b);
-
-    let mut b = store.open();
-    assert_eq!(b.withdrawal_get("w1").expect("get"), Some(paid));
-    assert_eq!(b.withdrawal_get("w2").expect("get"), Some(rejected));
-    assert_eq!(b.withdrawal_get("nope").expect("get"), None);
-    assert_eq!(b.head().expect("head"), None, "the queue is not the journal");
 }
 
 /// A store written by a newer program (a schema version this one does not know) is refused
@@ -1383,18 +1294,6 @@ fn regression_concurrent_first_opens_fail(store: &Store) {
         assert_eq!(b.head().expect("head"), None);
     }
     assert!(failures.is_empty(), "{} of {} concurrent first opens failed: {:?}", failures.len(), 8 * OPENERS, failures);
-}
-
-/// Regression (fixed): `Backend::setting_or_insert(name, value: &[u8])` stores `String::from_utf8_lossy(value)`
-/// (sqlite.rs and postgres.rs, `setting_or_insert`), so bytes that are not UTF-8 are replaced
-/// by U+FFFD: the value returned and stored is not the value given (a random binary secret
-/// silently loses its entropy). Expected: the bytes given are stored and returned as they are
-/// (or the signature takes `&str`).
-fn regression_setting_or_insert_mangles_bytes_that_are_not_utf8(store: &Store) {
-    let mut b = store.open();
-    let secret = [0xde, 0xad, 0xbe, 0xef, 0xff, 0x80, 0x41];
-    let stored = b.setting_or_insert("binary_secret", &secret).expect("insert");
-    assert_eq!(stored, secret, "the stored value is the value given");
 }
 
 /// Regression (fixed): `Backend::member_history(member, before_seq, limit)` pages by entry (`seq < before_seq`

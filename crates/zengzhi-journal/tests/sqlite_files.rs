@@ -77,13 +77,15 @@ fn appends_and_projection_writes_do_not_wait_for_each_other() {
     holder.execute_batch("ROLLBACK").expect("release");
 
     // And the other way round: the journal's file is locked, the projection is written.
-    holder.execute_batch("BEGIN; UPDATE main.settings SET value = value;").expect("take the journal file's lock");
+    holder
+        .execute_batch("BEGIN; UPDATE main.journal SET at = at WHERE seq = 1;")
+        .expect("take the journal file's lock");
     let batch = ProjectionBatch {
         watermark: head + 1,
         orders: Vec::new(),
         ledger: Vec::new(),
         candles: vec![Candle {
-            interval: "minute",
+            interval: zengzhi_journal::backend::Interval::Minute,
             start: "2026-12-01T00:00:00Z".into(),
             open: 1,
             high: 1,
@@ -118,14 +120,20 @@ fn a_query_file_of_another_journal_is_emptied_and_rebuilt() {
     let (head_x, _) = filled(&x, 3);
     let (head_y, _) = filled(&y, 4);
     // `a`'s file goes to `b`, which has the entry at `a`'s watermark.
-    let ((a, head_a), (b, head_b)) = if head_x <= head_y { ((x, head_x), (y, head_y)) } else { ((y, head_y), (x, head_x)) };
-    let orders_b = b.open().read(1, usize::MAX).expect("read").iter().filter(|e| e.command.contains(r#""op":"order""#)).count();
+    let ((a, head_a), (b, head_b)) =
+        if head_x <= head_y { ((x, head_x), (y, head_y)) } else { ((y, head_y), (x, head_x)) };
+    let orders_b =
+        b.open().read(1, usize::MAX).expect("read").iter().filter(|e| e.command.contains(r#""op":"order""#)).count();
     assert_eq!(project_all(&a), head_a);
     assert_eq!(project_all(&b), head_b);
     drop(a.open()); // a closed store: its query file is whole without its log
     remove_query_file(&b);
     std::fs::copy(query_path(path(&a)), query_path(path(&b))).expect("copy");
-    assert_eq!(b.query_int("SELECT watermark FROM q.projection"), head_a as i64, "the copied file claims a's watermark");
+    assert_eq!(
+        b.query_int("SELECT watermark FROM q.projection"),
+        head_a as i64,
+        "the copied file claims a's watermark"
+    );
 
     assert_eq!(b.open().watermark().expect("watermark"), 0, "emptied at open: it is not b's");
     assert_eq!(b.query_int("SELECT COUNT(*) FROM q.orders"), 0);

@@ -1,4 +1,5 @@
-//! Who is calling: API keys (admin, integration, read-only) and member tokens.
+//! Who is calling: API keys (admin, integration, read-only), member tokens and operator
+//! sessions ([`crate::accounts`]).
 //!
 //! Every key and token travels as `Authorization: Bearer <token>`. API keys are stored as their
 //! SHA-256 only and compared in constant time; they are never logged. Member tokens are signed
@@ -51,6 +52,8 @@ pub enum Caller {
     Key { scope: Scope, fingerprint: String },
     /// A member acting for itself.
     Member(String),
+    /// An operator signed in with a session (its role as the store has it now).
+    Operator { username: String, role: crate::accounts::Role },
 }
 
 impl Caller {
@@ -59,6 +62,7 @@ impl Caller {
         match self {
             Caller::Key { scope, fingerprint } => format!("key:{}:{fingerprint}", scope.as_str()),
             Caller::Member(m) => format!("member:{m}"),
+            Caller::Operator { username, .. } => format!("user:{username}"),
         }
     }
 }
@@ -133,7 +137,7 @@ mod tests {
     fn member_tokens_sign_and_expire() {
         let t = issue_member_token(b"secret", "u1", 1_000);
         assert_eq!(verify_member_token(b"secret", &t, 999).unwrap(), "u1");
-        assert_eq!(verify_member_token(b"secret", &t, 1_000).unwrap_err().code, "unauthorized");
+        assert_eq!(verify_member_token(b"secret", &t, 1_000).unwrap_err().code, crate::error::ApiCode::Unauthorized);
         assert!(verify_member_token(b"other", &t, 999).is_err());
         let forged = t.replace("mt.", "mt.x");
         assert!(verify_member_token(b"secret", &forged, 999).is_err());

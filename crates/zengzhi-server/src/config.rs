@@ -8,17 +8,47 @@ use serde::Deserialize;
 use zengzhi_core::Rules;
 use zengzhi_journal::backend::Backend;
 
+/// A secret setting (a token, a signing secret, a database URL that may hold a password): its
+/// `Debug` never shows the value, so a `{:?}` of the settings or a log line cannot leak it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value itself (to use it, never to print it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
 /// The service's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    pub database_url: Option<String>,
+    /// PostgreSQL instead of SQLite (the URL may carry a password).
+    pub database_url: Option<Secret>,
     pub pg_schema: String,
     /// A bootstrap admin token (all scopes). Never logged.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// The member-token signing secret; generated and stored in the program's store if absent.
-    pub token_secret: Option<String>,
+    pub token_secret: Option<Secret>,
     pub member_token_ttl_s: u64,
     /// Seed the demo economy on first start.
     pub demo: bool,
@@ -40,6 +70,15 @@ pub struct Config {
     /// The refund window: orders wait this long as pending before they settle (0: settle at
     /// once).
     pub settlement_delay_s: u64,
+    /// An operator session ends after this long without a request (seconds; default 8 h).
+    pub session_idle_s: u64,
+    /// An operator session ends this long after its login at the latest (seconds; default 24 h).
+    pub session_max_s: u64,
+    /// Take the client's address for the login and operation logs from `X-Forwarded-For`
+    /// (only behind a proxy that sets it; default off: the connection's peer address).
+    pub trust_forwarded_for: bool,
+    /// The password of the demo's `admin` user (`ZENGZHI_DEMO_PASSWORD`); random if absent.
+    pub demo_password: Option<Secret>,
 }
 
 impl Default for Config {
@@ -61,6 +100,10 @@ impl Default for Config {
             projector_interval_ms: 100,
             projector_nice: 19,
             settlement_delay_s: 0,
+            session_idle_s: 8 * 3600,
+            session_max_s: 24 * 3600,
+            trust_forwarded_for: false,
+            demo_password: None,
         }
     }
 }
@@ -71,10 +114,10 @@ impl Default for Config {
 struct FileConfig {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
-    database_url: Option<String>,
+    database_url: Option<Secret>,
     pg_schema: Option<String>,
-    admin_token: Option<String>,
-    token_secret: Option<String>,
+    admin_token: Option<Secret>,
+    token_secret: Option<Secret>,
     member_token_ttl_s: Option<u64>,
     demo: Option<bool>,
     rules_file: Option<PathBuf>,
@@ -83,6 +126,9 @@ struct FileConfig {
     projector_interval_ms: Option<u64>,
     projector_nice: Option<i32>,
     settlement_delay_s: Option<u64>,
+    session_idle_s: Option<u64>,
+    session_max_s: Option<u64>,
+    trust_forwarded_for: Option<bool>,
     #[serde(default)]
     schedule: ScheduleConfig,
 }
@@ -110,7 +156,8 @@ impl Config {
     /// Defaults, then the file (if given, or `./zengzhi.toml` if present), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
         let mut c = Config::default();
-        let path = file.map(Path::to_path_buf).or_else(|| Path::new("zengzhi.toml").exists().then(|| "zengzhi.toml".into()));
+        let path =
+            file.map(Path::to_path_buf).or_else(|| Path::new("zengzhi.toml").exists().then(|| "zengzhi.toml".into()));
         if let Some(path) = path {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let f: FileConfig = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
@@ -135,6 +182,9 @@ impl Config {
                 c.projector_nice = n;
             }
             c.settlement_delay_s = f.settlement_delay_s.unwrap_or(c.settlement_delay_s);
+            c.session_idle_s = f.session_idle_s.unwrap_or(c.session_idle_s).max(1);
+            c.session_max_s = f.session_max_s.unwrap_or(c.session_max_s).max(1);
+            c.trust_forwarded_for = f.trust_forwarded_for.unwrap_or(c.trust_forwarded_for);
             if let Some(v) = f.schedule.release_locked_at {
                 c.release_locked_at = hhmm(&v)?;
             }
@@ -149,22 +199,30 @@ impl Config {
         if let Some(v) = env("ZENGZHI_DATA_DIR") {
             c.data_dir = v.into();
         }
-        c.database_url = env("ZENGZHI_DATABASE_URL").or(c.database_url);
+        c.database_url = env("ZENGZHI_DATABASE_URL").map(Secret).or(c.database_url);
         if let Some(v) = env("ZENGZHI_PG_SCHEMA") {
             c.pg_schema = v;
         }
-        c.admin_token = env("ZENGZHI_ADMIN_TOKEN").or(c.admin_token);
-        c.token_secret = env("ZENGZHI_TOKEN_SECRET").or(c.token_secret);
+        c.admin_token = env("ZENGZHI_ADMIN_TOKEN").map(Secret).or(c.admin_token);
+        c.token_secret = env("ZENGZHI_TOKEN_SECRET").map(Secret).or(c.token_secret);
         c.public_url = env("ZENGZHI_PUBLIC_URL").or(c.public_url);
+        c.demo_password = env("ZENGZHI_DEMO_PASSWORD").map(Secret).or(c.demo_password);
         Ok(c)
     }
 
     /// Opens a new connection to the program's store.
     pub fn open_backend(&self) -> zengzhi_journal::Result<Box<dyn Backend>> {
         match &self.database_url {
-            Some(url) => Ok(Box::new(zengzhi_journal::postgres::Postgres::connect_schema(url, &self.pg_schema)?)),
+            Some(url) => {
+                Ok(Box::new(zengzhi_journal::postgres::Postgres::connect_schema(url.expose(), &self.pg_schema)?))
+            }
             None => zengzhi_journal::open(&self.data_dir, None),
         }
+    }
+
+    /// Opens a new connection with the service's tables (created or brought up to date first).
+    pub fn open_service(&self) -> zengzhi_journal::Result<Box<dyn crate::store::Conn>> {
+        crate::store::open(&self.data_dir, self.database_url.as_ref().map(Secret::expose), &self.pg_schema)
     }
 
     /// The rules of a new program, from `rules_file`.
@@ -206,5 +264,30 @@ mod tests {
         assert!(Config::load(Some(&file)).unwrap_err().contains("projector_nice"));
         std::fs::write(&file, "projector_nice = -5\n").unwrap();
         assert!(Config::load(Some(&file)).unwrap_err().contains("projector_nice"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let dir = std::env::temp_dir().join(format!("zengzhi-config-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("zengzhi.toml");
+        let (admin, signing, password) = ("admin-token-7f3a9c", "signing-secret-51e2", "pg-password-90bd");
+        std::fs::write(
+            &file,
+            format!("admin_token = \"{admin}\"\ntoken_secret = \"{signing}\"\ndatabase_url = \"postgres://u:{password}@db/x\"\n"),
+        )
+        .unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        // The values are there to use …
+        assert_eq!(c.admin_token.as_ref().map(Secret::expose), Some(admin));
+        assert_eq!(c.token_secret.as_ref().map(Secret::expose), Some(signing));
+        assert!(c.database_url.as_ref().unwrap().expose().contains(password));
+        // … and never printed.
+        for text in [format!("{c:?}"), format!("{c:#?}")] {
+            for secret in [admin, signing, password] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+            assert!(text.contains("listen"), "the rest is shown: {text}");
+        }
     }
 }

@@ -206,3 +206,34 @@ mod tests {
         assert!(rejected < all.len() / 50, "{rejected} rejected");
     }
 }
+
+/// The demo's operator: user `admin` (superadmin) with `password`, or a random one. Created
+/// only when the store has no `admin` yet; returns the password then (to be shown once).
+pub fn admin_user(
+    store: &mut dyn crate::store::Conn,
+    password: Option<&str>,
+) -> zengzhi_journal::Result<Option<String>> {
+    if store.user_get("admin")?.is_some() {
+        return Ok(None);
+    }
+    let password = match password {
+        Some(p) => p.to_string(),
+        None => {
+            use base64::Engine as _;
+            let mut bytes = [0u8; 12];
+            getrandom::getrandom(&mut bytes)
+                .map_err(|e| zengzhi_journal::Error::Config(format!("no randomness: {e}")))?;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        }
+    };
+    let hash = crate::accounts::hash_password(&password)
+        .map_err(|e| zengzhi_journal::Error::Config(format!("ZENGZHI_DEMO_PASSWORD: {e}")))?;
+    let user = crate::store::User {
+        name: "admin".into(),
+        role: crate::accounts::Role::Superadmin.as_str().into(),
+        password_hash: hash,
+        disabled: false,
+        created_at: zengzhi_journal::time_fmt::now_rfc3339(),
+    };
+    Ok(store.user_insert(&user)?.then_some(password))
+}

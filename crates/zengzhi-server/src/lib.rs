@@ -6,13 +6,15 @@
 //! so only durable state is seen); history comes from the query tables, which a projector thread
 //! keeps up to date behind its watermark.
 //!
-//! Modules: [`config`] (file + environment), [`auth`] (API keys, member tokens), [`api`] (the
-//! routes), [`openapi`] (the document, generated from the route table), [`metrics`],
-//! [`scheduler`], [`demo`] (a believable demo economy), [`error`] (the one `ApiError`).
+//! Modules: [`config`] (file + environment, secrets redacted), [`auth`] (API keys, member
+//! tokens), [`guards`] (who may call a route, as extractors), [`routes`] (one module per area;
+//! the router and the OpenAPI document built together), [`views`] (the JSON types),
+//! [`metrics`], [`scheduler`], [`settlement`], [`withdrawals`], [`exports`], [`demo`] (a
+//! believable demo economy), [`error`] (the one `ApiError` and its `ApiCode`s).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use zengzhi_core::{Command, Engine};
@@ -20,32 +22,79 @@ use zengzhi_journal::backend::Backend;
 use zengzhi_journal::projector::Projector;
 use zengzhi_journal::writer::{Outcome, Writer, WriterConfig, WriterHandle};
 
-pub mod api;
+pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod exports;
+pub mod guards;
 pub mod metrics;
-pub mod openapi;
+pub mod routes;
 pub mod scheduler;
 pub mod settlement;
+pub mod store;
+pub mod views;
 pub mod web;
 pub mod withdrawals;
 
-pub use api::build_app;
 pub use config::Config;
+pub use routes::build_app;
 
 use error::{ApiError, ApiResult};
 
 /// Opens a backend (a new connection to the program's store).
 pub type Opener = Arc<dyn Fn() -> zengzhi_journal::Result<Box<dyn Backend>> + Send + Sync>;
 
+/// Opens a connection with the service's tables too.
+pub type ConnOpener = Arc<dyn Fn() -> zengzhi_journal::Result<Box<dyn store::Conn>> + Send + Sync>;
+
+/// Connections of the program's store for r2d2.
+pub struct Connections(ConnOpener);
+
+impl r2d2::ManageConnection for Connections {
+    type Connection = Box<dyn store::Conn>;
+    type Error = zengzhi_journal::Error;
+
+    fn connect(&self) -> zengzhi_journal::Result<Box<dyn store::Conn>> {
+        (self.0)()
+    }
+
+    fn is_valid(&self, conn: &mut Box<dyn store::Conn>) -> zengzhi_journal::Result<()> {
+        conn.head().map(|_| ())
+    }
+
+    fn has_broken(&self, _: &mut Box<dyn store::Conn>) -> bool {
+        false
+    }
+}
+
+/// The pool of the service's reads and of its own tables.
+pub type Pool = r2d2::Pool<Connections>;
+
+/// Connections in the pool at most.
+const POOL_SIZE: u32 = 4;
+
+/// A pool of connections made by `open`.
+fn pool(open: ConnOpener) -> zengzhi_journal::Result<Pool> {
+    r2d2::Pool::builder()
+        .max_size(POOL_SIZE)
+        // Opened as needed (a SQLite connection attaches the query file; PostgreSQL's are
+        // sessions): one at the start.
+        .min_idle(Some(1))
+        // A connection is checked when it is made; a request does not pay for a test query.
+        .test_on_check_out(false)
+        .connection_timeout(Duration::from_secs(10))
+        .build(Connections(open))
+        .map_err(|e| zengzhi_journal::Error::Config(format!("cannot open the connection pool: {e}")))
+}
+
 /// Everything the handlers share.
 pub struct AppState {
     pub writer: WriterHandle,
-    /// A connection for reads of the query tables and the service's own tables.
-    pub reads: Mutex<Box<dyn Backend>>,
+    /// A small pool of connections for the query tables and the service's own tables (never
+    /// the writer's).
+    pub reads: Pool,
     /// SHA-256 of the bootstrap admin token, if one is configured.
     pub admin_token_hash: Option<[u8; 32]>,
     /// The member-token signing secret.
@@ -59,6 +108,19 @@ pub struct AppState {
     /// Serialises withdrawal requests and decisions, and rule changes (the fee a payment
     /// quotes is the fee the engine takes).
     pub withdrawal_lock: tokio::sync::Mutex<()>,
+    /// API keys verified recently.
+    pub keys: guards::KeyCache,
+    /// Recent failed logins by account and by address.
+    pub login_limiter: std::sync::Mutex<accounts::LoginLimiter>,
+}
+
+/// What an audited action changed: the member or store it affected, and the value before and
+/// after (where the handler knows them).
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub target: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 impl AppState {
@@ -84,15 +146,19 @@ impl AppState {
         rx.await.map_err(|_| ApiError::internal("the writer dropped a query"))
     }
 
-    /// Runs a blocking read on the reads connection.
+    /// Runs blocking storage work on a pooled connection (the query tables, the service's
+    /// tables; never the writer's connection).
     pub async fn read<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&mut dyn Backend) -> zengzhi_journal::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut dyn store::Conn) -> zengzhi_journal::Result<T> + Send + 'static,
     ) -> ApiResult<T> {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut reads = state.reads.lock().unwrap_or_else(|e| e.into_inner());
-            f(reads.as_mut())
+            let mut conn = state
+                .reads
+                .get()
+                .map_err(|e| zengzhi_journal::Error::Config(format!("no connection from the pool: {e}")))?;
+            f(conn.as_mut())
         })
         .await
         .map_err(ApiError::internal)?
@@ -112,11 +178,55 @@ impl AppState {
         true
     }
 
-    /// Records an administrative action (best effort: a failure is logged, not returned).
-    pub async fn audit(self: &Arc<Self>, who: String, action: &'static str, detail: String) {
+    /// When operator sessions end.
+    pub fn session_limits(&self) -> store::SessionLimits {
+        store::SessionLimits { idle_s: self.config.session_idle_s, max_s: self.config.session_max_s }
+    }
+
+    /// Records an administrative action in the operation log (best effort: a failure is
+    /// logged, not returned).
+    pub async fn audit(self: &Arc<Self>, actor: &guards::Actor, action: &'static str, detail: String) {
+        self.audit_change(actor, action, detail, Change::default()).await;
+    }
+
+    /// [`audit`](Self::audit) with what changed.
+    pub async fn audit_change(
+        self: &Arc<Self>,
+        actor: &guards::Actor,
+        action: &'static str,
+        detail: String,
+        change: Change,
+    ) {
+        let record = store::AuditRecord {
+            id: 0,
+            at: zengzhi_journal::time_fmt::now_rfc3339(),
+            who: actor.who(),
+            action: action.into(),
+            detail,
+            address: Some(actor.address.clone()),
+            target: change.target,
+            before: change.before,
+            after: change.after,
+        };
+        self.write_audit(record).await;
+    }
+
+    /// Records an action of the service itself (the scheduler): no caller, no address.
+    pub async fn audit_system(self: &Arc<Self>, who: &str, action: &'static str, detail: String) {
         let at = zengzhi_journal::time_fmt::now_rfc3339();
-        if let Err(e) = self.read(move |b| b.audit(&at, &who, action, &detail)).await {
-            tracing::warn!(code = e.code, "audit log write failed");
+        self.write_audit(store::AuditRecord {
+            at,
+            who: who.into(),
+            action: action.into(),
+            detail,
+            ..Default::default()
+        })
+        .await;
+    }
+
+    async fn write_audit(self: &Arc<Self>, record: store::AuditRecord) {
+        if let Err(e) = self.read(move |b| b.audit(&record)).await {
+            tracing::warn!(code = e.code.as_str(), "audit log write failed");
         }
     }
 }
@@ -164,7 +274,12 @@ pub struct ProjectorThread {
 
 impl ProjectorThread {
     /// `nice`: the thread's niceness (0 leaves it alone); see [`lower_priority`].
-    pub fn start(open: Opener, watermark: Arc<AtomicU64>, interval: Duration, nice: i32) -> zengzhi_journal::Result<ProjectorThread> {
+    pub fn start(
+        open: Opener,
+        watermark: Arc<AtomicU64>,
+        interval: Duration,
+        nice: i32,
+    ) -> zengzhi_journal::Result<ProjectorThread> {
         let mut backend = open()?;
         let mut projector = Projector::start(backend.as_mut())?;
         watermark.store(projector.watermark(), Ordering::Release);
@@ -212,11 +327,17 @@ impl ProjectorThread {
             // A last pass so the tables cover everything committed before shutdown, bounded in
             // time: after a long saturation the backlog can take minutes, and the tables resume
             // after their watermark at the next start anyway.
-            if projector.catch_up_until(backend.as_mut(), 5_000, Some(std::time::Instant::now() + SHUTDOWN_CATCH_UP)).is_ok() {
+            if projector
+                .catch_up_until(backend.as_mut(), 5_000, Some(std::time::Instant::now() + SHUTDOWN_CATCH_UP))
+                .is_ok()
+            {
                 watermark.store(projector.watermark(), Ordering::Release);
             }
             if projector.watermark() < backend.head().ok().flatten().map_or(0, |h| h.0) {
-                tracing::info!(watermark = projector.watermark(), "query tables behind at shutdown; they catch up at the next start");
+                tracing::info!(
+                    watermark = projector.watermark(),
+                    "query tables behind at shutdown; they catch up at the next start"
+                );
             }
         })?;
         Ok(ProjectorThread { stop, thread: Some(thread) })
@@ -230,25 +351,125 @@ impl ProjectorThread {
     }
 }
 
-/// A running service: the writer, the projector and the HTTP server.
-pub struct Running {
-    pub addr: SocketAddr,
-    shutdown: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+/// The service without its listener: the writer, the projector, the background tasks and the
+/// shared state. [`start`] serves it over TCP; tests call [`Service::router`] in process.
+pub struct Service {
     writer: Writer,
     projector: ProjectorThread,
     state: Arc<AppState>,
     /// Background tasks holding the state (scheduler, settlement).
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The password of the demo's `admin` user, when this start created it.
+    demo_admin_password: Option<String>,
 }
 
-impl Running {
-    /// Graceful shutdown: stop taking requests, let in-flight ones finish, drain the writer's
-    /// queue (every accepted command committed), bring the query tables up to date.
+impl Service {
+    /// Recovery, the writer, the projector, the demo data (if asked and the store is empty),
+    /// interrupted payments resolved, the scheduler and the settlement task. `public_url` is
+    /// the base of referral links when the configuration names none.
+    pub async fn open(config: Config, public_url: String) -> anyhow_like::Result<Service> {
+        let open: Opener = {
+            let config = config.clone();
+            Arc::new(move || config.open_backend())
+        };
+        // Storage clients are synchronous (and PostgreSQL's runs its own runtime inside): all the
+        // storage work of the start runs on a blocking thread, never on the async runtime.
+        let setup = {
+            let (config, open) = (config.clone(), open.clone());
+            tokio::task::spawn_blocking(move || -> anyhow_like::Result<_> {
+                let mut backend = open()?;
+                // The projector thread checkpoints the write-ahead log, so commits never stall on it.
+                backend.checkpoint_elsewhere()?;
+                let initial_rules = config.initial_rules()?;
+                let writer = Writer::start(
+                    backend,
+                    WriterConfig { initial_rules, snapshot_every: 0, ..WriterConfig::default() },
+                )?;
+                if config.demo && writer.recovered_head <= 1 {
+                    let n = demo::load(&writer.handle())?;
+                    tracing::info!(commands = n, "demo economy loaded");
+                }
+                let reads = {
+                    let config = config.clone();
+                    pool(Arc::new(move || config.open_service()))?
+                };
+                let token_secret = match &config.token_secret {
+                    Some(s) => s.expose().as_bytes().to_vec(),
+                    None => {
+                        let mut fresh = [0u8; 32];
+                        getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
+                        let mut conn = reads
+                            .get()
+                            .map_err(|e| zengzhi_journal::Error::Config(format!("no connection from the pool: {e}")))?;
+                        conn.setting_or_insert("member_token_secret", &fresh)?
+                    }
+                };
+                let watermark = Arc::new(AtomicU64::new(0));
+                let projector = ProjectorThread::start(
+                    open.clone(),
+                    watermark.clone(),
+                    Duration::from_millis(config.projector_interval_ms),
+                    config.projector_nice,
+                )?;
+                let demo_admin_password = if config.demo {
+                    let mut conn = reads
+                        .get()
+                        .map_err(|e| zengzhi_journal::Error::Config(format!("no connection from the pool: {e}")))?;
+                    demo::admin_user(conn.as_mut(), config.demo_password.as_ref().map(|p| p.expose()))?
+                } else {
+                    None
+                };
+                Ok((writer, reads, token_secret, watermark, projector, demo_admin_password))
+            })
+        };
+        let (writer, reads, token_secret, watermark, projector, demo_admin_password) =
+            setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
+        let state = Arc::new(AppState {
+            writer: writer.handle(),
+            reads,
+            admin_token_hash: config.admin_token.as_ref().map(|t| auth::sha256(t.expose().as_bytes())),
+            token_secret,
+            metrics: metrics::Metrics::new(),
+            watermark,
+            public_url: config.public_url.clone().unwrap_or(public_url),
+            config: config.clone(),
+            withdrawal_lock: tokio::sync::Mutex::new(()),
+            keys: guards::KeyCache::default(),
+            login_limiter: std::sync::Mutex::new(accounts::LoginLimiter::default()),
+        });
+        let resumed =
+            withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;
+        if resumed > 0 {
+            tracing::warn!(
+                withdrawals = resumed,
+                "payments interrupted by the last stop were resolved against the journal"
+            );
+        }
+        let tasks: Vec<_> =
+            [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
+        Ok(Service { writer, projector, state, tasks, demo_admin_password })
+    }
+
+    /// The shared state.
+    /// The password of the demo's `admin` user (superadmin), when this start created it.
+    pub fn demo_admin_password(&self) -> Option<&str> {
+        self.demo_admin_password.as_deref()
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// The whole API over this service.
+    pub fn router(&self) -> axum::Router {
+        build_app(self.state.clone())
+    }
+
+    /// Stops the background tasks, drains the writer's queue (every accepted command
+    /// committed) and brings the query tables up to date. Routers made by
+    /// [`router`](Self::router) should be dropped first (they hold the state).
     pub async fn shutdown(self) -> anyhow_like::Result<()> {
-        let _ = self.shutdown.send(());
-        self.server.await.map_err(|e| anyhow_like::msg(e.to_string()))?.map_err(|e| anyhow_like::msg(e.to_string()))?;
-        // Background tasks go first, so the last reference to the state is dropped below.
         for task in &self.tasks {
             task.abort();
         }
@@ -266,6 +487,29 @@ impl Running {
         .await
         .map_err(|e| anyhow_like::msg(e.to_string()))??;
         Ok(())
+    }
+}
+
+/// A running service: the [`Service`] and the HTTP server.
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    service: Service,
+}
+
+impl Running {
+    /// See [`Service::demo_admin_password`].
+    pub fn demo_admin_password(&self) -> Option<&str> {
+        self.service.demo_admin_password()
+    }
+
+    /// Graceful shutdown: stop taking requests, let in-flight ones finish, drain the writer's
+    /// queue (every accepted command committed), bring the query tables up to date.
+    pub async fn shutdown(self) -> anyhow_like::Result<()> {
+        let _ = self.shutdown.send(());
+        self.server.await.map_err(|e| anyhow_like::msg(e.to_string()))?.map_err(|e| anyhow_like::msg(e.to_string()))?;
+        self.service.shutdown().await
     }
 }
 
@@ -290,67 +534,15 @@ pub mod anyhow_like {
     pub type Result<T> = std::result::Result<T, Error>;
 }
 
-/// Starts everything: recovery, the writer, the projector, the demo data (if asked and the
-/// store is empty), the scheduler and the HTTP server on `config.listen`.
+/// Starts everything ([`Service::open`]) and serves the API on `config.listen`.
 pub async fn start(config: Config) -> anyhow_like::Result<Running> {
-    let open: Opener = {
-        let config = config.clone();
-        Arc::new(move || config.open_backend())
-    };
-    // Storage clients are synchronous (and PostgreSQL's runs its own runtime inside): all the
-    // storage work of the start runs on a blocking thread, never on the async runtime.
-    let setup = {
-        let (config, open) = (config.clone(), open.clone());
-        tokio::task::spawn_blocking(move || -> anyhow_like::Result<_> {
-            let mut backend = open()?;
-            // The projector thread checkpoints the write-ahead log, so commits never stall on it.
-            backend.checkpoint_elsewhere()?;
-            let initial_rules = config.initial_rules()?;
-            let writer = Writer::start(backend, WriterConfig { initial_rules, snapshot_every: 0, ..WriterConfig::default() })?;
-            if config.demo && writer.recovered_head <= 1 {
-                let n = demo::load(&writer.handle())?;
-                tracing::info!(commands = n, "demo economy loaded");
-            }
-            let mut reads = open()?;
-            let token_secret = match &config.token_secret {
-                Some(s) => s.as_bytes().to_vec(),
-                None => {
-                    let mut fresh = [0u8; 32];
-                    getrandom::getrandom(&mut fresh).map_err(|e| anyhow_like::msg(e.to_string()))?;
-                    reads.setting_or_insert("member_token_secret", &fresh)?
-                }
-            };
-            let watermark = Arc::new(AtomicU64::new(0));
-            let projector =
-                ProjectorThread::start(open.clone(), watermark.clone(), Duration::from_millis(config.projector_interval_ms), config.projector_nice)?;
-            Ok((writer, reads, token_secret, watermark, projector))
-        })
-    };
-    let (writer, reads, token_secret, watermark, projector) =
-        setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow_like::msg(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr().map_err(|e| anyhow_like::msg(e.to_string()))?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let state = Arc::new(AppState {
-        writer: writer.handle(),
-        reads: Mutex::new(reads),
-        admin_token_hash: config.admin_token.as_deref().map(|t| auth::sha256(t.as_bytes())),
-        token_secret,
-        metrics: metrics::Metrics::new(),
-        watermark,
-        public_url,
-        config: config.clone(),
-        withdrawal_lock: tokio::sync::Mutex::new(()),
-    });
-    let resumed = withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;
-    if resumed > 0 {
-        tracing::warn!(withdrawals = resumed, "payments interrupted by the last stop were resolved against the journal");
-    }
-    let tasks: Vec<_> = [scheduler::spawn(state.clone()), settlement::spawn(state.clone())].into_iter().flatten().collect();
+    let service = Service::open(config, format!("http://{addr}")).await?;
     // The API, and the web pages embedded in the binary (the console at /admin/, / redirects there).
-    let app = build_app(state.clone()).merge(web::router());
+    let app = service.router().merge(web::router());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -359,7 +551,7 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
             })
             .await
     });
-    Ok(Running { addr, shutdown, server, writer, projector, state, tasks })
+    Ok(Running { addr, shutdown, server, service })
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -28,9 +28,8 @@ impl Metrics {
         )
         .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("zengzhi_http_request_duration_seconds", "HTTP request latency by route").buckets(vec![
-                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
+            HistogramOpts::new("zengzhi_http_request_duration_seconds", "HTTP request latency by route")
+                .buckets(vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
             &["route"],
         )
         .expect("valid metric");
@@ -53,13 +52,33 @@ impl Metrics {
         let batches = writer.batches.load(Ordering::Relaxed);
         let commands = writer.commands.load(Ordering::Relaxed);
         for (name, kind, help, value) in [
-            ("zengzhi_writer_queue_depth", "gauge", "Requests waiting for the writer", writer.queue_depth.load(Ordering::Relaxed)),
+            (
+                "zengzhi_writer_queue_depth",
+                "gauge",
+                "Requests waiting for the writer",
+                writer.queue_depth.load(Ordering::Relaxed),
+            ),
             ("zengzhi_writer_batches_total", "counter", "Group commits", batches),
             ("zengzhi_writer_commands_total", "counter", "Commands applied by the writer", commands),
-            ("zengzhi_writer_entries_total", "counter", "Journal entries appended", writer.entries.load(Ordering::Relaxed)),
-            ("zengzhi_writer_largest_batch", "gauge", "Largest group commit so far", writer.largest_batch.load(Ordering::Relaxed)),
+            (
+                "zengzhi_writer_entries_total",
+                "counter",
+                "Journal entries appended",
+                writer.entries.load(Ordering::Relaxed),
+            ),
+            (
+                "zengzhi_writer_largest_batch",
+                "gauge",
+                "Largest group commit so far",
+                writer.largest_batch.load(Ordering::Relaxed),
+            ),
             ("zengzhi_journal_head", "gauge", "Sequence number of the last journal entry", writer.head().0),
-            ("zengzhi_projection_watermark", "gauge", "Last journal entry in the query tables (history lags by head minus this)", projected),
+            (
+                "zengzhi_projection_watermark",
+                "gauge",
+                "Last journal entry in the query tables (history lags by head minus this)",
+                projected,
+            ),
             ("zengzhi_orders_total", "counter", "Orders accepted", orders),
             ("zengzhi_exits_total", "counter", "Capped exits", exits),
             ("zengzhi_members", "gauge", "Registered members", members),

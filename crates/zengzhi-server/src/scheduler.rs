@@ -55,7 +55,7 @@ async fn run_if_due(state: &Arc<AppState>, at: &str, job: &'static str) -> ApiRe
     match state.submit_one(command).await {
         Ok(o) => {
             tracing::info!(job, seq = ?o.seq, "scheduled job ran");
-            state.audit("scheduler".into(), job, format!("daily at {at} Asia/Shanghai, {today}")).await;
+            state.audit_system("scheduler", job, format!("daily at {at} Asia/Shanghai, {today}")).await;
             Ok(())
         }
         Err(e) => {
@@ -82,7 +82,7 @@ pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
         loop {
             for (at, job) in &jobs {
                 if let Err(e) = run_if_due(&state, at, job).await {
-                    tracing::error!(job, code = e.code, message = %e.message, "scheduled job failed");
+                    tracing::error!(job, code = e.code.as_str(), message = %e.message, "scheduled job failed");
                 }
             }
             tokio::time::sleep(Duration::from_secs(20)).await;

@@ -10,13 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use crate::store::{PendingDone, PendingOrder};
 use zengzhi_core::command::parse_line;
 use zengzhi_core::{Command, Rejection};
-use zengzhi_journal::backend::PendingOrder;
 
 use crate::auth::now_unix;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
+use crate::views::{Id, PendingOrderView, PendingStatus};
 use crate::AppState;
 
 /// Orders settled per run at most.
@@ -30,14 +30,26 @@ pub fn without_at(line: &str) -> &str {
     }
 }
 
-pub fn pending_json(p: &PendingOrder) -> Value {
-    json!({"ok": true, "order": p.order_id, "status": p.status, "received_at": p.received_at,
-           "settle_after_unix": p.settle_after_unix, "seq": p.seq, "error": p.error})
+/// A stored pending order as the API shows it.
+pub fn pending_view(p: &PendingOrder) -> ApiResult<PendingOrderView> {
+    let status = PendingStatus::parse(&p.status).ok_or_else(|| {
+        ApiError::internal(format!("pending order {} has the unknown status {:?}", p.order_id, p.status))
+    })?;
+    Ok(PendingOrderView {
+        ok: true,
+        order: Id(p.order_id.clone()),
+        status,
+        received_at: p.received_at.clone(),
+        settle_after_unix: p.settle_after_unix,
+        seq: p.seq,
+        error: p.error.clone(),
+        idempotent_replay: None,
+    })
 }
 
 /// Holds an order as pending (idempotent on the order id). Checks now what can be checked now
 /// (known member and store, unused id), so a bad order fails at once rather than at settlement.
-pub async fn hold(state: &Arc<AppState>, command: Command<'static>) -> ApiResult<(bool, Value)> {
+pub async fn hold(state: &Arc<AppState>, command: Command<'static>) -> ApiResult<(bool, PendingOrderView)> {
     let Command::Order { order, member, merchant, .. } = &command else { return Err(Rejection::InvalidCommand.into()) };
     let line = command.to_json(None);
     let (o, m, s) = (order.to_string(), member.to_string(), merchant.as_ref().map(|x| x.to_string()));
@@ -75,22 +87,21 @@ pub async fn hold(state: &Arc<AppState>, command: Command<'static>) -> ApiResult
     let f = fresh.clone();
     let inserted = state.read(move |b| b.pending_insert(&f)).await?;
     if inserted {
-        return Ok((true, pending_json(&fresh)));
+        return Ok((true, pending_view(&fresh)?));
     }
     // Another request with the same id won the race.
     let id = order.to_string();
-    let p = state.read(move |b| b.pending_get(&id)).await?.ok_or_else(|| ApiError::internal("pending order vanished"))?;
+    let p =
+        state.read(move |b| b.pending_get(&id)).await?.ok_or_else(|| ApiError::internal("pending order vanished"))?;
     same_or_conflict(&p, &line).map(|v| (false, v))
 }
 
-fn same_or_conflict(p: &PendingOrder, line: &str) -> ApiResult<Value> {
+fn same_or_conflict(p: &PendingOrder, line: &str) -> ApiResult<PendingOrderView> {
     if without_at(&p.command) == without_at(line) {
-        let mut v = pending_json(p);
-        v["idempotent_replay"] = json!(true);
-        Ok(v)
+        Ok(PendingOrderView { idempotent_replay: Some(true), ..pending_view(p)? })
     } else {
         Err(ApiError::conflict(
-            "idempotency_conflict",
+            ApiCode::IdempotencyConflict,
             format!("order {} exists with a different body / 订单号 {} 已用于不同的订单", p.order_id, p.order_id),
         ))
     }
@@ -103,14 +114,14 @@ pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
     }
     Some(tokio::spawn(async move {
         if let Err(e) = resume(&state).await {
-            tracing::error!(code = e.code, message = %e.message, "resuming settlements failed");
+            tracing::error!(code = e.code.as_str(), message = %e.message, "resuming settlements failed");
         }
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
             match settle_due(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(orders = n, "settled"),
-                Err(e) => tracing::error!(code = e.code, message = %e.message, "settlement run failed"),
+                Err(e) => tracing::error!(code = e.code.as_str(), message = %e.message, "settlement run failed"),
             }
         }
     }))
@@ -145,39 +156,31 @@ pub async fn settle_due(state: &Arc<AppState>) -> ApiResult<usize> {
         Ok(o) => o,
         Err(e) => {
             // Not stored: back to pending, tried again next run.
-            let ids: Vec<String> = due.iter().map(|p| p.order_id.clone()).collect();
-            state
-                .read(move |b| {
-                    for id in &ids {
-                        b.pending_finish(id, "pending", None, None)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            let back: Vec<PendingDone> =
+                due.iter().map(|p| done(&p.order_id, PendingStatus::Pending, None, None)).collect();
+            state.read(move |b| b.pending_finish_all(&back)).await?;
             return Err(e);
         }
     };
     let mut outcomes = outcomes.into_iter();
-    let mut results: Vec<(String, &'static str, Option<u64>, Option<&'static str>)> = Vec::with_capacity(due.len());
-    for (p, c) in due.iter().zip(&commands) {
-        let r = match c {
-            Err(r) => ("rejected", None, Some(r.code())),
+    let results: Vec<PendingDone> = due
+        .iter()
+        .zip(&commands)
+        .map(|(p, c)| match c {
+            Err(r) => done(&p.order_id, PendingStatus::Rejected, None, Some(r.code())),
             Ok(_) => match outcomes.next().map(|o| (o.result, o.seq)) {
-                Some((Ok(_), seq)) => ("settled", seq, None),
-                Some((Err(r), _)) => ("rejected", None, Some(r.code())),
-                None => ("pending", None, None),
+                Some((Ok(_), seq)) => done(&p.order_id, PendingStatus::Settled, seq, None),
+                Some((Err(r), _)) => done(&p.order_id, PendingStatus::Rejected, None, Some(r.code())),
+                None => done(&p.order_id, PendingStatus::Pending, None, None),
             },
-        };
-        results.push((p.order_id.clone(), r.0, r.1, r.2));
-    }
-    let n = results.len();
-    state
-        .read(move |b| {
-            for (id, status, seq, error) in &results {
-                b.pending_finish(id, status, *seq, *error)?;
-            }
-            Ok(())
         })
-        .await?;
+        .collect();
+    let n = results.len();
+    // One transaction (one commit) for the whole run.
+    state.read(move |b| b.pending_finish_all(&results)).await?;
     Ok(n)
+}
+
+fn done(order_id: &str, status: PendingStatus, seq: Option<u64>, error: Option<&'static str>) -> PendingDone {
+    PendingDone { order_id: order_id.to_string(), status: status.as_str(), seq, error }
 }

@@ -20,81 +20,75 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use crate::store::{Withdrawal, WithdrawalFilter};
 use zengzhi_core::command::parse_line;
-use zengzhi_core::num::{format_money, Fen};
+use zengzhi_core::num::Fen;
 use zengzhi_core::Command;
-use zengzhi_journal::backend::{Withdrawal, WithdrawalFilter};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
+use crate::views::{Id, Money, WithdrawalPage, WithdrawalStatus, WithdrawalView};
 use crate::AppState;
 
 /// The withdrawal as JSON. `fee` and `payout` are the engine's once paid, else a quote at the
 /// current rules.
-pub fn withdrawal_json(w: &Withdrawal, quoted_fee_fen: Option<i64>) -> Value {
+pub fn withdrawal_json(w: &Withdrawal, quoted_fee_fen: Option<i64>) -> ApiResult<WithdrawalView> {
     let fee = w.fee_fen.or(quoted_fee_fen);
-    json!({
-        "id": w.id,
-        "member": w.member,
-        "amount": format_money(Fen::from_fen(w.amount_fen)),
-        "fee": fee.map(|f| format_money(Fen::from_fen(f))),
-        "payout": fee.map(|f| format_money(Fen::from_fen(w.amount_fen - f))),
-        "status": w.status,
-        "requested_at": w.requested_at,
-        "decided_at": w.decided_at,
-        "decided_by": w.decided_by,
-        "reason": w.reason,
-        "seq": w.seq,
+    let status = WithdrawalStatus::parse(&w.status)
+        .ok_or_else(|| ApiError::internal(format!("withdrawal {} has the unknown status {:?}", w.id, w.status)))?;
+    Ok(WithdrawalView {
+        id: w.id.clone(),
+        member: Id(w.member.clone()),
+        amount: Money::fen(w.amount_fen),
+        fee: fee.map(Money::fen),
+        payout: fee.map(|f| Money::fen(w.amount_fen - f)),
+        status,
+        requested_at: w.requested_at.clone(),
+        decided_at: w.decided_at.clone(),
+        decided_by: w.decided_by.clone(),
+        reason: w.reason.clone(),
+        seq: w.seq,
     })
 }
 
 fn new_id() -> ApiResult<String> {
     let mut bytes = [0u8; 4];
     getrandom::getrandom(&mut bytes).map_err(ApiError::internal)?;
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(ApiError::internal)?.as_millis();
+    let ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(ApiError::internal)?.as_millis();
     Ok(format!("w{ms:013}{:08x}", u32::from_be_bytes(bytes)))
 }
 
 /// A member's request: checked against the cash not already reserved, then queued.
-pub async fn request(state: &Arc<AppState>, member: String, amount_fen: i64) -> ApiResult<Value> {
+pub async fn request(state: &Arc<AppState>, member: String, amount_fen: i64) -> ApiResult<WithdrawalView> {
     let _one_at_a_time = state.withdrawal_lock.lock().await;
     let m = member.clone();
     let reserved = state.read(move |b| b.withdrawals_reserved(&m)).await?;
     let m = member.clone();
     let quote = state.query(move |e| e.withdraw_quote(&m, Fen::from_fen(amount_fen), Fen::from_fen(reserved))).await??;
-    let w = Withdrawal {
-        id: new_id()?,
-        member,
-        amount_fen,
-        status: "pending".into(),
-        requested_at: zengzhi_journal::time_fmt::now_rfc3339(),
-        decided_at: None,
-        decided_by: None,
-        reason: None,
-        fee_fen: None,
-        seq: None,
-        head_before: None,
-    };
+    let w = Withdrawal::pending(new_id()?, member, amount_fen, zengzhi_journal::time_fmt::now_rfc3339());
     let stored = w.clone();
     if !state.read(move |b| b.withdrawal_insert(&stored)).await? {
         return Err(ApiError::internal("a fresh withdrawal id was already used"));
     }
-    Ok(withdrawal_json(&w, Some(quote.fee_fen.to_fen())))
+    withdrawal_json(&w, Some(quote.fee_fen.to_fen()))
 }
 
 async fn get(state: &Arc<AppState>, id: &str) -> ApiResult<Withdrawal> {
     let key = id.to_string();
-    state
-        .read(move |b| b.withdrawal_get(&key))
-        .await?
-        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "unknown_withdrawal", format!("no withdrawal {id} / 提现申请不存在")))
+    state.read(move |b| b.withdrawal_get(&key)).await?.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            ApiCode::UnknownWithdrawal,
+            format!("no withdrawal {id} / 提现申请不存在"),
+        )
+    })
 }
 
 /// One withdrawal, with a fee quote if it is still open.
-pub async fn show(state: &Arc<AppState>, id: &str) -> ApiResult<Value> {
+pub async fn show(state: &Arc<AppState>, id: &str) -> ApiResult<WithdrawalView> {
     let w = get(state, id).await?;
     let quote = fee_quote(state, &w).await?;
-    Ok(withdrawal_json(&w, quote))
+    withdrawal_json(&w, quote)
 }
 
 async fn fee_quote(state: &Arc<AppState>, w: &Withdrawal) -> ApiResult<Option<i64>> {
@@ -106,22 +100,28 @@ async fn fee_quote(state: &Arc<AppState>, w: &Withdrawal) -> ApiResult<Option<i6
 }
 
 /// A page of withdrawals (oldest first) and the cursor of the next page.
-pub async fn list(state: &Arc<AppState>, status: Option<String>, member: Option<String>, after: Option<String>, limit: usize) -> ApiResult<Value> {
-    if let Some(s) = status.as_deref() {
-        if !["pending", "paying", "paid", "rejected"].contains(&s) {
-            return Err(ApiError::bad_request("invalid_query", "status is one of pending, paying, paid, rejected / 状态参数不正确"));
-        }
-    }
+pub async fn list(
+    state: &Arc<AppState>,
+    status: Option<WithdrawalStatus>,
+    member: Option<String>,
+    after: Option<String>,
+    limit: usize,
+) -> ApiResult<WithdrawalPage> {
     let rows = state
         .read(move |b| {
-            b.withdrawals(&WithdrawalFilter { status: status.as_deref(), member: member.as_deref(), after: after.as_deref(), limit })
+            b.withdrawals(&WithdrawalFilter {
+                status: status.map(WithdrawalStatus::as_str),
+                member: member.as_deref(),
+                after: after.as_deref(),
+                limit,
+            })
         })
         .await?;
     let amounts: Vec<i64> = rows.iter().map(|w| w.amount_fen).collect();
-    let fees = state.query(move |e| amounts.iter().map(|a| e.withdraw_fee_fen(Fen::from_fen(*a))).collect::<Vec<_>>()).await?;
-    let items: Vec<Value> = rows.iter().zip(fees).map(|(w, fee)| withdrawal_json(w, Some(fee.to_fen()))).collect();
-    let next = (rows.len() >= limit).then(|| rows.last().map(|w| w.id.clone())).flatten();
-    Ok(json!({"items": items, "next_after": next}))
+    let fees = state.query(move |e| amounts.iter().map(|a| e.withdraw_fee_fen(Fen::from_fen(*a)).to_fen()).collect::<Vec<_>>()).await?;
+    let items = rows.iter().zip(fees).map(|(w, fee)| withdrawal_json(w, Some(fee))).collect::<ApiResult<Vec<_>>>()?;
+    let next_after = (rows.len() >= limit).then(|| rows.last().map(|w| w.id.clone())).flatten();
+    Ok(WithdrawalPage { items, next_after })
 }
 
 fn now() -> String {
@@ -129,14 +129,24 @@ fn now() -> String {
 }
 
 /// Pays a pending withdrawal: journals `withdraw`. Idempotent; a rejected one cannot be paid.
-pub async fn pay(state: &Arc<AppState>, id: &str, who: String) -> ApiResult<Value> {
+pub async fn pay(state: &Arc<AppState>, id: &str, who: String) -> ApiResult<WithdrawalView> {
     let _one_at_a_time = state.withdrawal_lock.lock().await;
     let w = get(state, id).await?;
     match w.status.as_str() {
-        "paid" => return Ok(withdrawal_json(&w, None)),
-        "rejected" => return Err(ApiError::conflict("withdrawal_rejected", format!("withdrawal {id} was rejected / 该提现已被拒绝"))),
+        "paid" => return withdrawal_json(&w, None),
+        "rejected" => {
+            return Err(ApiError::conflict(
+                ApiCode::WithdrawalRejected,
+                format!("withdrawal {id} was rejected / 该提现已被拒绝"),
+            ))
+        }
         "pending" => {}
-        _ => return Err(ApiError::conflict("withdrawal_in_progress", format!("withdrawal {id} is being paid / 该提现正在处理"))),
+        _ => {
+            return Err(ApiError::conflict(
+                ApiCode::WithdrawalInProgress,
+                format!("withdrawal {id} is being paid / 该提现正在处理"),
+            ))
+        }
     }
     let (member, amount) = (w.member.clone(), w.amount_fen);
     let fee = state.query(move |e| e.withdraw_quote(&member, Fen::from_fen(amount), Fen::ZERO).map(|q| q.fee_fen.to_fen())).await??;
@@ -154,7 +164,7 @@ pub async fn pay(state: &Arc<AppState>, id: &str, who: String) -> ApiResult<Valu
         Ok(seq) => {
             let paid = Withdrawal { status: "paid".into(), decided_at: Some(now()), seq, ..paying };
             move_to(state, &paid, "paying").await?;
-            Ok(withdrawal_json(&paid, None))
+            withdrawal_json(&paid, None)
         }
         Err(e) => {
             // Not journaled (rejected by the engine, or not stored): back in the queue.
@@ -166,18 +176,26 @@ pub async fn pay(state: &Arc<AppState>, id: &str, who: String) -> ApiResult<Valu
 
 /// Rejects a pending withdrawal (the reservation ends; the cash is withdrawable again).
 /// Idempotent; a paid one cannot be rejected.
-pub async fn reject(state: &Arc<AppState>, id: &str, who: String, reason: Option<String>) -> ApiResult<Value> {
+pub async fn reject(state: &Arc<AppState>, id: &str, who: String, reason: Option<String>) -> ApiResult<WithdrawalView> {
     let _one_at_a_time = state.withdrawal_lock.lock().await;
     let w = get(state, id).await?;
     match w.status.as_str() {
-        "rejected" => return Ok(withdrawal_json(&w, None)),
-        "paid" => return Err(ApiError::conflict("already_paid", format!("withdrawal {id} was paid / 该提现已打款"))),
+        "rejected" => return withdrawal_json(&w, None),
+        "paid" => {
+            return Err(ApiError::conflict(ApiCode::AlreadyPaid, format!("withdrawal {id} was paid / 该提现已打款")))
+        }
         "pending" => {}
-        _ => return Err(ApiError::conflict("withdrawal_in_progress", format!("withdrawal {id} is being paid / 该提现正在处理"))),
+        _ => {
+            return Err(ApiError::conflict(
+                ApiCode::WithdrawalInProgress,
+                format!("withdrawal {id} is being paid / 该提现正在处理"),
+            ))
+        }
     }
-    let rejected = Withdrawal { status: "rejected".into(), decided_at: Some(now()), decided_by: Some(who), reason, ..w };
+    let rejected =
+        Withdrawal { status: "rejected".into(), decided_at: Some(now()), decided_by: Some(who), reason, ..w };
     move_to(state, &rejected, "pending").await?;
-    Ok(withdrawal_json(&rejected, None))
+    withdrawal_json(&rejected, None)
 }
 
 async fn move_to(state: &Arc<AppState>, w: &Withdrawal, from: &'static str) -> ApiResult<()> {
@@ -193,7 +211,9 @@ async fn move_to(state: &Arc<AppState>, w: &Withdrawal, from: &'static str) -> A
 /// Payments a crash interrupted (`paying`): paid if a matching `withdraw` was journaled after
 /// the head recorded when payment began, else pending again. Runs before the server serves.
 pub async fn resume(state: &Arc<AppState>) -> ApiResult<usize> {
-    let paying = state.read(|b| b.withdrawals(&WithdrawalFilter { status: Some("paying"), limit: 10_000, ..Default::default() })).await?;
+    let paying = state
+        .read(|b| b.withdrawals(&WithdrawalFilter { status: Some("paying"), limit: 10_000, ..Default::default() }))
+        .await?;
     let mut claimed = Vec::new();
     for w in &paying {
         let found = find_journaled(state, w, claimed.clone()).await?;
@@ -202,7 +222,9 @@ pub async fn resume(state: &Arc<AppState>) -> ApiResult<usize> {
                 claimed.push(seq);
                 Withdrawal { status: "paid".into(), decided_at: Some(now()), seq: Some(seq), ..w.clone() }
             }
-            None => Withdrawal { status: "pending".into(), decided_by: None, fee_fen: None, head_before: None, ..w.clone() },
+            None => {
+                Withdrawal { status: "pending".into(), decided_by: None, fee_fen: None, head_before: None, ..w.clone() }
+            }
         };
         move_to(state, &next, "paying").await?;
         tracing::info!(withdrawal = %w.id, status = %next.status, "interrupted payment resolved");

@@ -43,7 +43,9 @@ pub struct Case {
 impl Case {
     /// The case's rules file as text, if it has one.
     pub fn rules_text(&self) -> Option<String> {
-        self.rules.as_ref().map(|p| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display())))
+        self.rules
+            .as_ref()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display())))
     }
 }
 
@@ -51,7 +53,8 @@ impl Case {
 /// case, and when a case lacks its expected output.
 pub fn cases() -> Vec<Case> {
     let dir = dir();
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("the conformance folder {} cannot be read: {e}", dir.display()));
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the conformance folder {} cannot be read: {e}", dir.display()));
     let mut cases: Vec<Case> = entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
@@ -59,7 +62,12 @@ pub fn cases() -> Vec<Case> {
             let rules = dir.join(format!("{name}.rules.toml"));
             let expected = dir.join(format!("{name}.expected.json"));
             assert!(expected.is_file(), "conformance case {name} has no {}", expected.display());
-            Some(Case { input: dir.join(format!("{name}.jsonl")), rules: rules.is_file().then_some(rules), expected, name })
+            Some(Case {
+                input: dir.join(format!("{name}.jsonl")),
+                rules: rules.is_file().then_some(rules),
+                expected,
+                name,
+            })
         })
         .collect();
     cases.sort_by(|a, b| a.name.cmp(&b.name));

@@ -8,6 +8,8 @@
 //!   silently.
 //! - [`scratch_dir`]: a fresh, empty directory for one test.
 //! - [`cmd`], [`owned`], [`state_json`]: commands from JSON lines and the state JSON of an engine.
+//! - `app` (feature `server`): the HTTP service in process over a throwaway store (SQLite in a
+//!   scratch directory, or a fresh PostgreSQL schema), called with tower's `oneshot`.
 //!
 //! Only tests depend on this crate.
 
@@ -16,6 +18,8 @@ use std::path::PathBuf;
 use zengzhi_core::command::{parse_line, Command};
 use zengzhi_core::Engine;
 
+#[cfg(feature = "server")]
+pub mod app;
 pub mod conformance;
 pub mod pg;
 

@@ -147,6 +147,8 @@ pub struct Opts {
     /// The `[schedule]` table's lines; else the daily release is off (nothing scheduled lands
     /// in the middle of a test).
     pub schedule: Option<String>,
+    /// More environment variables of the server.
+    pub env: Vec<(String, String)>,
 }
 
 /// A running `zengzhi serve`. Dropping it kills the process (SIGKILL) and waits for it.
@@ -156,6 +158,8 @@ pub struct Server {
     pub admin: String,
     pub http: reqwest::blocking::Client,
     pub log: PathBuf,
+    /// What the server printed on standard output.
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 static SERVERS: AtomicU64 = AtomicU64::new(0);
@@ -184,13 +188,19 @@ impl Server {
         if let Some(secret) = &opts.token_secret {
             cmd.env("ZENGZHI_TOKEN_SECRET", secret);
         }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
         let mut child = cmd.spawn().expect("zengzhi serve starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = printed.clone();
         std::thread::spawn(move || {
             // Reads the banner, then keeps draining stdout so the server never blocks on it.
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                lines.lock().unwrap().push(line.clone());
                 if let Some((_, url)) = line.split_once("is running: ") {
                     let _ = tx.send(url.trim().to_string());
                 }
@@ -202,6 +212,7 @@ impl Server {
             admin,
             http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
             log,
+            stdout: printed,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -220,6 +231,19 @@ impl Server {
         }
         assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
         server
+    }
+
+    /// The banner the server printed on standard output (waits for its last line).
+    pub fn banner(&self) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let lines = self.stdout.lock().unwrap().clone();
+            if lines.iter().any(|l| l.contains("Ctrl-C")) {
+                return lines;
+            }
+            assert!(Instant::now() < deadline, "no whole banner: {lines:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -430,7 +454,11 @@ impl Resp {
         let expected = if code == "invalid_rules" && obj.contains_key("problems") { 3 } else { 2 };
         assert_eq!(obj.len(), expected, "an error has exactly error and message (and problems for rules): {v}");
         if let Some(problems) = obj.get("problems") {
-            assert!(problems.as_array().is_some_and(|p| !p.is_empty() && p.iter().all(|x| x["path"].is_string() && x["zh"].is_string() && x["en"].is_string())), "{v}");
+            assert!(
+                problems.as_array().is_some_and(|p| !p.is_empty()
+                    && p.iter().all(|x| x["path"].is_string() && x["zh"].is_string() && x["en"].is_string())),
+                "{v}"
+            );
         }
         assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
         v

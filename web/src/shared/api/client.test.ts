@@ -63,13 +63,13 @@ describe('createClient', () => {
     const body = '{"error":"no_campaign","message":"没有进行中的补贴活动 / no campaign is active"}'
     let lang: 'zh-CN' | 'en' = 'zh-CN'
     const api = createClient({ fetch: answer(409, body), lang: () => lang })
-    const zh = await api.post('/v1/admin/campaigns/end').catch((e) => e)
+    const zh = await api.post('/v1/admin/campaigns/end', { body: {} }).catch((e) => e)
     expect(zh).toBeInstanceOf(ApiError)
     expect(zh.code).toBe('no_campaign')
     expect(zh.status).toBe(409)
     expect(zh.message).toBe('没有进行中的补贴活动')
     lang = 'en'
-    const en = await api.post('/v1/admin/campaigns/end').catch((e) => e)
+    const en = await api.post('/v1/admin/campaigns/end', { body: {} }).catch((e) => e)
     expect(en.message).toBe('no campaign is active')
   })
   it('keeps the whole error body (validation problems)', async () => {
@@ -137,9 +137,9 @@ export function typeChecks(api: ReturnType<typeof createClient>) {
   void api.post('/v1/admin/inject', { body: { amount: 5 } })
   // @ts-expect-error the path parameter is required
   void api.post('/v1/admin/withdrawals/{id}/pay', {})
-  void api.post('/v1/admin/withdrawals/{id}/pay', { params: { id: 'w1' } })
+  void api.post('/v1/admin/withdrawals/{id}/pay', { params: { id: 'w1' }, body: {} })
   void api.post('/v1/admin/withdrawals/{id}/reject', { params: { id: 'w1' }, body: { reason: 'no' } })
-  void api.get('/v1/auth/me') // announced, not in the document yet
+  void api.get('/v1/auth/me')
 }
 export async function typeChecksOfAnswers(api: ReturnType<typeof createClient>) {
   const login = await api.post('/v1/auth/login', { body: { username: 'u', password: 'p' }, anonymous: true })

@@ -10,33 +10,7 @@ export interface paths {
             cookie?: never;
         };
         /** 健康检查 / Liveness */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["healthz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -53,33 +27,24 @@ export interface paths {
             cookie?: never;
         };
         /** 监控指标 / Prometheus metrics */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
+        get: operations["metrics_text"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /** 操作日志 / The operation log, oldest first */
+        get: operations["audit_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -98,43 +63,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 开始补贴活动 / Start a subsidy campaign */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @example 100.00 */
-                        budget: string;
-                        campaign: string;
-                        /** @example 0.20 */
-                        rate: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["start_campaign"];
         delete?: never;
         options?: never;
         head?: never;
@@ -151,33 +80,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 结束补贴活动 / End the campaign */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["end_campaign"];
         delete?: never;
         options?: never;
         head?: never;
@@ -194,33 +97,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 股东分红 / Distribute shareholder dividends */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["distribute_dividends"];
         delete?: never;
         options?: never;
         head?: never;
@@ -234,34 +111,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 导出登记日持仓 CSV / Every member's balances at the end of a record date (query: date = YYYY-MM-DD, Beijing time) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /**
+         * 导出登记日持仓 CSV / Every member's balances at the end of a record date
+         * @description The header `x-zengzhi-through-seq` names the last journal entry included.
+         */
+        get: operations["holdings_csv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -278,33 +132,7 @@ export interface paths {
             cookie?: never;
         };
         /** 导出会员 CSV / Members as CSV */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["members_csv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -320,34 +148,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 导出订单 CSV / Settled orders as CSV (query: from, to = YYYY-MM-DD Beijing time; after_seq) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** 导出订单 CSV / Settled orders as CSV, by journal position */
+        get: operations["orders_csv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -366,40 +168,59 @@ export interface paths {
         get?: never;
         put?: never;
         /** 融资注入 / Financing injection into the pool */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @example 100.00 */
-                        amount: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
+        post: operations["inject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /** API 密钥列表 / The API keys (fingerprints, never the keys) */
+        get: operations["list_keys"];
+        put?: never;
+        /** 新建 API 密钥（仅显示一次） / Create an API key (shown once) */
+        post: operations["create_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/keys/{fingerprint}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 吊销 API 密钥 / Revoke an API key (it stops working within 2 s) */
+        post: operations["revoke_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/logins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 登录日志 / The login log, oldest first */
+        get: operations["login_log"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -416,33 +237,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 分批释放 / Release a batch of locked points */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["release_locked"];
         delete?: never;
         options?: never;
         head?: never;
@@ -457,61 +252,9 @@ export interface paths {
             cookie?: never;
         };
         /** 规则与合规提示 / The rules and their compliance warnings */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        /** 修改规则 / Change rules (partial; validated as a whole) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["get_rules"];
+        /** 修改规则 / Change rules (partial: sections of keys as in the rules file; validated as a whole) */
+        put: operations["put_rules"];
         post?: never;
         delete?: never;
         options?: never;
@@ -527,35 +270,44 @@ export interface paths {
             cookie?: never;
         };
         /** 完整状态 / The full state (SPEC §8, without results) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["admin_state"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 后台账号列表 / The operator accounts */
+        get: operations["list_users"];
+        put?: never;
+        /** 新建后台账号 / Create an operator account */
+        post: operations["create_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{name}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 停用后台账号 / Disable an operator account: its sessions end at once */
+        post: operations["disable_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -569,34 +321,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 提现审核队列 / The withdrawal queue (query: status = pending|paying|paid|rejected, member, after, limit) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** 提现审核队列 / The withdrawal queue, oldest first */
+        get: operations["list_withdrawals"];
         put?: never;
         post?: never;
         delete?: never;
@@ -613,35 +339,7 @@ export interface paths {
             cookie?: never;
         };
         /** 查询提现申请 / One withdrawal */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["show_withdrawal"];
         put?: never;
         post?: never;
         delete?: never;
@@ -660,35 +358,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 提现打款（幂等） / Pay a withdrawal: journals the withdraw command (idempotent) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["pay_withdrawal"];
         delete?: never;
         options?: never;
         head?: never;
@@ -705,42 +375,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 驳回提现，冻结金额退回零钱（幂等） / Reject a withdrawal: the reserved cash is withdrawable again (idempotent) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description shown to the member, at most 500 characters */
-                        reason?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["reject_withdrawal"];
         delete?: never;
         options?: never;
         head?: never;
@@ -757,43 +392,58 @@ export interface paths {
         get?: never;
         put?: never;
         /** 任命区域代理 / Appoint a regional agent */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description district | city | province */
-                        level: string;
-                        member: string;
-                        /** @description 6-digit region code */
-                        region: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
+        post: operations["appoint_agent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        get?: never;
+        put?: never;
+        /** 登录 / Sign in with a user name and password: a session token */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 退出登录 / Sign out: the session's token stops working at once */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 当前用户 / Who am I: the user of a session, or the role an API key stands for */
+        get: operations["auth_me"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -810,41 +460,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 发放消费币 / Grant legacy coins */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @example 100.00 */
-                        amount: string;
-                        member: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["grant_coins"];
         delete?: never;
         options?: never;
         head?: never;
@@ -858,34 +474,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 我的积分、价值、价格、封顶进度、出局可得、零钱、消费币、推广链接和二维码 / My points, value, price, cap progress, what exiting would pay, cash, coins, referral link and QR code */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** 我的积分、价值、价格、封顶进度、出局可得、零钱、消费币、推广链接和二维码 / My points, value, price, cap progress, what exiting would pay now, cash, coins, referral link and QR code */
+        get: operations["me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -901,34 +491,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 我的明细 / My ledger, newest first (query: before, limit) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** 我的明细 / My ledger, newest first */
+        get: operations["me_history"];
         put?: never;
         post?: never;
         delete?: never;
@@ -947,40 +511,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 积分兑换 / Pay for goods with points */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @example 100.00 */
-                        amount: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["me_redeem"];
         delete?: never;
         options?: never;
         head?: never;
@@ -997,43 +528,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 卖出积分 / Sell points for cash */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /**
-                         * @description a quantity or "all"
-                         * @example 10.5
-                         */
-                        points: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["me_sell"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1050,43 +545,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 卖出预览 / Preview a sale: gross, kept in the pool, payout */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /**
-                         * @description a quantity or "all"
-                         * @example 10.5
-                         */
-                        points: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["sell_preview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1102,41 +561,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 申请零钱提现（待审核，金额冻结至打款或驳回） / Ask to withdraw cash (202: queued for an operator; the amount is reserved until paid or rejected) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @example 100.00 */
-                        amount: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** 申请零钱提现（待审核，金额冻结至打款或驳回） / Ask to withdraw cash (queued for an operator; the amount is reserved until paid or rejected) */
+        post: operations["me_withdraw"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1150,34 +576,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 我的提现申请 / My withdrawal requests (query: status, after, limit) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** 我的提现申请 / My withdrawal requests */
+        get: operations["me_withdrawals"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1196,44 +596,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 注册会员（推荐人，或扫码门店绑定店主） / Register a member (referrer, or the store whose QR code was scanned: binds to its owner) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description member id */
-                        member: string;
-                        /** @description referrer id */
-                        referrer?: string;
-                        /** @description store whose QR code / link was used */
-                        store?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["create_member"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1250,35 +613,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 签发会员令牌 / Issue a signed, expiring member token */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["member_token"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1295,51 +630,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 注册门店 / Register a store */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /**
-                         * @description commission rate, default rules
-                         * @example 0.20
-                         */
-                        commission?: string;
-                        /** @description store id */
-                        merchant: string;
-                        /** @description owner member */
-                        owner?: string;
-                        /** @description promoter who recruited the store */
-                        recruiter?: string;
-                        /** @description 6-digit region code */
-                        region?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["create_merchant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1353,34 +644,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 接口文档 / This document */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** 接口文档 / This document (OpenAPI 3.1) */
+        get: operations["openapi_json"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1398,56 +663,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 结算订单（订单号幂等） / A settled order (idempotent on the order id) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @example 100.00 */
-                        amount: string;
-                        /**
-                         * @description explicit commission (self-operated goods)
-                         * @example 100.00
-                         */
-                        commission?: string;
-                        /** @description buyer */
-                        member: string;
-                        /** @description store */
-                        merchant?: string;
-                        /** @description unique order id */
-                        order: string;
-                        /** @example 100.00 */
-                        pay_cash?: string;
-                        /** @example 100.00 */
-                        pay_coins?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /**
+         * 结算订单（订单号幂等） / A settled order (idempotent on the order id)
+         * @description With a settlement delay the order is held as pending first (202; 200 when the same order
+         *     was posted before).
+         */
+        post: operations["create_order"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1464,40 +685,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 批量订单（最多 10,000 笔） / Up to 10,000 orders, one result each */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description order objects as for POST /v1/orders */
-                        orders: Record<string, never>[];
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["create_orders_batch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1512,35 +700,7 @@ export interface paths {
             cookie?: never;
         };
         /** 查询订单 / One order (pending, settled, rejected or refunded) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["get_order"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1559,35 +719,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 结算前退款 / Refund a pending order within the settlement delay (refused after settlement) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["refund_order"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1601,34 +733,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 价格 K 线 / Price candles (query: interval=minute|hour|day, limit) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** 价格 K 线 / Price candles, oldest first */
+        get: operations["price_history"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1645,33 +751,7 @@ export interface paths {
             cookie?: never;
         };
         /** 日志长度、链头哈希、资金守恒 / Journal length, head hash, money-conservation totals */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["proof"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1690,41 +770,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** 设置股东权重 / Set a shareholder's weight (0 removes) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        member: string;
-                        /** @description 0 to 4294967295 */
-                        weight: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["set_shareholder"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1739,33 +785,7 @@ export interface paths {
             cookie?: never;
         };
         /** 盈利池、流通积分、价格、会员、出局、合计 / Pool, supply, price, members, exits, totals */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Error */
-                default: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1778,9 +798,576 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        Error: {
-            error: string;
+        /** @enum {string} */
+        AgentLevel: "district" | "city" | "province";
+        AmountBody: {
+            amount: components["schemas"]["MoneyIn"];
+        };
+        /**
+         * @description The stable error codes of the API (the `error` field of every error body).
+         * @enum {string}
+         */
+        ApiCode: "unauthorized" | "forbidden" | "not_found" | "busy" | "internal" | "invalid_json" | "invalid_query" | "invalid_request" | "payload_too_large" | "method_not_allowed" | "unsupported_media_type" | "error" | "batch_too_large" | "idempotency_conflict" | "already_settled" | "not_refundable" | "unknown_withdrawal" | "withdrawal_rejected" | "withdrawal_in_progress" | "already_paid" | "invalid_credentials" | "too_many_attempts" | "invalid_username" | "weak_password" | "unknown_user" | "user_exists" | "unknown_key" | "ambiguous_key" | "invalid_command" | "invalid_amount" | "invalid_rules" | "invalid_region" | "duplicate_id" | "unknown_member" | "unknown_merchant" | "insufficient_cash" | "insufficient_coins" | "insufficient_points" | "below_sell_threshold" | "below_minimum" | "amount_too_small" | "region_taken" | "campaign_active" | "no_campaign" | "overflow";
+        /** @description An API key as listed (never the key, nor its hash: the fingerprint only). */
+        ApiKeyInfo: {
+            created_at: string;
+            /** @description The first 8 hex digits of the key's SHA-256. */
+            fingerprint: string;
+            label: string;
+            revoked: boolean;
+            scope: string;
+        };
+        /** @description A journaled command: its entry and when it was accepted. */
+        Applied: {
+            /** @description When the writer accepted it (RFC 3339). */
+            at: string;
+            /**
+             * Format: u-int32
+             * @description Members the cascade exited.
+             */
+            exits: number;
+            /** @description Always true. */
+            ok: boolean;
+            /**
+             * Format: u-int64
+             * @description The journal entry.
+             */
+            seq: number;
+        };
+        AppointAgent: {
+            level: components["schemas"]["AgentLevel"];
+            member: components["schemas"]["Id"];
+            /** @description A 6-digit region code. */
+            region: string;
+        };
+        AuditPage: {
+            items: components["schemas"]["AuditRecord"][];
+            /**
+             * Format: int64
+             * @description The `after` of the next page, if there may be one.
+             */
+            next_after: number | null;
+        };
+        /** @description One entry of the operation log (操作日志), as stored and as listed. */
+        AuditRecord: {
+            action: string;
+            /** @description The caller's address (none for the command line). */
+            address: string | null;
+            after: string | null;
+            at: string;
+            before: string | null;
+            detail: string;
+            /**
+             * Format: int64
+             * @description Increasing; 0 for a new record.
+             */
+            id: number;
+            /** @description The member, store, user or key it affected (`member:<id>`, `merchant:<id>`, `user:<name>`, …). */
+            target: string | null;
+            /** @description `user:<name>`, `key:<scope>:<fingerprint>`, `cli`, `member:<id>`. */
+            who: string;
+        };
+        Balances: {
+            cash: components["schemas"]["Money"];
+            points: components["schemas"]["Points"];
+        };
+        /** @description One item of a batch's results. */
+        BatchItem: components["schemas"]["OrderResult"] | components["schemas"]["PendingOrderView"] | components["schemas"]["BatchItemError"];
+        /** @description One failed item of a batch. */
+        BatchItemError: {
+            error: components["schemas"]["ApiCode"];
             message: string;
+            /** @description Always false. */
+            ok: boolean;
+        };
+        /** @description One price candle (Beijing-time buckets). */
+        CandleView: {
+            close: components["schemas"]["Price"];
+            high: components["schemas"]["Price"];
+            low: components["schemas"]["Price"];
+            open: components["schemas"]["Price"];
+            /** @description Pool and supply at the close. */
+            pool: components["schemas"]["Money"];
+            /** @description The interval's start (RFC 3339). */
+            start: string;
+            supply: components["schemas"]["Points"];
+        };
+        CapView: {
+            cap: components["schemas"]["Money"];
+            exit_would_pay_now: components["schemas"]["Money"];
+            /** @description The exit multiple (e.g. "1.2"). */
+            multiple: components["schemas"]["Rate"];
+            /** @description Realised plus held value over the cap (1 = the cap). */
+            progress: components["schemas"]["Rate"];
+        };
+        CoinTotals: {
+            held: components["schemas"]["Money"];
+            issued: components["schemas"]["Money"];
+            spent: components["schemas"]["Money"];
+        };
+        /** @description Money conservation: everything that came in is somewhere. */
+        Conservation: {
+            coins: components["schemas"]["CoinTotals"];
+            money_in: components["schemas"]["MoneyInflow"];
+            money_where: components["schemas"]["MoneyWhere"];
+            points: components["schemas"]["PointTotals"];
+        };
+        /** @description The body of every error. */
+        ErrorBody: {
+            error: components["schemas"]["ApiCode"];
+            /** @description `中文 / English`. */
+            message: string;
+            /** @description Each problem of an invalid rules document, when there are several. */
+            problems?: components["schemas"]["RuleProblem"][];
+        };
+        GrantCoins: {
+            amount: components["schemas"]["MoneyIn"];
+            member: components["schemas"]["Id"];
+        };
+        Health: {
+            /** @description Always `ok`. */
+            status: string;
+        };
+        History: {
+            items: components["schemas"]["LedgerItem"][];
+            member: components["schemas"]["Id"];
+            /**
+             * Format: u-int64
+             * @description The `before` of the next page, if there may be one.
+             */
+            next_before: number | null;
+        };
+        /**
+         * @description A member, store, order or campaign id.
+         * @example alice
+         */
+        Id: string;
+        /**
+         * @description A candle interval.
+         * @enum {string}
+         */
+        Interval: "minute" | "hour" | "day";
+        KeyCreated: {
+            fingerprint: string;
+            /** @description The key: shown this once, stored only as its SHA-256. */
+            key: string;
+            scope: string;
+        };
+        KeyList: {
+            items: components["schemas"]["ApiKeyInfo"][];
+        };
+        KeyRevoked: {
+            fingerprint: string;
+            ok: boolean;
+        };
+        /** @description One row of a member's ledger: what one journal entry changed. */
+        LedgerItem: {
+            cash: components["schemas"]["Money"];
+            coins: components["schemas"]["Money"];
+            locked: components["schemas"]["Points"];
+            points: components["schemas"]["Points"];
+            /** @description `order`, `reward`, `sell`, `redeem`, `withdraw`, `exit`, `release`, `dividend` or `coins`. */
+            reason: string;
+            /** Format: u-int64 */
+            seq: number;
+        };
+        LoginBody: {
+            password: string;
+            username: string;
+        };
+        LoginPage: {
+            items: components["schemas"]["LoginRecord"][];
+            /** Format: int64 */
+            next_after: number | null;
+        };
+        /** @description One login attempt (登录日志), as stored and as listed. */
+        LoginRecord: {
+            address: string;
+            at: string;
+            /**
+             * Format: int64
+             * @description Increasing; 0 for a new record.
+             */
+            id: number;
+            /** @description `ok`, `unknown_user`, `wrong_password`, `disabled`, `rate_limited`. */
+            reason: string;
+            success: boolean;
+            /** @description The name tried (as typed, also when no such user exists). */
+            username: string;
+        };
+        LoginResult: {
+            /**
+             * @description When the session ends if it stays idle (RFC 3339); each request moves it on, up to the
+             *     absolute limit after the login.
+             */
+            expires_at: string;
+            /** @description The session's bearer token (`zs_…`): shown once, kept by the server as its SHA-256. */
+            token: string;
+            user: components["schemas"]["UserView"];
+        };
+        LogoutResult: {
+            /** @description Whether a session was ended (an API key is not: revoke it instead). */
+            ended: boolean;
+            ok: boolean;
+        };
+        /** @description A member's own view. */
+        Me: {
+            cap: components["schemas"]["CapView"];
+            cash: components["schemas"]["Money"];
+            coins: components["schemas"]["Money"];
+            cycle_consumption: components["schemas"]["Money"];
+            cycle_realized: components["schemas"]["Money"];
+            /** Format: u-int64 */
+            exits: number;
+            lifetime_consumption: components["schemas"]["Money"];
+            locked: components["schemas"]["Points"];
+            member: components["schemas"]["Id"];
+            pending_withdrawals: components["schemas"]["Money"];
+            points: components["schemas"]["Points"];
+            price: components["schemas"]["Price"];
+            referral_link: string;
+            /** @description The referral link as an SVG QR code. */
+            referral_qr_svg: string;
+            rewards: components["schemas"]["Money"];
+            value_now: components["schemas"]["Money"];
+            withdrawable: components["schemas"]["Money"];
+        };
+        MemberApplied: {
+            at: string;
+            balances: null | components["schemas"]["Balances"];
+            /** Format: u-int32 */
+            exits: number;
+            member: components["schemas"]["Id"];
+            ok: boolean;
+            /** Format: u-int64 */
+            seq: number;
+        };
+        MemberCreated: {
+            at: string;
+            member: components["schemas"]["Id"];
+            ok: boolean;
+            referrer: null | components["schemas"]["Id"];
+            /** Format: u-int64 */
+            seq: number;
+        };
+        MemberTokenIssued: {
+            /** Format: u-int64 */
+            expires_unix: number;
+            member: components["schemas"]["Id"];
+            /** @description `mt.<payload>.<signature>`: send as `Authorization: Bearer <token>`. */
+            token: string;
+        };
+        /**
+         * @description Money: yuan with exactly two decimals (fen), e.g. "12.30"; negative only where a balance moves down.
+         * @example 100.00
+         */
+        Money: string;
+        /**
+         * @description Money in a request: yuan with at most two decimals.
+         * @example 100.00
+         */
+        MoneyIn: string;
+        MoneyInflow: {
+            commissions: components["schemas"]["Money"];
+            injected: components["schemas"]["Money"];
+            subsidies: components["schemas"]["Money"];
+            total: components["schemas"]["Money"];
+        };
+        MoneyWhere: {
+            cash_spent: components["schemas"]["Money"];
+            dividend_pool: components["schemas"]["Money"];
+            member_cash: components["schemas"]["Money"];
+            platform_revenue: components["schemas"]["Money"];
+            pool: components["schemas"]["Money"];
+            redeemed: components["schemas"]["Money"];
+            total: components["schemas"]["Money"];
+            withdrawn: components["schemas"]["Money"];
+        };
+        NewKey: {
+            /** @description Who holds the key. */
+            label?: string;
+            /** @description `admin`, `integration` or `readonly`. */
+            scope: string;
+        };
+        /** @description A settled order (idempotent on `order`). */
+        NewOrder: {
+            amount: components["schemas"]["MoneyIn"];
+            commission?: null | components["schemas"]["MoneyIn"];
+            /** @description The buyer. */
+            member: components["schemas"]["Id"];
+            merchant?: null | components["schemas"]["Id"];
+            order: components["schemas"]["Id"];
+            pay_cash?: null | components["schemas"]["MoneyIn"];
+            pay_coins?: null | components["schemas"]["MoneyIn"];
+        };
+        NewUser: {
+            /** @description At least 10 characters. */
+            password: string;
+            role: components["schemas"]["Role"];
+            username: string;
+        };
+        /** @description A body without fields (`{}` or empty). */
+        NoFields: Record<string, never>;
+        OrderBatch: {
+            /** @description At most 10,000 orders. */
+            orders: components["schemas"]["NewOrder"][];
+        };
+        OrderBatchResult: {
+            accepted: number;
+            rejected: number;
+            /** @description One per order, in the order sent. */
+            results: components["schemas"]["BatchItem"][];
+        };
+        /** @description The result of an order journaled now (or, `idempotent_replay`, earlier with the same body). */
+        OrderResult: {
+            at: string;
+            commission: components["schemas"]["Money"];
+            /** Format: u-int32 */
+            exits: number;
+            idempotent_replay: boolean;
+            minted: components["schemas"]["Points"];
+            ok: boolean;
+            order: components["schemas"]["Id"];
+            /** Format: u-int64 */
+            seq: number;
+        };
+        /** @description An order: settled, or held for the settlement delay. */
+        OrderView: components["schemas"]["SettledOrder"] | components["schemas"]["PendingOrderView"];
+        /** @description An order held for the settlement delay, or done waiting. */
+        PendingOrderView: {
+            /** @description The rejection code, if settlement was rejected. */
+            error: string | null;
+            /** @description Present (true) when the same order was posted again. */
+            idempotent_replay?: boolean;
+            ok: boolean;
+            order: components["schemas"]["Id"];
+            received_at: string;
+            /**
+             * Format: u-int64
+             * @description The journal entry, once settled.
+             */
+            seq: number | null;
+            /** Format: u-int64 */
+            settle_after_unix: number;
+            status: components["schemas"]["PendingStatus"];
+        };
+        /**
+         * @description Where an order held for the settlement delay is.
+         * @enum {string}
+         */
+        PendingStatus: "pending" | "settling" | "settled" | "rejected" | "refunded";
+        PointTotals: {
+            held_by_members: components["schemas"]["Points"];
+            supply: components["schemas"]["Points"];
+        };
+        /**
+         * @description Points: a quantity with eight decimals (units of 10^-8), e.g. "10.50000000".
+         * @example 10.50000000
+         */
+        Points: string;
+        /**
+         * @description Points in a request: a quantity with at most eight decimals, or "all".
+         * @example 10.5
+         */
+        PointsIn: string;
+        /**
+         * @description A price in yuan per point, eight decimals, rounded down.
+         * @example 1.00000000
+         */
+        Price: string;
+        PriceHistory: {
+            candles: components["schemas"]["CandleView"][];
+            interval: components["schemas"]["Interval"];
+            /** @description Always `Asia/Shanghai`. */
+            timezone: string;
+        };
+        Proof: {
+            conservation: components["schemas"]["Conservation"];
+            /** @description The chain hash of the last entry (hex). */
+            head_hash: string;
+            /** Format: u-int64 */
+            journal_length: number;
+        };
+        /**
+         * @description A rate as a decimal fraction (parts per million), e.g. "0.2" for 20%.
+         * @example 0.2
+         */
+        Rate: string;
+        /**
+         * @description `POST /v1/members`: `referrer`, or `store` (the store whose QR code or link was used: binds
+         *     to its owner), not both.
+         */
+        RegisterMember: {
+            member: components["schemas"]["Id"];
+            referrer?: null | components["schemas"]["Id"];
+            store?: null | components["schemas"]["Id"];
+        };
+        RegisterMerchant: {
+            commission?: null | components["schemas"]["Rate"];
+            merchant: components["schemas"]["Id"];
+            owner?: null | components["schemas"]["Id"];
+            recruiter?: null | components["schemas"]["Id"];
+            /** @description A 6-digit region code. */
+            region?: string | null;
+        };
+        RejectWithdrawal: {
+            /** @description Shown to the member, at most 500 characters. */
+            reason?: string | null;
+        };
+        /**
+         * @description An operator's role.
+         * @enum {string}
+         */
+        Role: "superadmin" | "operator" | "finance" | "auditor";
+        /** @description One problem of an invalid rules document. */
+        RuleProblem: {
+            en: string;
+            /** @description `section.key` of the problem. */
+            path: string;
+            zh: string;
+        };
+        RulesApplied: {
+            at: string;
+            /** Format: u-int32 */
+            exits: number;
+            ok: boolean;
+            rules: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+            /** Format: u-int64 */
+            seq: number;
+            warnings: components["schemas"]["RuleProblem"][];
+        };
+        RulesView: {
+            /** @description Sections of keys, as in the rules TOML file. */
+            rules: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+            /** @description Compliance warnings. */
+            warnings: components["schemas"]["RuleProblem"][];
+        };
+        SellPoints: {
+            /** @description A quantity or "all". */
+            points: components["schemas"]["PointsIn"];
+        };
+        SellPreview: {
+            gross: components["schemas"]["Money"];
+            kept_in_pool: components["schemas"]["Money"];
+            payout: components["schemas"]["Money"];
+            points: components["schemas"]["Points"];
+            retention: components["schemas"]["Rate"];
+        };
+        SetShareholder: {
+            member: components["schemas"]["Id"];
+            /**
+             * Format: u-int32
+             * @description 0 removes the shareholder.
+             */
+            weight: number;
+        };
+        /** @description A settled order from the query tables. */
+        SettledOrder: {
+            amount: components["schemas"]["Money"];
+            at: string;
+            commission: components["schemas"]["Money"];
+            member: components["schemas"]["Id"];
+            merchant: null | components["schemas"]["Id"];
+            minted: components["schemas"]["Points"];
+            order: components["schemas"]["Id"];
+            /** Format: u-int64 */
+            seq: number;
+            status: components["schemas"]["SettledStatus"];
+        };
+        /**
+         * @description The status of a settled order (`GET /v1/orders/{id}` of a journaled order).
+         * @enum {string}
+         */
+        SettledStatus: "settled";
+        StartCampaign: {
+            budget: components["schemas"]["MoneyIn"];
+            campaign: components["schemas"]["Id"];
+            rate: components["schemas"]["Rate"];
+        };
+        Stats: {
+            dividend_pool: components["schemas"]["Money"];
+            /** Format: u-int64 */
+            exits: number;
+            /** Format: u-int64 */
+            members: number;
+            /**
+             * Format: u-int64
+             * @description Members holding free or locked points.
+             */
+            members_holding: number;
+            /** Format: u-int64 */
+            merchants: number;
+            /** Format: u-int64 */
+            orders: number;
+            platform_revenue: components["schemas"]["Money"];
+            pool: components["schemas"]["Money"];
+            price: components["schemas"]["Price"];
+            supply: components["schemas"]["Points"];
+            totals: components["schemas"]["StatsTotals"];
+        };
+        StatsTotals: {
+            coins_issued: components["schemas"]["Money"];
+            commissions: components["schemas"]["Money"];
+            injected: components["schemas"]["Money"];
+            redeemed: components["schemas"]["Money"];
+            subsidies: components["schemas"]["Money"];
+            withdrawn: components["schemas"]["Money"];
+        };
+        /** @description A user as listed (never the password hash). */
+        UserItem: {
+            created_at: string;
+            disabled: boolean;
+            role: components["schemas"]["Role"];
+            username: string;
+        };
+        UserList: {
+            items: components["schemas"]["UserItem"][];
+        };
+        /** @description Who is signed in. */
+        UserView: {
+            role: components["schemas"]["Role"];
+            /** @description The user's name; for an API key `key:<fingerprint>`. */
+            username: string;
+        };
+        WithdrawalPage: {
+            items: components["schemas"]["WithdrawalView"][];
+            /** @description The `after` of the next page, if there may be one. */
+            next_after: string | null;
+        };
+        WithdrawalResult: {
+            ok: boolean;
+            withdrawal: components["schemas"]["WithdrawalView"];
+        };
+        /**
+         * @description Where a withdrawal request is.
+         * @enum {string}
+         */
+        WithdrawalStatus: "pending" | "paying" | "paid" | "rejected";
+        /**
+         * @description A withdrawal request and what became of it. `fee` and `payout` are the engine's once paid,
+         *     else a quote at the current rules.
+         */
+        WithdrawalView: {
+            amount: components["schemas"]["Money"];
+            decided_at: string | null;
+            decided_by: string | null;
+            fee: null | components["schemas"]["Money"];
+            id: string;
+            member: components["schemas"]["Id"];
+            payout: null | components["schemas"]["Money"];
+            reason: string | null;
+            requested_at: string;
+            /** Format: u-int64 */
+            seq: number | null;
+            status: components["schemas"]["WithdrawalStatus"];
         };
     };
     responses: never;
@@ -1790,4 +1377,2342 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    healthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metrics_text: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Prometheus text format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    audit_log: {
+        parameters: {
+            query?: {
+                /** @description The previous page's `next_after`. */
+                after?: number;
+                /** @description 1 to 1,000 (default 100). */
+                limit?: number;
+                /** @description Only this caller (`user:<name>`, `key:<scope>:<fingerprint>`, `cli`, `scheduler`). */
+                who?: string;
+                /** @description Only this action. */
+                action?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartCampaign"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    end_campaign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoFields"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    distribute_dividends: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoFields"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or finance session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    holdings_csv: {
+        parameters: {
+            query?: {
+                /** @description The record date, YYYY-MM-DD (Beijing time). Required. */
+                date?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The members' columns and value */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    members_csv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description member,points,locked,cash,coins,cycle_consumption,cycle_realized,lifetime_consumption,exits,rewards */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    orders_csv: {
+        parameters: {
+            query?: {
+                /** @description Only orders journaled after this entry. */
+                after_seq?: number;
+                /** @description First day (YYYY-MM-DD, Beijing time) of the orders' `at`. */
+                from?: string;
+                /** @description Last day (YYYY-MM-DD, Beijing time), inclusive. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description seq,order,member,merchant,amount,commission,points_minted,at */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    inject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AmountBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyList"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewKey"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyCreated"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the key's fingerprint (8 hex digits) */
+                fingerprint: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoFields"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyRevoked"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    login_log: {
+        parameters: {
+            query?: {
+                /** @description The previous page's `next_after`. */
+                after?: number;
+                /** @description 1 to 1,000 (default 100). */
+                limit?: number;
+                /** @description Only attempts with this user name. */
+                username?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginPage"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    release_locked: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoFields"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Sections of keys, as in the rules TOML file */
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesApplied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    admin_state: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The state document of SPEC §8 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUser"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserItem"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    disable_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description user name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoFields"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserItem"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_withdrawals: {
+        parameters: {
+            query?: {
+                status?: "pending" | "paying" | "paid" | "rejected";
+                member?: string;
+                /** @description The previous page's `next_after`. */
+                after?: string;
+                /** @description 1 to 1,000 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WithdrawalPage"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    show_withdrawal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description withdrawal id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WithdrawalView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    pay_withdrawal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description withdrawal id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoFields"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WithdrawalResult"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or finance session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reject_withdrawal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description withdrawal id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RejectWithdrawal"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WithdrawalResult"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or finance session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    appoint_agent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppointAgent"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResult"];
+                };
+            };
+            /** @description Wrong name or password (invalid_credentials) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed sign-ins (too_many_attempts); see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogoutResult"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    grant_coins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GrantCoins"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_history: {
+        parameters: {
+            query?: {
+                /** @description Entries before this journal position (the previous page's `next_before`). */
+                before?: number;
+                /** @description 1 to 500 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["History"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_redeem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AmountBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberApplied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_sell: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SellPoints"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberApplied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sell_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SellPoints"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SellPreview"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_withdraw: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AmountBody"];
+            };
+        };
+        responses: {
+            /** @description Queued for an operator */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WithdrawalResult"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_withdrawals: {
+        parameters: {
+            query?: {
+                status?: "pending" | "paying" | "paid" | "rejected";
+                /** @description Must be the member itself, if given. */
+                member?: string;
+                /** @description The previous page's `next_after`. */
+                after?: string;
+                /** @description 1 to 500 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WithdrawalPage"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterMember"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberCreated"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    member_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description member id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberTokenIssued"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_merchant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterMerchant"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    openapi_json: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewOrder"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderResult"];
+                };
+            };
+            /** @description Held for the settlement delay */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingOrderView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_orders_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderBatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderBatchResult"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration, readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refund_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingOrderView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    price_history: {
+        parameters: {
+            query?: {
+                /** @description `minute`, `hour` (default) or `day`. */
+                interval?: "minute" | "hour" | "day";
+                /** @description At most 5,000 (default 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceHistory"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    proof: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Proof"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_shareholder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetShareholder"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+}

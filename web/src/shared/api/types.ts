@@ -95,7 +95,7 @@ export interface RulesAnswer {
 }
 
 export interface Applied {
-  ok: true
+  ok: boolean
   seq: number
   at: string
   exits: number
