@@ -82,26 +82,14 @@ pub async fn put_rules(who: AdminKey, State(state): S, body: Bytes) -> ApiResult
     }))
 }
 
-crate::audited_command!(
-    /// 融资注入 / Financing injection into the pool
-    inject: AdminKey, "admin", "/v1/admin/inject", views::AmountBody, "inject"
-);
-crate::audited_command!(
-    /// 开始补贴活动 / Start a subsidy campaign
-    start_campaign: AdminKey, "admin", "/v1/admin/campaigns", views::StartCampaign, "start_campaign"
-);
-crate::audited_command!(
-    /// 结束补贴活动 / End the campaign
-    end_campaign: AdminKey, "admin", "/v1/admin/campaigns/end", views::NoFields, "end_campaign"
-);
-crate::audited_command!(
-    /// 分批释放 / Release a batch of locked points
-    release_locked: AdminKey, "admin", "/v1/admin/release-locked", views::NoFields, "release_locked"
-);
-crate::audited_command!(
-    /// 股东分红 / Distribute shareholder dividends
-    distribute_dividends: AdminKey, "admin", "/v1/admin/dividends", views::NoFields, "distribute_dividends"
-);
+crate::audited_commands! {
+    AdminKey, "admin";
+    inject, "/v1/admin/inject", views::AmountBody, "inject", "融资注入 / Financing injection into the pool";
+    start_campaign, "/v1/admin/campaigns", views::StartCampaign, "start_campaign", "开始补贴活动 / Start a subsidy campaign";
+    end_campaign, "/v1/admin/campaigns/end", views::NoFields, "end_campaign", "结束补贴活动 / End the campaign";
+    release_locked, "/v1/admin/release-locked", views::NoFields, "release_locked", "分批释放 / Release a batch of locked points";
+    distribute_dividends, "/v1/admin/dividends", views::NoFields, "distribute_dividends", "股东分红 / Distribute shareholder dividends";
+}
 
 /// 完整状态 / The full state (SPEC §8, without results)
 #[utoipa::path(get, path = "/v1/admin/state", tag = "admin", responses((status = 200, description = "The state document of SPEC §8", body = Object)))]

@@ -104,15 +104,9 @@ pub async fn create_merchant(_: IntegrationKey, State(state): S, body: Bytes) ->
     run(&state, command_from("register_merchant", &body, &[])?).await
 }
 
-crate::audited_command!(
-    /// 任命区域代理 / Appoint a regional agent
-    appoint_agent: IntegrationKey, "integration", "/v1/agents", views::AppointAgent, "appoint_agent"
-);
-crate::audited_command!(
-    /// 设置股东权重 / Set a shareholder's weight (0 removes)
-    set_shareholder: IntegrationKey, "integration", "/v1/shareholders", views::SetShareholder, "set_shareholder"
-);
-crate::audited_command!(
-    /// 发放消费币 / Grant legacy coins
-    grant_coins: IntegrationKey, "integration", "/v1/coins", views::GrantCoins, "grant_coins"
-);
+crate::audited_commands! {
+    IntegrationKey, "integration";
+    appoint_agent, "/v1/agents", views::AppointAgent, "appoint_agent", "任命区域代理 / Appoint a regional agent";
+    set_shareholder, "/v1/shareholders", views::SetShareholder, "set_shareholder", "设置股东权重 / Set a shareholder's weight (0 removes)";
+    grant_coins, "/v1/coins", views::GrantCoins, "grant_coins", "发放消费币 / Grant legacy coins";
+}
