@@ -31,7 +31,7 @@ mod common;
 
 mod api_support;
 
-use api_support::{fen, money, units, Opts, Resp, Rng, Server, Store};
+use api_support::{fen, money, units, Client, Opts, Resp, Rng, Server, Store};
 
 /// Instantiates each test body once per backend.
 macro_rules! both_backends {

@@ -19,7 +19,7 @@ use zengzhi_server::routes::table;
 
 mod api_support;
 
-use api_support::{Opts, Resp, Server, Store};
+use api_support::{Client, Opts, Resp, Server, Store};
 
 /// Instantiates each test body once per backend.
 macro_rules! both_backends {

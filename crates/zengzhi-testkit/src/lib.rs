@@ -8,6 +8,8 @@
 //!   silently.
 //! - [`scratch_dir`]: a fresh, empty directory for one test.
 //! - [`cmd`], [`owned`], [`state_json`]: commands from JSON lines and the state JSON of an engine.
+//! - [`http`]: the API tests' response type and client calls, shared by the in-process and the
+//!   black-box suites.
 //! - `app` (feature `server`): the HTTP service in process over a throwaway store (SQLite in a
 //!   scratch directory, or a fresh PostgreSQL schema), called with tower's `oneshot`.
 //!
@@ -21,6 +23,7 @@ use zengzhi_core::Engine;
 #[cfg(feature = "server")]
 pub mod app;
 pub mod conformance;
+pub mod http;
 pub mod pg;
 
 /// A fresh, empty directory under the system's temp dir, named after the test and this process

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+pub use zengzhi_testkit::http::{Client, Resp};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_zengzhi");
 
@@ -282,22 +282,6 @@ impl Server {
 
     // ---- HTTP ------------------------------------------------------------------------------
 
-    pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> Resp {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut r = self.http.request(method.clone(), format!("{}{path}", self.url));
-        if let Some(t) = token {
-            r = r.header("Authorization", format!("Bearer {t}"));
-        }
-        if let Some(b) = body {
-            r = r.header("Content-Type", "application/json").body(b);
-        }
-        let resp = r.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = resp.status().as_u16();
-        let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let text = resp.text().unwrap();
-        Resp { method: method.to_string(), path: path.to_string(), status, ctype, text }
-    }
-
     /// A request over a raw connection, reading the answer while the body is still being
     /// written (for bodies the server refuses before reading them).
     pub fn raw(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Resp {
@@ -338,48 +322,27 @@ impl Server {
         let _ = sender.join();
         panic!("{method} {path}: no complete answer: {:?}", String::from_utf8_lossy(&answer));
     }
+}
 
-    pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
-        self.request("GET", path, token, None)
+impl Client for Server {
+    fn admin_token(&self) -> &str {
+        &self.admin
     }
 
-    pub fn post(&self, path: &str, token: Option<&str>, body: &str) -> Resp {
-        self.request("POST", path, token, Some(body.as_bytes().to_vec()))
-    }
-
-    pub fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
-        self.request("POST", path, token, Some(body.to_string().into_bytes()))
-    }
-
-    /// GET, expecting 200 and JSON.
-    pub fn get_ok(&self, path: &str, token: Option<&str>) -> Value {
-        self.get(path, token).ok()
-    }
-
-    /// POST a JSON value, expecting 200.
-    pub fn post_ok(&self, path: &str, token: Option<&str>, body: &Value) -> Value {
-        self.post_json(path, token, body).ok()
-    }
-
-    /// The full state as the service writes it (`GET /v1/admin/state`, SPEC §8 without results).
-    pub fn state_text(&self) -> String {
-        let r = self.get("/v1/admin/state", Some(&self.admin));
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.text
-    }
-
-    pub fn state(&self) -> Value {
-        serde_json::from_str(&self.state_text()).unwrap()
-    }
-
-    /// A member token for `member` (through the admin key).
-    pub fn member_token(&self, member: &str) -> String {
-        let v = self.post_ok(&format!("/v1/members/{member}/token"), Some(&self.admin), &Value::Null);
-        v["token"].as_str().unwrap().to_string()
-    }
-
-    pub fn journal_length(&self) -> u64 {
-        self.get_ok("/v1/proof", None)["journal_length"].as_u64().unwrap()
+    fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut r = self.http.request(method.clone(), format!("{}{path}", self.url));
+        if let Some(t) = token {
+            r = r.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            r = r.header("Content-Type", "application/json").body(b);
+        }
+        let resp = r.send().unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let text = resp.text().unwrap();
+        Resp { method: method.to_string(), path: path.to_string(), status, ctype, text }
     }
 }
 
@@ -394,81 +357,6 @@ impl Drop for Server {
         if log.contains("WARN") || log.contains("ERROR") || log.contains("panicked") {
             eprintln!("---- server log {} ----\n{log}", self.log.display());
         }
-    }
-}
-
-/// One HTTP response.
-#[derive(Debug, Clone)]
-pub struct Resp {
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    pub ctype: String,
-    pub text: String,
-}
-
-impl Resp {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("{} {}: not JSON ({e}): {:?}", self.method, self.path, self.text))
-    }
-
-    /// Expects 200 with a JSON body; returns it.
-    #[track_caller]
-    pub fn ok(&self) -> Value {
-        assert_eq!(self.status, 200, "{} {} → {} {}", self.method, self.path, self.status, self.text);
-        assert!(
-            self.ctype.starts_with("application/json"),
-            "{} {}: content-type {}",
-            self.method,
-            self.path,
-            self.ctype
-        );
-        self.json()
-    }
-
-    /// Expects the API's JSON error: `status`, `{"error": code, "message": non-empty}` and
-    /// nothing else.
-    #[track_caller]
-    pub fn err(&self, status: u16, code: &str) -> Value {
-        assert_eq!(
-            (self.status, self.error_code().as_str()),
-            (status, code),
-            "{} {} → {} {}",
-            self.method,
-            self.path,
-            self.status,
-            self.text
-        );
-        assert!(
-            self.ctype.starts_with("application/json"),
-            "{} {}: an error is JSON, got {}",
-            self.method,
-            self.path,
-            self.ctype
-        );
-        let v = self.json();
-        let obj = v.as_object().unwrap();
-        // An error has exactly error and message; an invalid rules document also lists each
-        // problem (path, zh, en).
-        let expected = if code == "invalid_rules" && obj.contains_key("problems") { 3 } else { 2 };
-        assert_eq!(obj.len(), expected, "an error has exactly error and message (and problems for rules): {v}");
-        if let Some(problems) = obj.get("problems") {
-            assert!(
-                problems.as_array().is_some_and(|p| !p.is_empty()
-                    && p.iter().all(|x| x["path"].is_string() && x["zh"].is_string() && x["en"].is_string())),
-                "{v}"
-            );
-        }
-        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-        v
-    }
-
-    pub fn error_code(&self) -> String {
-        serde_json::from_str::<Value>(&self.text)
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| format!("<no JSON error: {:?}>", self.text.chars().take(200).collect::<String>()))
     }
 }
 

@@ -394,8 +394,8 @@ pub(crate) fn accepted(outcome: Outcome) -> ApiResult<(u64, String, zengzhi_core
     Ok((outcome.seq.unwrap_or(0), outcome.at.unwrap_or_default(), applied))
 }
 
-/// Declares a route that journals one command made of its body and records it in the audit
-/// log: `audited_command!(/// doc, name: Guard, "tag", "/path", BodyType, "op")`.
+/// Declares routes that journal one command made of their body and record it in the audit
+/// log, one line each: `audited_commands! { Guard, "tag"; name, "/path", BodyType, "op", "summary"; … }`.
 #[macro_export]
 macro_rules! audited_command {
     ($(#[doc = $doc:literal])* $name:ident: $guard:ident, $tag:tt, $path:tt, $body:ty, $op:tt) => {
