@@ -89,12 +89,43 @@ fn pool(open: ConnOpener) -> zengzhi_journal::Result<Pool> {
         .map_err(|e| zengzhi_journal::Error::Config(format!("cannot open the connection pool: {e}")))
 }
 
+/// A value whose drop may block — the pool's synchronous database clients (PostgreSQL's closes
+/// its connection with a runtime of its own, which panics on an async worker). The last owner of
+/// the state can be any task (a keep-alive connection ending after a graceful shutdown, say), so
+/// when it is dropped on an async runtime the value is dropped on a thread of its own instead.
+pub struct OffRuntime<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> OffRuntime<T> {
+    pub fn new(value: T) -> Self {
+        OffRuntime(Some(value))
+    }
+}
+
+impl<T: Send + 'static> std::ops::Deref for OffRuntime<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl<T: Send + 'static> Drop for OffRuntime<T> {
+    fn drop(&mut self) {
+        let Some(value) = self.0.take() else { return };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let closer = std::thread::Builder::new().name("zengzhi-close".into()).spawn(move || drop(value));
+            if let Err(e) = closer {
+                tracing::warn!(error = %e, "cannot start a thread to close the storage connections");
+            }
+        }
+    }
+}
+
 /// Everything the handlers share.
 pub struct AppState {
     pub writer: WriterHandle,
     /// A small pool of connections for the query tables and the service's own tables (never
     /// the writer's).
-    pub reads: Pool,
+    pub reads: OffRuntime<Pool>,
     /// SHA-256 of the bootstrap admin token, if one is configured.
     pub admin_token_hash: Option<[u8; 32]>,
     /// The member-token signing secret.
@@ -426,7 +457,7 @@ impl Service {
             setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
         let state = Arc::new(AppState {
             writer: writer.handle(),
-            reads,
+            reads: OffRuntime::new(reads),
             admin_token_hash: config.admin_token.as_ref().map(|t| auth::sha256(t.expose().as_bytes())),
             token_secret,
             metrics: metrics::Metrics::new(),
@@ -552,6 +583,31 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
             .await
     });
     Ok(Running { addr, shutdown, server, service })
+}
+
+#[cfg(test)]
+mod off_runtime_tests {
+    use super::OffRuntime;
+
+    /// Panics when dropped on an async runtime's worker, as a PostgreSQL client does.
+    struct BlockingClose(std::sync::mpsc::Sender<bool>);
+    impl Drop for BlockingClose {
+        fn drop(&mut self) {
+            let _ = self.0.send(tokio::runtime::Handle::try_current().is_ok());
+        }
+    }
+
+    #[test]
+    fn a_value_dropped_on_a_runtime_is_closed_off_it() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+        let value = OffRuntime::new(BlockingClose(tx.clone()));
+        runtime.block_on(async move { tokio::spawn(async move { drop(value) }).await.unwrap() });
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)), Ok(false), "closed on a thread without a runtime");
+        // Off a runtime it is dropped in place.
+        drop(OffRuntime::new(BlockingClose(tx)));
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)), Ok(false));
+    }
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -27,7 +27,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             .route(&format!("/{page}/"), get(move || async move { index(page) }))
             .route(&format!("/{page}/{{*path}}"), get(move |Path(path): Path<String>| async move { file(page, &path) }));
     }
-    router.route("/assets/{*path}", get(|Path(path): Path<String>| async move { asset(&format!("assets/{path}")) }))
+    router
 }
 
 /// Whether the console was built into this binary.
@@ -81,4 +81,55 @@ fn not_built(page: &str) -> Response {
          (the build script runs <code>npm ci</code> and <code>npm run build</code> in <code>web/</code>).</p>"
     );
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use tower::ServiceExt;
+
+    async fn get(path: &str) -> (StatusCode, String, String, Vec<u8>) {
+        let response = super::router::<()>().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let header = |name| response.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let (ctype, location) = (header(header::CONTENT_TYPE), header(header::LOCATION));
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+        (status, ctype, location, body)
+    }
+
+    #[tokio::test]
+    async fn the_root_redirects_to_the_console_and_client_routes_answer_its_page() {
+        let (status, _, location, _) = get("/").await;
+        assert_eq!((status, location.as_str()), (StatusCode::TEMPORARY_REDIRECT, "/admin/"));
+        let (status, _, location, _) = get("/admin").await;
+        assert_eq!((status, location.as_str()), (StatusCode::PERMANENT_REDIRECT, "/admin/"));
+        let (status, ctype, _, page) = get("/admin/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(ctype.starts_with("text/html"), "{ctype}");
+        // A client-side route is the page itself; a missing file is a JSON 404.
+        let (status, _, _, route) = get("/admin/withdrawals/pending").await;
+        assert_eq!((status, &route), (StatusCode::OK, &page));
+        let (status, ctype, _, _) = get("/admin/assets/no-such-file.js").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(ctype.starts_with("application/json"), "{ctype}");
+        let text = String::from_utf8(page).unwrap();
+        if super::console_built() {
+            assert!(text.contains("/admin/assets/"), "the built console loads its assets from /admin/assets/");
+        } else {
+            assert!(text.contains("ZENGZHI_SKIP_WEB_BUILD"), "the page says how to build the console");
+        }
+    }
+
+    #[tokio::test]
+    async fn built_assets_are_served_with_their_type_and_cached() {
+        let Some(path) = super::Assets::iter().find(|p| p.starts_with("admin/assets/") && p.ends_with(".js")) else {
+            assert!(!super::console_built(), "a built console has scripts under admin/assets/");
+            return;
+        };
+        let (status, ctype, _, body) = get(&format!("/{path}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(ctype.contains("javascript"), "{ctype}");
+        assert_eq!(body, super::Assets::get(&path).unwrap().data.to_vec());
+    }
 }
