@@ -1,9 +1,17 @@
 // English. Same keys as zh-CN.ts (the type and a test check it).
 import type zh from './zh-CN'
+import { en as membersEn } from './areas/members'
+import { en as storesEn } from './areas/stores'
+import { en as insightEn } from './areas/insight'
+import { en as mobileEn } from './areas/mobile'
 
 type Shape<T> = { [K in keyof T]: T[K] extends string ? string : Shape<T[K]> }
 
 const en: Shape<typeof zh> = {
+  ...membersEn,
+  ...storesEn,
+  ...insightEn,
+  ...mobileEn,
   app: {
     title: 'Zengzhi Operator Console',
     short: 'Zengzhi Console',

@@ -1,5 +1,13 @@
 // 简体中文 — the default language. Every key here must exist in en.ts (checked by a test).
+import { zh as membersZh } from './areas/members'
+import { zh as storesZh } from './areas/stores'
+import { zh as insightZh } from './areas/insight'
+import { zh as mobileZh } from './areas/mobile'
 export default {
+  ...membersZh,
+  ...storesZh,
+  ...insightZh,
+  ...mobileZh,
   app: {
     title: '增值 运营后台',
     short: '增值后台',
