@@ -53,7 +53,7 @@ if [ "$WHICH" != batch ]; then
 fi
 if [ "$WHICH" != single ]; then
   echo "== batches: POST /v1/orders/batch (1000 orders each), 8 connections, ${SECONDS_EACH}s"
-  BENCH_BATCH=1000 wrk -t2 -c8 -d"${SECONDS_EACH}s" --latency -s bench/http/batch.lua "$URL"
+  BENCH_BATCH=1000 BENCH_CONNECTIONS=8 wrk -t2 -c8 -d"${SECONDS_EACH}s" --latency -s bench/http/orders.lua "$URL"
 fi
 curl -s "$URL/v1/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("orders in the engine:", s["orders"], " exits:", s["exits"], " price:", s["price"])'
 # The query tables (history, candles, order lookups) are projected behind the journal at low

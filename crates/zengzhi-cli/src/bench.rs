@@ -158,6 +158,9 @@ fn engine(args: EngineArgs) -> Result<()> {
     let started = Instant::now();
     // Time inside the engine only; generating the synthetic commands is not the engine's work.
     let mut in_engine = Duration::ZERO;
+    // The longest single batch: a pause the service's writer would make every waiting client
+    // feel (a table growing all at once shows here).
+    let mut slowest = Duration::ZERO;
     let mut n = 0u64;
     // Commands are applied in batches, as the service's writer applies a group commit.
     let mut batch: Vec<(Op, OpIds)> = Vec::with_capacity(args.batch);
@@ -178,7 +181,9 @@ fn engine(args: EngineArgs) -> Result<()> {
         results.clear();
         let batch_started = Instant::now();
         engine.apply_batch(&commands, &mut results);
-        in_engine += batch_started.elapsed();
+        let took = batch_started.elapsed();
+        in_engine += took;
+        slowest = slowest.max(took);
         for ((op, _), result) in batch.iter().zip(&results) {
             match op {
                 Op::Order { .. } => orders += 1,
@@ -210,6 +215,7 @@ fn engine(args: EngineArgs) -> Result<()> {
         "wall_seconds_with_generation": wall.as_secs_f64(),
         "orders_per_s": per_second(orders, elapsed).round(),
         "commands_per_s": per_second(orders + sells, elapsed).round(),
+        "slowest_batch_ms": slowest.as_secs_f64() * 1000.0,
         "peak_rss_bytes": peak,
         "bytes_per_member": peak / u64::from(args.members),
         "engine_heap_bytes": engine.heap_bytes(),
@@ -236,6 +242,7 @@ fn engine(args: EngineArgs) -> Result<()> {
             per_second(orders, elapsed),
             per_second(orders + sells, elapsed)
         );
+        println!("  slowest batch of {} commands {:.2} ms", args.batch, slowest.as_secs_f64() * 1000.0);
         println!("  exits {}  (members in the ordered part of the exit index: {})", engine.totals().exits, engine.exit_index_hot_len());
         println!("  peak RSS after set-up {:.1} MiB", setup_rss as f64 / 1_048_576.0);
         println!(

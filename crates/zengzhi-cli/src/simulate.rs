@@ -126,24 +126,17 @@ fn print_seed(amount_fen: i64, max_orders: u64) -> Result<()> {
     }
     match &projection.exit {
         Some(e) => {
+            let (order, member) = (e.order, &e.member);
+            let [gross, payout, retained] =
+                [e.gross_fen, e.payout_fen, e.retained_fen].map(|f| format_money(Fen::from_fen(f)));
             writeln!(out)?;
             writeln!(
                 out,
-                "第 {} 笔订单后 {} 封顶出局：积分按 {} 元被强制卖出，到账 {} 元，{} 元留在盈利池。",
-                e.order,
-                e.member,
-                format_money(Fen::from_fen(e.gross_fen)),
-                format_money(Fen::from_fen(e.payout_fen)),
-                format_money(Fen::from_fen(e.retained_fen))
+                "第 {order} 笔订单后 {member} 封顶出局：积分按 {gross} 元被强制卖出，到账 {payout} 元，{retained} 元留在盈利池。"
             )?;
             writeln!(
                 out,
-                "After order {}, {} reached the cap: points force-sold for {}, paid {}, {} stays in the pool.",
-                e.order,
-                e.member,
-                format_money(Fen::from_fen(e.gross_fen)),
-                format_money(Fen::from_fen(e.payout_fen)),
-                format_money(Fen::from_fen(e.retained_fen))
+                "After order {order}, {member} reached the cap: points force-sold for {gross}, paid {payout}, {retained} stays in the pool."
             )?;
         }
         None => writeln!(out, "{max_orders} 笔订单内无人出局 / no exit within {max_orders} orders")?,
