@@ -1,17 +1,40 @@
-// The operator console (后台), served by `zengzhi serve` at /admin/.
-// Built into dist/admin/ (index.html + assets/), so the server maps the URL prefix /admin/
-// onto that folder. Later apps (/m/ member page, /store/ store page) get a config of their
-// own with the same shape and share src/shared/ (API client, formatting, i18n).
+// The pages of the front end, each built on its own into dist/<page>/ (index.html + assets/)
+// and served by `zengzhi serve` at /<page>/; they share src/shared/ (API client, formatting,
+// i18n). `vite build` builds the operator console (后台, /admin/); `vite build --mode m` the
+// member app (会员, /m/, Vant on demand); `npm run build` builds both. The same goes for
+// `npm run dev` / `npm run dev:m`.
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
 import AutoImport from 'unplugin-auto-import/vite'
 import Components from 'unplugin-vue-components/vite'
-import { ElementPlusResolver } from 'unplugin-vue-components/resolvers'
+import { ElementPlusResolver, VantResolver } from 'unplugin-vue-components/resolvers'
 
 const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url))
 
-export default defineConfig({
+const member = defineConfig({
+  root: src('m'),
+  base: '/m/',
+  publicDir: false,
+  resolve: { alias: { '@shared': src('shared'), '@m': src('m') } },
+  plugins: [
+    vue(),
+    // Vant components and their styles, imported per component.
+    Components({ resolvers: [VantResolver()], dts: src('m/components.d.ts'), dirs: [] }),
+  ],
+  build: {
+    outDir: fileURLToPath(new URL('./dist/m', import.meta.url)),
+    emptyOutDir: true,
+    reportCompressedSize: true,
+    chunkSizeWarningLimit: 300,
+  },
+  server: {
+    port: 5174,
+    proxy: { '/v1': process.env.ZENGZHI_API ?? 'http://127.0.0.1:8080' },
+  },
+})
+
+const admin = defineConfig({
   root: src('admin'),
   base: '/admin/',
   publicDir: false,
@@ -34,3 +57,5 @@ export default defineConfig({
     proxy: { '/v1': process.env.ZENGZHI_API ?? 'http://127.0.0.1:8080' },
   },
 })
+
+export default defineConfig(({ mode }) => (mode === 'm' ? member : admin))

@@ -1,5 +1,6 @@
-// A tiny same-origin server for the built console until `zengzhi serve` serves /admin/ itself:
-// dist/admin/ at /admin/, everything under /v1/ proxied to the API.
+// A tiny same-origin server for the built pages when the binary does not serve them itself:
+// dist/admin/ at /admin/, dist/m/ at /m/ (and /join), everything under /v1/ proxied to the API.
+// `distDir` is dist/admin/ (as before) or dist/; the pages are its siblings or children.
 import { createServer, request } from 'node:http'
 import { readFile, stat } from 'node:fs/promises'
 import { extname, join, normalize, resolve } from 'node:path'
@@ -16,7 +17,8 @@ const TYPES = {
 }
 
 export function startStaticServer({ distDir, api, port = 0, host = '127.0.0.1' }) {
-  const root = resolve(distDir)
+  const given = resolve(distDir)
+  const dist = given.endsWith('/admin') ? resolve(given, '..') : given
   const apiUrl = new URL(api)
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -35,16 +37,18 @@ export function startStaticServer({ distDir, api, port = 0, host = '127.0.0.1' }
       req.pipe(up)
       return
     }
-    if (url.pathname === '/' || url.pathname === '/admin') {
-      res.writeHead(302, { location: '/admin/' })
+    if (url.pathname === '/' || url.pathname === '/admin' || url.pathname === '/m') {
+      res.writeHead(302, { location: url.pathname === '/m' ? '/m/' : '/admin/' })
       res.end()
       return
     }
-    if (!url.pathname.startsWith('/admin/')) {
+    const page = url.pathname === '/join' ? 'm' : ['admin', 'm'].find((p) => url.pathname.startsWith(`/${p}/`))
+    if (!page) {
       res.writeHead(404).end()
       return
     }
-    let rel = decodeURIComponent(url.pathname.slice('/admin/'.length)) || 'index.html'
+    const root = join(dist, page)
+    let rel = url.pathname === '/join' ? 'index.html' : decodeURIComponent(url.pathname.slice(page.length + 2)) || 'index.html'
     let file = normalize(join(root, rel))
     if (!file.startsWith(root)) {
       res.writeHead(403).end()
@@ -68,5 +72,5 @@ export function startStaticServer({ distDir, api, port = 0, host = '127.0.0.1' }
 if (import.meta.url === `file://${process.argv[1]}`) {
   const api = process.argv[2] ?? 'http://127.0.0.1:8080'
   const { url } = await startStaticServer({ distDir: new URL('../dist/admin', import.meta.url).pathname, api, port: Number(process.env.PORT ?? 5180) })
-  console.log(`console at ${url}/admin/ (API ${api})`)
+  console.log(`console at ${url}/admin/, member app at ${url}/m/ (API ${api})`)
 }

@@ -3,7 +3,9 @@
 //!
 //! Every key and token travels as `Authorization: Bearer <token>`. API keys are stored as their
 //! SHA-256 only and compared in constant time; they are never logged. Member tokens are signed
-//! (HMAC-SHA-256 with the program's secret) and expire.
+//! (HMAC-SHA-256 with the program's secret) and expire. The platform may also mint member
+//! tokens itself, without a call, as JWTs ([`MemberJwt`]): HS256 with a shared secret, or EdDSA
+//! / RS256 with a configured public key.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -127,6 +129,100 @@ pub fn verify_member_token(secret: &[u8], token: &str, now_unix: u64) -> Result<
         return Err(ApiError::unauthorized("member token expired / 会员令牌已过期"));
     }
     Ok(member.to_string())
+}
+
+/// Whether a bearer token looks like a JWT (three base64url parts, a JSON header).
+pub fn looks_like_jwt(token: &str) -> bool {
+    token.starts_with("eyJ") && token.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+/// The verifier of JWT member tokens, built once from the configuration.
+pub struct MemberJwt {
+    keys: Vec<(jsonwebtoken::DecodingKey, jsonwebtoken::Validation)>,
+}
+
+#[derive(serde::Deserialize)]
+struct JwtClaims {
+    sub: String,
+}
+
+impl MemberJwt {
+    /// `None` when neither a secret nor a public key is configured; an error for a public key
+    /// that is neither an Ed25519 nor an RSA key in PEM.
+    pub fn from_config(c: &crate::config::MemberJwtConfig) -> Result<Option<MemberJwt>, String> {
+        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+        let validation = |alg: Algorithm| {
+            let mut v = Validation::new(alg);
+            v.leeway = 30;
+            let mut required = vec!["exp", "sub"];
+            if let Some(iss) = &c.issuer {
+                v.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            match &c.audience {
+                Some(aud) => {
+                    v.set_audience(&[aud]);
+                    required.push("aud");
+                }
+                None => v.validate_aud = false,
+            }
+            v.set_required_spec_claims(&required);
+            v
+        };
+        let mut keys = Vec::new();
+        if let Some(secret) = &c.secret {
+            if secret.expose().len() < 16 {
+                return Err("member_jwt.secret: use at least 16 bytes".into());
+            }
+            let key = DecodingKey::from_secret(secret.expose().as_bytes()).map_err(|e| e.to_string())?;
+            keys.push((key, validation(Algorithm::HS256)));
+        }
+        if let Some(pem) = &c.public_key_pem {
+            let pem = pem.as_bytes();
+            if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+                keys.push((key, validation(Algorithm::EdDSA)));
+            } else if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+                keys.push((key, validation(Algorithm::RS256)));
+            } else {
+                return Err("member_jwt.public_key_pem: not an Ed25519 or RSA public key in PEM".into());
+            }
+        }
+        Ok((!keys.is_empty()).then_some(MemberJwt { keys }))
+    }
+
+    /// The member (`sub`) of a token whose signature, algorithm, `exp` (and `iss` / `aud`
+    /// when configured) hold.
+    pub fn verify(&self, token: &str) -> Result<String, ApiError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::unauthorized("invalid member token / 会员令牌无效"))?;
+        let mut last = ApiError::unauthorized("the token's algorithm is not accepted / 不接受该令牌的签名算法");
+        for (key, validation) in &self.keys {
+            if !validation.algorithms.contains(&header.alg) {
+                continue;
+            }
+            match jsonwebtoken::decode::<JwtClaims>(token, key, validation) {
+                Ok(data) if !data.claims.sub.is_empty() => return Ok(data.claims.sub),
+                Ok(_) => last = ApiError::unauthorized("the token has no member (sub) / 令牌缺少会员编号"),
+                Err(e) => {
+                    last = match e.kind() {
+                        ErrorKind::ExpiredSignature => ApiError::unauthorized("member token expired / 会员令牌已过期"),
+                        ErrorKind::InvalidIssuer => {
+                            ApiError::unauthorized("the token's issuer is wrong / 令牌签发方不符")
+                        }
+                        ErrorKind::InvalidAudience => {
+                            ApiError::unauthorized("the token's audience is wrong / 令牌受众不符")
+                        }
+                        ErrorKind::MissingRequiredClaim(c) => {
+                            ApiError::unauthorized(format!("the token lacks the claim {c} / 令牌缺少字段 {c}"))
+                        }
+                        _ => ApiError::unauthorized("invalid member token / 会员令牌无效"),
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,25 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// The password of the demo's `admin` user (`ZENGZHI_DEMO_PASSWORD`); random if absent.
     pub demo_password: Option<Secret>,
+    /// Member tokens the platform mints itself as JWTs: see [`MemberJwtConfig`].
+    pub member_jwt: MemberJwtConfig,
+    /// The platform's sign-up page that `/join` forwards to (`ref` / `store` passed on).
+    pub join_url: Option<String>,
+}
+
+/// JWT member tokens (`sub` = the member id, `exp` required): HS256 with a shared secret,
+/// and/or EdDSA or RS256 with a public key (PEM text). Both off by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberJwtConfig {
+    /// HS256 shared secret (`ZENGZHI_MEMBER_JWT_SECRET`).
+    pub secret: Option<Secret>,
+    /// An Ed25519 or RSA public key, PEM (`ZENGZHI_MEMBER_JWT_PUBLIC_KEY`).
+    pub public_key_pem: Option<String>,
+    /// When set, `iss` must be present and equal (`ZENGZHI_MEMBER_JWT_ISSUER`).
+    pub issuer: Option<String>,
+    /// When set, `aud` must be present and contain it (`ZENGZHI_MEMBER_JWT_AUDIENCE`).
+    pub audience: Option<String>,
 }
 
 impl Default for Config {
@@ -104,6 +123,8 @@ impl Default for Config {
             session_max_s: 24 * 3600,
             trust_forwarded_for: false,
             demo_password: None,
+            member_jwt: MemberJwtConfig::default(),
+            join_url: None,
         }
     }
 }
@@ -131,6 +152,9 @@ struct FileConfig {
     trust_forwarded_for: Option<bool>,
     #[serde(default)]
     schedule: ScheduleConfig,
+    #[serde(default)]
+    member_jwt: MemberJwtConfig,
+    join_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +209,8 @@ impl Config {
             c.session_idle_s = f.session_idle_s.unwrap_or(c.session_idle_s).max(1);
             c.session_max_s = f.session_max_s.unwrap_or(c.session_max_s).max(1);
             c.trust_forwarded_for = f.trust_forwarded_for.unwrap_or(c.trust_forwarded_for);
+            c.member_jwt = f.member_jwt;
+            c.join_url = f.join_url.or(c.join_url);
             if let Some(v) = f.schedule.release_locked_at {
                 c.release_locked_at = hhmm(&v)?;
             }
@@ -207,6 +233,11 @@ impl Config {
         c.token_secret = env("ZENGZHI_TOKEN_SECRET").map(Secret).or(c.token_secret);
         c.public_url = env("ZENGZHI_PUBLIC_URL").or(c.public_url);
         c.demo_password = env("ZENGZHI_DEMO_PASSWORD").map(Secret).or(c.demo_password);
+        c.member_jwt.secret = env("ZENGZHI_MEMBER_JWT_SECRET").map(Secret).or(c.member_jwt.secret);
+        c.member_jwt.public_key_pem = env("ZENGZHI_MEMBER_JWT_PUBLIC_KEY").or(c.member_jwt.public_key_pem);
+        c.member_jwt.issuer = env("ZENGZHI_MEMBER_JWT_ISSUER").or(c.member_jwt.issuer);
+        c.member_jwt.audience = env("ZENGZHI_MEMBER_JWT_AUDIENCE").or(c.member_jwt.audience);
+        c.join_url = env("ZENGZHI_JOIN_URL").or(c.join_url);
         Ok(c)
     }
 
@@ -272,9 +303,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("zengzhi.toml");
         let (admin, signing, password) = ("admin-token-7f3a9c", "signing-secret-51e2", "pg-password-90bd");
+        let jwt = "jwt-secret-c04e";
         std::fs::write(
             &file,
-            format!("admin_token = \"{admin}\"\ntoken_secret = \"{signing}\"\ndatabase_url = \"postgres://u:{password}@db/x\"\n"),
+            format!("admin_token = \"{admin}\"\ntoken_secret = \"{signing}\"\ndatabase_url = \"postgres://u:{password}@db/x\"\n[member_jwt]\nsecret = \"{jwt}\"\n"),
         )
         .unwrap();
         let c = Config::load(Some(&file)).unwrap();
@@ -282,9 +314,10 @@ mod tests {
         assert_eq!(c.admin_token.as_ref().map(Secret::expose), Some(admin));
         assert_eq!(c.token_secret.as_ref().map(Secret::expose), Some(signing));
         assert!(c.database_url.as_ref().unwrap().expose().contains(password));
+        assert_eq!(c.member_jwt.secret.as_ref().map(Secret::expose), Some(jwt));
         // … and never printed.
         for text in [format!("{c:?}"), format!("{c:#?}")] {
-            for secret in [admin, signing, password] {
+            for secret in [admin, signing, password, jwt] {
                 assert!(!text.contains(secret), "{secret} in {text}");
             }
             assert!(text.contains("listen"), "the rest is shown: {text}");

@@ -171,6 +171,18 @@ pub async fn caller(state: &Arc<AppState>, parts: &Parts) -> Result<Caller, ApiE
         let member = auth::verify_member_token(&state.token_secret, token, auth::now_unix())?;
         return Ok(Caller::Member(member));
     }
+    if auth::looks_like_jwt(token) {
+        let Some(jwt) = &state.member_jwt else {
+            return Err(ApiError::unauthorized("JWT member tokens are not configured / 未配置 JWT 会员令牌"));
+        };
+        let member = jwt.verify(token)?;
+        // The platform mints these itself: the member must be registered here.
+        let m = member.clone();
+        if !state.query(move |e| e.member(&m).is_some()).await? {
+            return Err(ApiError::unauthorized("the token's member is not registered / 令牌中的会员未注册"));
+        }
+        return Ok(Caller::Member(member));
+    }
     let hash = auth::sha256(token.as_bytes());
     if token.starts_with(crate::accounts::SESSION_PREFIX) {
         return session_caller(state, hash).await;

@@ -130,6 +130,8 @@ pub struct AppState {
     pub admin_token_hash: Option<[u8; 32]>,
     /// The member-token signing secret.
     pub token_secret: Vec<u8>,
+    /// The verifier of JWT member tokens, when configured.
+    pub member_jwt: Option<auth::MemberJwt>,
     pub config: Config,
     /// The base of referral links (configured, or the address actually listened on).
     pub public_url: String,
@@ -453,6 +455,7 @@ impl Service {
                 Ok((writer, reads, token_secret, watermark, projector, demo_admin_password))
             })
         };
+        let member_jwt = auth::MemberJwt::from_config(&config.member_jwt).map_err(anyhow_like::msg)?;
         let (writer, reads, token_secret, watermark, projector, demo_admin_password) =
             setup.await.map_err(|e| anyhow_like::msg(e.to_string()))??;
         let state = Arc::new(AppState {
@@ -460,6 +463,7 @@ impl Service {
             reads: OffRuntime::new(reads),
             admin_token_hash: config.admin_token.as_ref().map(|t| auth::sha256(t.expose().as_bytes())),
             token_secret,
+            member_jwt,
             metrics: metrics::Metrics::new(),
             watermark,
             public_url: config.public_url.clone().unwrap_or(public_url),

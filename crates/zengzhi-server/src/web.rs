@@ -20,12 +20,19 @@ const PAGES: &[&str] = &["admin", "m", "store"];
 
 /// The routes of the front end.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    let mut router = Router::new().route("/", get(|| async { Redirect::temporary("/admin/") }));
+    let mut router = Router::new()
+        .route("/", get(|| async { Redirect::temporary("/admin/") }))
+        // The landing page of referral and store links (`/join?ref=ID`, `/join?store=ID`): the
+        // member app, which shows its join page for this path.
+        .route("/join", get(|| async { index("m") }));
     for page in PAGES {
         router = router
             .route(&format!("/{page}"), get(move || async move { Redirect::permanent(&format!("/{page}/")) }))
             .route(&format!("/{page}/"), get(move || async move { index(page) }))
-            .route(&format!("/{page}/{{*path}}"), get(move |Path(path): Path<String>| async move { file(page, &path) }));
+            .route(
+                &format!("/{page}/{{*path}}"),
+                get(move |Path(path): Path<String>| async move { file(page, &path) }),
+            );
     }
     router
 }
@@ -46,7 +53,8 @@ fn file(page: &str, path: &str) -> Response {
 
 fn index(page: &str) -> Response {
     match Assets::get(&format!("{page}/index.html")) {
-        Some(f) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], f.data).into_response(),
+        Some(f) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], f.data)
+            .into_response(),
         None => not_built(page),
     }
 }
@@ -113,6 +121,24 @@ mod tests {
         let (status, ctype, _, _) = get("/admin/assets/no-such-file.js").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(ctype.starts_with("application/json"), "{ctype}");
+        // The member app, with the same fallback, and /join answered by it.
+        let (status, location) = {
+            let (s, _, l, _) = get("/m").await;
+            (s, l)
+        };
+        assert_eq!((status, location.as_str()), (StatusCode::PERMANENT_REDIRECT, "/m/"));
+        let (status, ctype, _, member_page) = get("/m/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(ctype.starts_with("text/html"), "{ctype}");
+        assert_ne!(member_page, page, "the member app is a page of its own");
+        let (status, _, _, route) = get("/m/sell").await;
+        assert_eq!((status, &route), (StatusCode::OK, &member_page));
+        let (status, _, _, join) = get("/join?ref=alice").await;
+        assert_eq!((status, &join), (StatusCode::OK, &member_page));
+        let member_text = String::from_utf8(member_page).unwrap();
+        if super::console_built() {
+            assert!(member_text.contains("/m/assets/"), "the member app loads its assets from /m/assets/");
+        }
         let text = String::from_utf8(page).unwrap();
         if super::console_built() {
             assert!(text.contains("/admin/assets/"), "the built console loads its assets from /admin/assets/");

@@ -159,6 +159,8 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
         ("post", "/v1/orders/{id}/refund") => (format!("/v1/orders/{}/refund", ctx.pending_order().await), none),
         ("get", "/v1/me" | "/v1/me/history") => (path.into(), none),
         ("get", "/v1/me/withdrawals") => (path.into(), none),
+        ("get", "/v1/me/referrals" | "/v1/me/rules") => (path.into(), none),
+        ("get", "/v1/join") => ("/v1/join?ref=alice".into(), none),
         ("post", "/v1/me/sell/preview" | "/v1/me/sell") => (path.into(), Some(json!({"points": "1"}))),
         ("post", "/v1/me/redeem") => (path.into(), Some(json!({"amount": "1"}))),
         ("post", "/v1/me/withdraw") => (path.into(), Some(json!({"amount": "1"}))),

@@ -283,6 +283,7 @@ pub fn build_app(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
     api()
         .into_router()
+        .merge(member::demo_router(state.config.demo))
         .fallback(|| async { ApiError::not_found("no such route / 没有这个接口") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -467,6 +467,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 邀请落地页信息 / What a /join link invites to, and where sign-up continues */
+        get: operations["join_info"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -512,6 +529,40 @@ export interface paths {
         put?: never;
         /** 积分兑换 / Pay for goods with points */
         post: operations["me_redeem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的直推与间推 / My direct and indirect referrals, including those who have not bought yet */
+        get: operations["me_referrals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 规则说明（当前配置） / The rules as configured now, for the member page */
+        get: operations["me_rules"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -947,6 +998,16 @@ export interface components {
          * @enum {string}
          */
         Interval: "minute" | "hour" | "day";
+        /** @description What a `/join` link invites to. */
+        JoinInfo: {
+            /** @description Whether this is the demo (which registers a demo member itself). */
+            demo: boolean;
+            /** @description The platform's sign-up address with `ref` / `store` passed on (`None`: not configured). */
+            forward_url?: string | null;
+            price: components["schemas"]["Price"];
+            referrer?: null | components["schemas"]["Id"];
+            store?: null | components["schemas"]["Id"];
+        };
         KeyCreated: {
             fingerprint: string;
             /** @description The key: shown this once, stored only as its SHA-256. */
@@ -1049,6 +1110,24 @@ export interface components {
             referrer: null | components["schemas"]["Id"];
             /** Format: u-int64 */
             seq: number;
+        };
+        /** @description The rules as a member sees them (rates as decimal fractions of the order amount). */
+        MemberRules: {
+            agent_city: components["schemas"]["Rate"];
+            agent_district: components["schemas"]["Rate"];
+            agent_province: components["schemas"]["Rate"];
+            /** @description The cap: this cycle's consumption times this multiple. */
+            exit_multiple: components["schemas"]["Rate"];
+            price: components["schemas"]["Price"];
+            referral_direct: components["schemas"]["Rate"];
+            referral_indirect: components["schemas"]["Rate"];
+            /** @description The share of a sale's value that stays in the pool (e.g. "0.2"). */
+            retention: components["schemas"]["Rate"];
+            store_recruiter: components["schemas"]["Rate"];
+            /** @description Locked points released each day. */
+            vesting_release: components["schemas"]["Rate"];
+            withdraw_fee: components["schemas"]["Rate"];
+            withdraw_min: components["schemas"]["Money"];
         };
         MemberTokenIssued: {
             /** Format: u-int64 */
@@ -1193,6 +1272,31 @@ export interface components {
          * @example 0.2
          */
         Rate: string;
+        /** @description One member I referred. */
+        Referral: {
+            /** @description Whether they have bought anything yet. */
+            bought: boolean;
+            lifetime_consumption: components["schemas"]["Money"];
+            member: components["schemas"]["Id"];
+            /** @description Who referred them (me for a direct referral, one of my direct referrals otherwise). */
+            referrer: components["schemas"]["Id"];
+        };
+        /**
+         * @description My direct and indirect referrals (at most [`REFERRALS_SHOWN`] of each) and what my
+         *     rewards came to.
+         */
+        Referrals: {
+            direct: components["schemas"]["Referral"][];
+            /** Format: u-int64 */
+            direct_count: number;
+            indirect: components["schemas"]["Referral"][];
+            /** Format: u-int64 */
+            indirect_count: number;
+            member: components["schemas"]["Id"];
+            referral_link: string;
+            /** @description All reward money ever credited to me (referral, recruitment, agent and peer rewards). */
+            rewards: components["schemas"]["Money"];
+        };
         /**
          * @description `POST /v1/members`: `referrer`, or `store` (the store whose QR code or link was used: binds
          *     to its owner), not both.
@@ -2840,6 +2944,39 @@ export interface operations {
             };
         };
     };
+    join_info: {
+        parameters: {
+            query?: {
+                /** @description The referring member (`/join?ref=ID`). */
+                ref?: string;
+                /** @description The store of a store's QR code (`/join?store=ID`). */
+                store?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinInfo"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     me: {
         parameters: {
             query?: never;
@@ -2956,6 +3093,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberApplied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_referrals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Referrals"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a member token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberRules"];
                 };
             };
             /** @description No valid key or token */
