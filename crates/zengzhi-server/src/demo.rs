@@ -92,7 +92,8 @@ pub fn commands(seed: u64) -> Vec<(Command<'static>, Option<String>)> {
     let days = 21;
     for day in 0..days {
         let day_start = start + Duration::days(day);
-        let joins = if day == 0 { EARLY as i64 } else { 20 + day * 2 };
+        // Besides the buyers' cohort, many join who never buy (or buy rarely): over 10,000 in all.
+        let joins = if day == 0 { EARLY as i64 } else { 20 + day * 2 + 440 + day * 3 };
         for j in 0..joins {
             let n = members.len();
             let member = format!("u{:05}", n + 1);
@@ -171,6 +172,21 @@ pub fn commands(seed: u64) -> Vec<(Command<'static>, Option<String>)> {
     out
 }
 
+/// The demo's store bindings: members who registered through a store's QR code (referred by
+/// the store's owner), with the store.
+pub fn store_bindings(commands: &[(Command<'static>, Option<String>)]) -> Vec<(String, String)> {
+    commands
+        .iter()
+        .filter_map(|(c, _)| match c {
+            Command::RegisterMember { member, referrer: Some(r) } => {
+                let store = r.strip_prefix("owner-")?;
+                STORES.iter().any(|(s, _)| *s == store).then(|| (member.to_string(), store.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Loads the demo through the writer; returns how many commands were accepted.
 pub fn load(writer: &WriterHandle) -> zengzhi_journal::Result<usize> {
     let mut accepted = 0;
@@ -201,7 +217,11 @@ mod tests {
         assert!(t.orders > 3_000, "orders {}", t.orders);
         assert!(t.exits >= 5, "some members exited ({})", t.exits);
         assert!(t.coins_spent_fen.is_positive(), "legacy coins were spent");
-        assert!(engine.member_count() > 600);
+        assert!(engine.member_count() >= 10_000, "members {}", engine.member_count());
+        let bound = store_bindings(&all);
+        assert!(bound.len() > 1_000 && bound.iter().all(|(m, _)| engine.member(m).is_some()));
+        let never = engine.members().iter().filter(|m| !m.lifetime_consumption_fen.is_positive()).count();
+        assert!(never > engine.member_count() / 3, "many never bought ({never})");
         // Sells of members without points are the only rejections.
         assert!(rejected < all.len() / 50, "{rejected} rejected");
     }
@@ -216,6 +236,8 @@ pub fn admin_user(
     if store.user_get("admin")?.is_some() {
         return Ok(None);
     }
+    // First start of the demo: its members' store bindings too.
+    crate::store::members::MemberStore::member_stores_bind(store, &store_bindings(&commands(20_261_126)))?;
     let password = match password {
         Some(p) => p.to_string(),
         None => {

@@ -210,6 +210,15 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
             format!("/v1/admin/withdrawals/{}/reject", ctx.pending_withdrawal().await),
             Some(json!({"reason": "test"})),
         ),
+        // The console's members and orders.
+        ("get", "/v1/admin/members" | "/v1/admin/orders") => (path.into(), none),
+        ("get", "/v1/admin/members/{id}") => ("/v1/admin/members/alice".into(), none),
+        ("get", "/v1/admin/members/{id}/ledger" | "/v1/admin/members/{id}/orders" | "/v1/admin/members/{id}/referrals") => {
+            (path.replace("{id}", "alice"), none)
+        }
+        ("post", "/v1/admin/orders/{id}/refund") => {
+            (format!("/v1/admin/orders/{}/refund", ctx.pending_order().await), Some(json!({})))
+        }
         _ => panic!("no valid request for {method} {path} (caller {caller:?}): add one to the matrix"),
     }
 }

@@ -25,10 +25,17 @@ pub fn router() -> ApiRouter {
 }
 
 /// 导出会员 CSV / Members as CSV
-#[utoipa::path(get, path = "/v1/admin/export/members.csv", tag = "exports",
-    responses((status = 200, description = "member,points,locked,cash,coins,cycle_consumption,cycle_realized,lifetime_consumption,exits,rewards", body = String, content_type = "text/csv")))]
-pub async fn members_csv(_: CanRead, State(state): S) -> ApiResult<Response> {
-    let text = crate::exports::members_text(&state).await?;
+///
+/// With any of the member list's filters or sort (`GET /v1/admin/members`; pages ignored), the
+/// matching members in the list's order with the list's columns.
+#[utoipa::path(get, path = "/v1/admin/export/members.csv", tag = "exports", params(super::members::MembersQuery),
+    responses((status = 200, description = "member,points,locked,cash,coins,cycle_consumption,cycle_realized,lifetime_consumption,exits,rewards; filtered: member,points,locked,value_now,cash,coins,cycle_consumption,cycle_realized,cap,cap_progress,exits,referrer,direct_referrals,joined_at,store,status", body = String, content_type = "text/csv")))]
+pub async fn members_csv(_: CanRead, State(state): S, Q(q): Q<super::members::MembersQuery>) -> ApiResult<Response> {
+    let text = if q.filtered() {
+        super::members::members_csv_text(&state, &q).await?
+    } else {
+        crate::exports::members_text(&state).await?
+    };
     Ok((csv_headers("members.csv")?, text).into_response())
 }
 
@@ -42,6 +49,10 @@ pub struct OrdersQuery {
     from: Option<String>,
     /// Last day (YYYY-MM-DD, Beijing time), inclusive.
     to: Option<String>,
+    /// Only this store's orders.
+    store: Option<String>,
+    /// Only this member's orders.
+    member: Option<String>,
 }
 
 /// 导出订单 CSV / Settled orders as CSV, by journal position
@@ -65,7 +76,11 @@ pub async fn orders_csv(_: CanRead, State(state): S, Q(q): Q<OrdersQuery>) -> Ap
             after = last.seq;
             for r in &page {
                 let t = parse_at(&r.at);
-                if start.is_some_and(|s| t.is_some_and(|t| t < s)) || end.is_some_and(|e| t.is_some_and(|t| t >= e)) {
+                if start.is_some_and(|s| t.is_some_and(|t| t < s))
+                    || end.is_some_and(|e| t.is_some_and(|t| t >= e))
+                    || q.member.as_ref().is_some_and(|m| r.member != *m)
+                    || q.store.as_ref().is_some_and(|s| r.merchant.as_deref() != Some(s.as_str()))
+                {
                     continue;
                 }
                 let _ = writeln!(

@@ -54,6 +54,7 @@ pub async fn create_member(who: CanRegister, State(state): S, body: Bytes) -> Ap
     }
     let member =
         member.ok_or_else(|| ApiError::bad_request(ApiCode::InvalidCommand, "member is required / 缺少 member"))?;
+    let bound_store = store.clone();
     if let Some(store) = store {
         if referrer.is_some() {
             return Err(ApiError::bad_request(
@@ -77,6 +78,9 @@ pub async fn create_member(who: CanRegister, State(state): S, body: Bytes) -> Ap
     }
     let command = command_from("register_member", b"{}", &inject)?;
     let (seq, at, _) = accepted(state.submit_one(command).await?)?;
+    if let Some(store) = bound_store {
+        super::members::bind_store(&state, member.clone(), store).await?;
+    }
     if console(&who) {
         let change = crate::Change { target: Some(format!("member:{member}")), ..Default::default() };
         state.audit_change(who.actor(), "register_member", String::from_utf8_lossy(&body).into_owned(), change).await;

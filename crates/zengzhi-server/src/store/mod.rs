@@ -13,6 +13,7 @@ use zengzhi_journal::postgres::Postgres;
 use zengzhi_journal::sqlite::Sqlite;
 use zengzhi_journal::{Hash, Result};
 
+pub mod members;
 mod postgres;
 pub mod schema;
 mod sqlite;
@@ -316,9 +317,9 @@ pub trait ServiceStore: Send {
 }
 
 /// One connection of the program's store: the journal's tables and the service's.
-pub trait Conn: Backend + ServiceStore {}
+pub trait Conn: Backend + ServiceStore + members::MemberStore {}
 
-impl<T: Backend + ServiceStore> Conn for T {}
+impl<T: Backend + ServiceStore + members::MemberStore> Conn for T {}
 
 /// Opens a connection: PostgreSQL (schema `pg_schema`) when `database_url` is given, else the
 /// SQLite store in `data_dir` (created if needed); the journal's and the service's migrations

@@ -87,6 +87,17 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE audit_log_v2 RENAME TO audit_log;
      CREATE INDEX audit_log_who ON audit_log (who, id);
      CREATE INDEX audit_log_action ON audit_log (action, id);",
+    // 3: members' profiles for the console: the journal entry and time of each registration
+    //    (copied from the journal) and the store a member registered through.
+    "CREATE TABLE member_profiles (
+        member  TEXT PRIMARY KEY,
+        seq     BIGINT,
+        at      TEXT,
+        at_unix BIGINT,
+        store   TEXT
+     );
+     CREATE INDEX member_profiles_joined ON member_profiles (at_unix);
+     CREATE INDEX member_profiles_store ON member_profiles (store);",
 ];
 
 /// Migration `n`'s text for a backend whose increasing integer key is spelled `serial`.
