@@ -42,6 +42,7 @@ pub mod admin;
 pub mod exports;
 pub mod integration;
 pub mod member;
+pub mod network;
 pub mod orders;
 pub mod public;
 pub mod withdrawals;
@@ -265,6 +266,7 @@ pub fn api() -> ApiRouter {
         .merge(withdrawals::router())
         .merge(exports::router())
         .merge(accounts::router())
+        .merge(network::router())
 }
 
 /// The OpenAPI document (built once).
