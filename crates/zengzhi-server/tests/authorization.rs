@@ -219,6 +219,24 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
         ("post", "/v1/admin/orders/{id}/refund") => {
             (format!("/v1/admin/orders/{}/refund", ctx.pending_order().await), Some(json!({})))
         }
+        ("get", "/v1/admin/stores" | "/v1/admin/agents" | "/v1/admin/shareholders") => (path.into(), none),
+        ("get", "/v1/admin/stores/{id}") => ("/v1/admin/stores/shop".into(), none),
+        ("get", "/v1/admin/stores/{id}/qr.svg") => ("/v1/admin/stores/shop/qr.svg".into(), none),
+        ("post", "/v1/admin/stores") => {
+            (path.into(), Some(json!({"merchant": format!("cs{n}"), "owner": "carol", "region": "440305"})))
+        }
+        ("post", "/v1/admin/agents") => {
+            // A district of the shipped table not taken yet (the n-th from the last, by code).
+            let mut districts: Vec<u32> = zengzhi_server::routes::network::regions()
+                .iter()
+                .filter(|(_, r)| r.level == zengzhi_core::command::Level::District)
+                .map(|(c, _)| *c)
+                .collect();
+            districts.sort_unstable();
+            let region = format!("{}", districts[districts.len() - 1 - n as usize]);
+            (path.into(), Some(json!({"member": "carol", "level": "district", "region": region})))
+        }
+        ("post", "/v1/admin/shareholders") => (path.into(), Some(json!({"member": "carol", "weight": n + 1}))),
         _ => panic!("no valid request for {method} {path} (caller {caller:?}): add one to the matrix"),
     }
 }

@@ -208,15 +208,8 @@ impl Engine {
     }
 
     pub(super) fn distribute_dividends(&mut self) -> Result<Applied, Rejection> {
-        let total_weight: i128 = self.shareholders.values().map(|&w| i128::from(w)).sum();
-        if total_weight == 0 {
-            return Ok(Applied::default());
-        }
-        let pot = self.dividend_pool;
         let mut paid = Fen::ZERO;
-        let shares: Vec<(u32, Fen)> =
-            self.shareholders.iter().map(|(&m, &w)| (m, pot.mul_share_floor(i128::from(w), total_weight))).collect();
-        for (m, share) in shares {
+        for (m, share) in self.dividend_plan() {
             self.post_cash(m, Reason::Dividend, share);
             paid += share;
         }

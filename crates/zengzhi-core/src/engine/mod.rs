@@ -443,6 +443,32 @@ impl Engine {
     pub fn shareholders(&self) -> &BTreeMap<u32, u32> {
         &self.shareholders
     }
+    /// What `distribute_dividends` would pay now: each shareholder's index and share
+    /// `⌊pool · weight / Σ weights⌋`, by member index (empty without shareholders). The command
+    /// pays exactly this plan, so a preview made with it equals the payout.
+    pub fn dividend_plan(&self) -> Vec<(u32, Fen)> {
+        let total_weight: i128 = self.shareholders.values().map(|&w| i128::from(w)).sum();
+        if total_weight == 0 {
+            return Vec::new();
+        }
+        let pot = self.dividend_pool;
+        self.shareholders.iter().map(|(&m, &w)| (m, pot.mul_share_floor(i128::from(w), total_weight))).collect()
+    }
+    /// Every merchant: its id and record, in registration order.
+    pub fn merchants(&self) -> impl Iterator<Item = (crate::ids::IdName<'_>, &Merchant)> + '_ {
+        self.merchants.iter().enumerate().map(|(i, m)| (self.merchant_ids.name(i as u32), m))
+    }
+    /// Every appointed agent: level, normalised region and member index (in no fixed order).
+    pub fn agents(&self) -> impl Iterator<Item = (crate::command::Level, u32, u32)> + '_ {
+        self.agents.iter().map(|(&key, &member)| {
+            let level = match key >> 32 {
+                1 => Level::District,
+                2 => Level::City,
+                _ => Level::Province,
+            };
+            (level, key as u32, member)
+        })
+    }
     /// Member indexes sorted by id (the order of the state JSON).
     pub fn members_by_id(&self) -> Vec<u32> {
         let mut order: Vec<(crate::ids::IdName<'_>, u32)> =

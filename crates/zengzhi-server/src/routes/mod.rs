@@ -43,6 +43,7 @@ pub mod exports;
 pub mod integration;
 pub mod member;
 pub mod members;
+pub mod network;
 pub mod orders;
 pub mod public;
 pub mod withdrawals;
@@ -267,6 +268,7 @@ pub fn api() -> ApiRouter {
         .merge(exports::router())
         .merge(accounts::router())
         .merge(members::router())
+        .merge(network::router())
 }
 
 /// The OpenAPI document (built once).
