@@ -40,6 +40,7 @@ use crate::AppState;
 pub mod accounts;
 pub mod admin;
 pub mod exports;
+pub mod insight;
 pub mod integration;
 pub mod member;
 pub mod orders;
@@ -265,6 +266,7 @@ pub fn api() -> ApiRouter {
         .merge(withdrawals::router())
         .merge(exports::router())
         .merge(accounts::router())
+        .merge(insight::router())
 }
 
 /// The OpenAPI document (built once).
