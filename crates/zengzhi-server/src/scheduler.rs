@@ -66,6 +66,50 @@ async fn run_if_due(state: &Arc<AppState>, at: &str, job: &'static str) -> ApiRe
     }
 }
 
+/// The next run of a job at `at` ("HH:MM") last run on `last`, as Beijing "YYYY-MM-DD HH:MM"
+/// (today when it is due or still to come today, else tomorrow).
+pub fn next_run(at: &str, last: Option<&str>, today: time::Date, _hhmm: &str) -> String {
+    let today_text = today.to_string();
+    let ran_today = last.is_some_and(|l| l >= today_text.as_str());
+    let day = if ran_today { today.next_day().unwrap_or(today) } else { today };
+    format!("{day} {at}")
+}
+
+/// The configured scheduled jobs, with their last and next runs and the last result (from the
+/// operation log).
+pub async fn scheduled(state: &Arc<AppState>) -> ApiResult<Vec<crate::routes::insight::ScheduledJob>> {
+    let (today, hhmm) = beijing_now();
+    let mut out = Vec::new();
+    for (at, job) in [
+        (state.config.release_locked_at.clone(), "release_locked"),
+        (state.config.dividends_at.clone(), "distribute_dividends"),
+    ] {
+        let Some(at) = at else { continue };
+        let last = last_run(state, job).await?.filter(|l| !l.is_empty());
+        let last_result = state
+            .read(move |b| {
+                b.audit_entries(&crate::store::AuditFilter {
+                    after: None,
+                    who: Some("scheduler"),
+                    action: Some(job),
+                    limit: 100_000,
+                })
+            })
+            .await?
+            .pop()
+            .map(|r| format!("ok: {}", r.detail));
+        out.push(crate::routes::insight::ScheduledJob {
+            name: job.to_string(),
+            interval: format!("daily at {at} Asia/Shanghai"),
+            next_run: next_run(&at, last.as_deref(), today, &hhmm),
+            at,
+            last_run: last,
+            last_result,
+        });
+    }
+    Ok(out)
+}
+
 /// Starts the scheduler task (checks at once, then every 20 seconds).
 pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
     let jobs: Vec<(String, &'static str)> = [
@@ -92,7 +136,15 @@ pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
 
 #[cfg(test)]
 mod tests {
-    use super::due;
+    use super::{due, next_run};
+
+    #[test]
+    fn the_next_run_is_today_until_it_ran_today() {
+        let today = time::Date::from_calendar_date(2026, time::Month::December, 1).unwrap();
+        assert_eq!(next_run("09:30", None, today, "08:00"), "2026-12-01 09:30");
+        assert_eq!(next_run("09:30", Some("2026-11-30"), today, "10:00"), "2026-12-01 09:30", "due now");
+        assert_eq!(next_run("09:30", Some("2026-12-01"), today, "10:00"), "2026-12-02 09:30");
+    }
 
     #[test]
     fn a_job_is_due_once_a_day_at_or_after_its_time() {

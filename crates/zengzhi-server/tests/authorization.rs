@@ -237,6 +237,23 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
             (path.into(), Some(json!({"member": "carol", "level": "district", "region": region})))
         }
         ("post", "/v1/admin/shareholders") => (path.into(), Some(json!({"member": "carol", "weight": n + 1}))),
+        // Insight (routes/insight.rs) and the rules' dry run and history.
+        (
+            "get",
+            "/v1/admin/stats/daily"
+            | "/v1/admin/stats/compare"
+            | "/v1/admin/leaderboards"
+            | "/v1/admin/finance/daily"
+            | "/v1/admin/jobs"
+            | "/v1/admin/rules/history",
+        ) => (path.into(), none),
+        ("post", "/v1/admin/jobs/verify") => (path.into(), Some(json!({}))),
+        ("get", "/v1/admin/jobs/{id}") => {
+            let started = ctx.app.admin_post("/v1/admin/jobs/verify", &json!({})).await;
+            (format!("/v1/admin/jobs/{}", started["job"]["id"]), none)
+        }
+        ("post", "/v1/admin/rules/dry-run") => (path.into(), Some(json!({"sell": {"retention": "0.2"}}))),
+        ("post", "/v1/admin/coins/batch") => (path.into(), Some(json!({"rows": [{"member": "carol", "amount": "1"}]}))),
         _ => panic!("no valid request for {method} {path} (caller {caller:?}): add one to the matrix"),
     }
 }

@@ -23,6 +23,8 @@ pub fn router() -> ApiRouter {
     crate::routes![
         get_rules,
         put_rules,
+        rules_dry_run,
+        rules_history,
         inject,
         start_campaign,
         end_campaign,
@@ -82,6 +84,66 @@ pub async fn put_rules(who: CanOperate, State(state): S, body: Bytes) -> ApiResu
         rules: rules_json(&next),
         warnings: RuleProblem::list(&next.warnings()),
     }))
+}
+
+/// The answer of a rules dry run.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RulesDryRun {
+    /// The rules are valid (applying them would be accepted).
+    pub valid: bool,
+    /// Every problem (empty when valid).
+    pub problems: Vec<RuleProblem>,
+    /// The compliance warnings of the new rules (when valid).
+    pub warnings: Vec<RuleProblem>,
+    /// The keys that would change.
+    pub diff: Vec<super::insight::RuleKeyChange>,
+    /// The rules after the change (when valid).
+    #[schema(required = true, value_type = Option<Object>)]
+    pub rules: Option<RulesDoc>,
+}
+
+/// 规则试算（不生效） / Check a rules change without applying it: problems, compliance warnings and the diff
+#[utoipa::path(post, path = "/v1/admin/rules/dry-run", tag = "admin", request_body(content = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>, description = "Sections of keys, as for PUT /v1/admin/rules"),
+    responses((status = 200, body = RulesDryRun)))]
+pub async fn rules_dry_run(_: CanOperate, State(state): S, body: Bytes) -> ApiResult<Json<RulesDryRun>> {
+    let fields = object(&body)?;
+    let doc = zengzhi_core::rules::doc_from_json(&J::Obj(fields))
+        .ok_or_else(|| ApiError::bad_request(ApiCode::InvalidCommand, "rules must be an object"))?;
+    let current = state.query(|e| e.rules().clone()).await?;
+    Ok(Json(match current.updated(&doc) {
+        Ok(next) => {
+            let (before, after) = (super::insight::flat_rules(&current), super::insight::flat_rules(&next));
+            let diff = after
+                .iter()
+                .filter(|(k, v)| before.get(*k) != Some(*v))
+                .map(|(k, v)| super::insight::RuleKeyChange {
+                    key: k.clone(),
+                    before: before.get(k).cloned(),
+                    after: Some(v.clone()),
+                })
+                .collect();
+            RulesDryRun {
+                valid: true,
+                problems: Vec::new(),
+                warnings: RuleProblem::list(&next.warnings()),
+                diff,
+                rules: Some(rules_json(&next)),
+            }
+        }
+        Err(problems) => RulesDryRun {
+            valid: false,
+            problems: RuleProblem::list(&problems),
+            warnings: Vec::new(),
+            diff: Vec::new(),
+            rules: None,
+        },
+    }))
+}
+
+/// 规则变更历史 / Every rule change: journal seq, time, who (from the operation log) and the changed keys
+#[utoipa::path(get, path = "/v1/admin/rules/history", tag = "admin", responses((status = 200, body = super::insight::RuleHistory)))]
+pub async fn rules_history(_: CanRead, State(state): S) -> ApiResult<Json<super::insight::RuleHistory>> {
+    Ok(Json(super::insight::rule_history(&state).await?))
 }
 
 crate::audited_command!(

@@ -40,6 +40,7 @@ use crate::AppState;
 pub mod accounts;
 pub mod admin;
 pub mod exports;
+pub mod insight;
 pub mod integration;
 pub mod member;
 pub mod members;
@@ -269,6 +270,7 @@ pub fn api() -> ApiRouter {
         .merge(accounts::router())
         .merge(members::router())
         .merge(network::router())
+        .merge(insight::router())
 }
 
 /// The OpenAPI document (built once).
