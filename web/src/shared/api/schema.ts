@@ -36,6 +36,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 代理区域树 / The region tree with the agent of each region and level, and what the agents earned */
+        get: operations["list_agents"];
+        put?: never;
+        /** 任命代理（校验行政区划） / Appoint a regional agent (the region must be of the level's kind in GB/T 2260) */
+        post: operations["appoint_console_agent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/audit": {
         parameters: {
             query?: never;
@@ -87,6 +105,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/coins/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 批量发放消费币 / Grant legacy-debt coins in a batch (CSV or rows). Every row is checked first: when any row is invalid nothing is applied and the answer names the rows; rows the engine then rejects are reported each */
+        post: operations["coins_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/dividends": {
         parameters: {
             query?: never;
@@ -131,7 +166,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 导出会员 CSV / Members as CSV */
+        /**
+         * 导出会员 CSV / Members as CSV
+         * @description With any of the member list's filters or sort (`GET /v1/admin/members`; pages ignored), the
+         *     matching members in the list's order with the list's columns.
+         */
         get: operations["members_csv"];
         put?: never;
         post?: never;
@@ -158,6 +197,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/finance/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 每日资金守恒 / Money conservation per Beijing day (money in = money where it is) */
+        get: operations["finance_daily"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/inject": {
         parameters: {
             query?: never;
@@ -169,6 +225,57 @@ export interface paths {
         put?: never;
         /** 融资注入 / Financing injection into the pool */
         post: operations["inject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 任务列表 / Recent background jobs and the scheduled jobs */
+        get: operations["list_jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 立即校验日志链 / Start the journal chain check in the background (one at a time: while one runs, answers it) */
+        post: operations["start_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 后台任务 / One background job: state, progress and result */
+        get: operations["get_job"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -210,6 +317,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/leaderboards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 排行榜 / Leaderboards: stores by flow, referrers by rewards */
+        get: operations["leaderboards"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/logins": {
         parameters: {
             query?: never;
@@ -221,6 +345,129 @@ export interface paths {
         get: operations["login_log"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 会员列表（搜索、筛选、排序、分页） / Members: search, filters, sort, pages */
+        get: operations["list_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 会员详情 / One member: balances, cap, what an exit would pay now, store binding */
+        get: operations["show_member"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{id}/ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 会员积分流水（新的在前） / A member's ledger, newest first */
+        get: operations["member_ledger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{id}/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 会员的订单 / A member's orders, newest first */
+        get: operations["member_orders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/members/{id}/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 推荐关系树（直推与间推） / A member's referral tree: direct and indirect invitees, bounded */
+        get: operations["member_referrals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 订单列表（筛选、分页，新的在前） / Orders: filters, pages, newest first
+         * @description Orders held for the settlement delay (pending, refunded, rejected) come first, then the
+         *     settled ones.
+         */
+        get: operations["list_orders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/orders/{id}/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 后台退款（结算前） / Refund a pending order from the console (refused after settlement) */
+        post: operations["admin_refund_order"];
         delete?: never;
         options?: never;
         head?: never;
@@ -262,6 +509,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/rules/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 规则试算（不生效） / Check a rules change without applying it: problems, compliance warnings and the diff */
+        post: operations["rules_dry_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/rules/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 规则变更历史 / Every rule change: journal seq, time, who (from the operation log) and the changed keys */
+        get: operations["rules_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/shareholders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 股东、分红池与分红预览 / Shareholders, the dividend pool, a preview of a distribution now (the engine's own plan) and past distributions */
+        get: operations["list_shareholders"];
+        put?: never;
+        /** 设置股东权重（0 移除） / Set a shareholder's weight (0 removes) */
+        post: operations["set_console_shareholder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/state": {
         parameters: {
             query?: never;
@@ -271,6 +570,92 @@ export interface paths {
         };
         /** 完整状态 / The full state (SPEC §8, without results) */
         get: operations["admin_state"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/stats/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 环比 / Period over period: today vs yesterday, this week vs last week */
+        get: operations["stats_compare"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/stats/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 每日数据 / Figures per Beijing day (orders, GMV, commissions, members, exits, sells, withdrawals, pool flows, injections, closing price, pool and supply) */
+        get: operations["stats_daily"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/stores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 门店列表（分页、搜索） / The stores: commission rate, owner, recruiter, region, today's and 30 days' flow, bound members */
+        get: operations["list_stores"];
+        put?: never;
+        /** 新建门店（校验行政区划代码） / Register a store (the region must be a GB/T 2260 district) */
+        post: operations["create_store"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/stores/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 门店详情：30 天流水、绑定会员、店主与推荐人奖励 / A store: 30 days of flow, bound members, the owner's and recruiter's rewards */
+        get: operations["get_store"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/stores/{id}/qr.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 门店会员绑定二维码（SVG） / The store's member-binding QR code (SVG of `{public_url}/join?store={id}`) */
+        get: operations["store_qr"];
         put?: never;
         post?: never;
         delete?: never;
@@ -851,6 +1236,40 @@ export interface components {
     schemas: {
         /** @enum {string} */
         AgentLevel: "district" | "city" | "province";
+        /** @description One region of the agents' tree. */
+        AgentRegion: {
+            agent?: null | components["schemas"]["Id"];
+            agent_rewards?: null | components["schemas"]["Money"];
+            /** @example 440300 */
+            code: string;
+            /**
+             * @description The level an agent of this region holds.
+             * @example city
+             */
+            level: string;
+            /** @example 深圳市 */
+            name: string;
+            /** @description Names from the province down. */
+            names: string[];
+            /** @description The parent region's code (none for a province). */
+            parent?: string | null;
+            /** @description The share of this level goes to the platform here (no agent appointed). */
+            platform_keeps_share: boolean;
+            /**
+             * Format: u-int64
+             * @description Stores in this region (its sub-regions included).
+             */
+            stores: number;
+        };
+        /** @description The regions that have stores or agents, with their provinces and cities, parents first. */
+        AgentTree: {
+            /**
+             * Format: u-int64
+             * @description Appointed agents.
+             */
+            agents: number;
+            regions: components["schemas"]["AgentRegion"][];
+        };
         AmountBody: {
             amount: components["schemas"]["MoneyIn"];
         };
@@ -931,6 +1350,12 @@ export interface components {
             /** @description Always false. */
             ok: boolean;
         };
+        /** @description A member bound to a store. */
+        BoundMember: {
+            id: components["schemas"]["Id"];
+            lifetime_consumption: components["schemas"]["Money"];
+            points: components["schemas"]["Points"];
+        };
         /** @description One price candle (Beijing-time buckets). */
         CandleView: {
             close: components["schemas"]["Price"];
@@ -951,10 +1376,55 @@ export interface components {
             /** @description Realised plus held value over the cap (1 = the cap). */
             progress: components["schemas"]["Rate"];
         };
+        /** @description Either CSV text or rows. */
+        CoinBatch: {
+            /** @description `member,amount` per line, a header line optional. */
+            csv?: string | null;
+            rows?: components["schemas"]["CoinBatchRow"][] | null;
+        };
+        CoinBatchResult: {
+            /**
+             * @description Every row valid: the grants were submitted (each row's result says whether the engine
+             *     took it). false: nothing was applied; the rows with `ok` false say why.
+             */
+            applied: boolean;
+            failed: number;
+            granted: number;
+            rows: components["schemas"]["CoinRowResult"][];
+            /** @description Σ of the granted amounts. */
+            total: components["schemas"]["Money"];
+        };
+        CoinBatchRow: {
+            /** @description Yuan, at most two decimals. */
+            amount: string;
+            member: string;
+        };
+        /** @description One row's result. */
+        CoinRowResult: {
+            amount: string;
+            error: string | null;
+            member: string;
+            message: string | null;
+            ok: boolean;
+            row: number;
+            /**
+             * Format: u-int64
+             * @description The journal entry, when granted.
+             */
+            seq: number | null;
+        };
         CoinTotals: {
             held: components["schemas"]["Money"];
             issued: components["schemas"]["Money"];
             spent: components["schemas"]["Money"];
+        };
+        Comparison: {
+            /** @description 今日 vs 昨日. */
+            day: components["schemas"]["PeriodFigures"];
+            /** @description Today (Beijing). */
+            today: string;
+            /** @description 本周 vs 上周 (weeks start on Monday; this week so far vs the whole last week). */
+            week: components["schemas"]["PeriodFigures"];
         };
         /** @description Money conservation: everything that came in is somewhere. */
         Conservation: {
@@ -963,6 +1433,139 @@ export interface components {
             money_where: components["schemas"]["MoneyWhere"];
             points: components["schemas"]["PointTotals"];
         };
+        ConservationDaily: {
+            /** @description Every day balanced. */
+            balanced: boolean;
+            /** @description Oldest first. */
+            days: components["schemas"]["ConservationRow"][];
+            from: string;
+            /** Format: u-int64 */
+            through_seq: number;
+            timezone: string;
+            to: string;
+        };
+        /**
+         * @description One day of the conservation table: the money that entered that day, and the balances at
+         *     its close (cumulative): `in_total` = `where_total` on every day.
+         */
+        ConservationRow: {
+            /** @description `in_total` = `where_total`. */
+            balanced: boolean;
+            cash_spent: components["schemas"]["Money"];
+            date: string;
+            /** @description Entered that day. */
+            day_commissions: components["schemas"]["Money"];
+            day_in: components["schemas"]["Money"];
+            day_injected: components["schemas"]["Money"];
+            day_subsidies: components["schemas"]["Money"];
+            dividend_pool: components["schemas"]["Money"];
+            /** @description All money that entered, through that day's close. */
+            in_total: components["schemas"]["Money"];
+            member_cash: components["schemas"]["Money"];
+            platform_revenue: components["schemas"]["Money"];
+            pool: components["schemas"]["Money"];
+            redeemed: components["schemas"]["Money"];
+            /** @description Where the money is, at the close. */
+            where_total: components["schemas"]["Money"];
+            withdrawn: components["schemas"]["Money"];
+        };
+        /** @description One Beijing day. */
+        DailyRow: {
+            close_pool: components["schemas"]["Money"];
+            close_price: components["schemas"]["Price"];
+            close_supply: components["schemas"]["Points"];
+            commissions: components["schemas"]["Money"];
+            /** @description `YYYY-MM-DD`, Asia/Shanghai. */
+            date: string;
+            /**
+             * Format: u-int64
+             * @description Journal entries that day.
+             */
+            entries: number;
+            /** @description Cash paid by exits. */
+            exit_payout: components["schemas"]["Money"];
+            /** @description Points force-sold by exits. */
+            exit_units: components["schemas"]["Points"];
+            /**
+             * Format: u-int64
+             * @description Members exited (capped exits).
+             */
+            exits: number;
+            gmv: components["schemas"]["Money"];
+            injected: components["schemas"]["Money"];
+            /** Format: u-int64 */
+            injections: number;
+            /** Format: u-int64 */
+            new_members: number;
+            /** Format: u-int64 */
+            orders: number;
+            /** @description Σ of each entry's rise of the pool. */
+            pool_in: components["schemas"]["Money"];
+            /** @description Σ of each entry's fall of the pool. */
+            pool_out: components["schemas"]["Money"];
+            /** @description Rewards paid (referral, recruitment, agent, peer). */
+            rewards: components["schemas"]["Money"];
+            /** @description Cash paid for sold points. */
+            sell_payout: components["schemas"]["Money"];
+            /** Format: u-int64 */
+            sells: number;
+            sold_units: components["schemas"]["Points"];
+            /**
+             * Format: u-int64
+             * @description Withdrawals paid.
+             */
+            withdrawals: number;
+            /** @description Withdrawn, net of fee. */
+            withdrawn: components["schemas"]["Money"];
+        };
+        DailyStats: {
+            days: components["schemas"]["DailyRow"][];
+            from: string;
+            /**
+             * Format: u-int64
+             * @description The last journal entry counted.
+             */
+            through_seq: number;
+            timezone: string;
+            to: string;
+        };
+        /** @description One day of a store's flow. */
+        DayFlow: {
+            commission: components["schemas"]["Money"];
+            /**
+             * @description The Beijing date, YYYY-MM-DD.
+             * @example 2026-12-01
+             */
+            day: string;
+            gmv: components["schemas"]["Money"];
+            /** Format: u-int64 */
+            orders: number;
+        };
+        /** @description One figure of two periods. */
+        Delta: {
+            /** @description current − previous. */
+            change: string;
+            /**
+             * @description The change in percent of the previous value, two decimals (rounded toward zero); null
+             *     when the previous value is 0.
+             */
+            change_pct: string | null;
+            /** @description This period (a count, or yuan with two decimals). */
+            current: string;
+            previous: string;
+        };
+        /** @description One past distribution. */
+        Distribution: {
+            /** @description When it was journaled (RFC 3339). */
+            at: string;
+            payouts: components["schemas"]["Payout"][];
+            /**
+             * Format: u-int64
+             * @description The journal entry.
+             */
+            seq: number;
+            total: components["schemas"]["Money"];
+        };
         /** @description The body of every error. */
         ErrorBody: {
             error: components["schemas"]["ApiCode"];
@@ -970,6 +1573,14 @@ export interface components {
             message: string;
             /** @description Each problem of an invalid rules document, when there are several. */
             problems?: components["schemas"]["RuleProblem"][];
+        };
+        /** @description Sums of orders over a period. */
+        Flow: {
+            commission: components["schemas"]["Money"];
+            /** @description 流水 GMV: the order amounts. */
+            gmv: components["schemas"]["Money"];
+            /** Format: u-int64 */
+            orders: number;
         };
         GrantCoins: {
             amount: components["schemas"]["MoneyIn"];
@@ -998,6 +1609,47 @@ export interface components {
          * @enum {string}
          */
         Interval: "minute" | "hour" | "day";
+        /** @description A background job. */
+        Job: {
+            /**
+             * Format: u-int64
+             * @description Entries checked so far.
+             */
+            checked: number;
+            /** @description Why the job could not run (storage error), when failed. */
+            error: string | null;
+            finished_at: string | null;
+            /** Format: u-int64 */
+            id: number;
+            /** @description `verify`. */
+            kind: string;
+            result: null | components["schemas"]["VerifyResult"];
+            started_at: string;
+            started_by: string;
+            state: components["schemas"]["JobState"];
+            /**
+             * Format: u-int64
+             * @description Entries to check.
+             */
+            total: number;
+        };
+        JobList: {
+            /** @description Recent background jobs, newest first. */
+            items: components["schemas"]["Job"][];
+            /** @description The configured scheduled jobs. */
+            scheduled: components["schemas"]["ScheduledJob"][];
+        };
+        /** @description The answer to starting a job. */
+        JobStarted: {
+            job: components["schemas"]["Job"];
+            /** @description false: a check was already running, and this is it. */
+            started: boolean;
+        };
+        /**
+         * @description A job's state.
+         * @enum {string}
+         */
+        JobState: "running" | "done" | "failed";
         /** @description What a `/join` link invites to. */
         JoinInfo: {
             /** @description Whether this is the demo (which registers a demo member itself). */
@@ -1020,6 +1672,14 @@ export interface components {
         KeyRevoked: {
             fingerprint: string;
             ok: boolean;
+        };
+        Leaderboards: {
+            from: string;
+            /** @description Members by rewards received, highest first. */
+            referrers: components["schemas"]["ReferrerRank"][];
+            /** @description Stores by GMV, highest first. */
+            stores: components["schemas"]["StoreRank"][];
+            to: string;
         };
         /** @description One row of a member's ledger: what one journal entry changed. */
         LedgerItem: {
@@ -1111,6 +1771,80 @@ export interface components {
             /** Format: u-int64 */
             seq: number;
         };
+        /** @description One member in full. */
+        MemberDetail: components["schemas"]["MemberRow"] & {
+            /** @description What a capped exit would sell now (gross) and pay (after the pool's retention). */
+            exit_gross_now: components["schemas"]["Money"];
+            /** @description The exit multiple (e.g. "1.2"). */
+            exit_multiple: components["schemas"]["Rate"];
+            exit_payout_now: components["schemas"]["Money"];
+            lifetime_consumption: components["schemas"]["Money"];
+            /** @description Cash reserved by withdrawals not yet paid or rejected. */
+            pending_withdrawals: components["schemas"]["Money"];
+            price: components["schemas"]["Price"];
+            rewards: components["schemas"]["Money"];
+            store_owner: null | components["schemas"]["Id"];
+        };
+        MemberLedger: {
+            items: components["schemas"]["MemberLedgerItem"][];
+            member: components["schemas"]["Id"];
+            /**
+             * Format: u-int64
+             * @description The `before` of the next page, if there may be one.
+             */
+            next_before: number | null;
+        };
+        /** @description One row of a member's ledger (积分流水). */
+        MemberLedgerItem: {
+            /** @description When the journal entry was made (RFC 3339, Beijing time). */
+            at: string;
+            cash: components["schemas"]["Money"];
+            coins: components["schemas"]["Money"];
+            locked: components["schemas"]["Points"];
+            points: components["schemas"]["Points"];
+            /** @description `order`, `reward`, `sell`, `redeem`, `withdraw`, `exit`, `release`, `dividend` or `coins`. */
+            reason: string;
+            /** Format: u-int64 */
+            seq: number;
+        };
+        MemberPage: {
+            items: components["schemas"]["MemberRow"][];
+            page: number;
+            page_size: number;
+            /** @description Members matching the filters. */
+            total: number;
+        };
+        /** @description One member as the console lists it. */
+        MemberRow: {
+            /** @description `⌊cycle consumption · exit multiple⌋`. */
+            cap: components["schemas"]["Money"];
+            /** @description (realised + value now) / cap, rounded down to a ppm: 1 triggers the capped exit. */
+            cap_progress: components["schemas"]["Rate"];
+            cash: components["schemas"]["Money"];
+            coins: components["schemas"]["Money"];
+            cycle_consumption: components["schemas"]["Money"];
+            cycle_realized: components["schemas"]["Money"];
+            /** Format: u-int32 */
+            direct_referrals: number;
+            /**
+             * Format: u-int32
+             * @description Capped exits so far (cycles completed).
+             */
+            exits: number;
+            /** @description When the member registered (RFC 3339, Beijing time); null if not known yet. */
+            joined_at: string | null;
+            locked: components["schemas"]["Points"];
+            member: components["schemas"]["Id"];
+            /** @description Free points. */
+            points: components["schemas"]["Points"];
+            /** @description realised / cap, rounded down to a ppm. */
+            realized_progress: components["schemas"]["Rate"];
+            referrer: null | components["schemas"]["Id"];
+            status: components["schemas"]["MemberStatus"];
+            store: null | components["schemas"]["Id"];
+            /** @description The held points' value now, `⌊(points + locked) · pool / supply⌋` (as a sale's gross). */
+            value_now: components["schemas"]["Money"];
+        };
         /** @description The rules as a member sees them (rates as decimal fractions of the order amount). */
         MemberRules: {
             agent_city: components["schemas"]["Rate"];
@@ -1129,6 +1863,11 @@ export interface components {
             withdraw_fee: components["schemas"]["Rate"];
             withdraw_min: components["schemas"]["Money"];
         };
+        /**
+         * @description Where a member stands.
+         * @enum {string}
+         */
+        MemberStatus: "holding" | "exited" | "never_bought" | "idle";
         MemberTokenIssued: {
             /** Format: u-int64 */
             expires_unix: number;
@@ -1179,6 +1918,19 @@ export interface components {
             pay_cash?: null | components["schemas"]["MoneyIn"];
             pay_coins?: null | components["schemas"]["MoneyIn"];
         };
+        /** @description The body of `POST /v1/admin/stores` (the fields of `register_merchant`). */
+        NewStore: {
+            commission?: null | components["schemas"]["Rate"];
+            /** @description The store id. */
+            merchant: components["schemas"]["Id"];
+            owner?: null | components["schemas"]["Id"];
+            recruiter?: null | components["schemas"]["Id"];
+            /**
+             * @description A district code of GB/T 2260 (or a city without districts, e.g. 东莞市 441900).
+             * @example 440305
+             */
+            region: string;
+        };
         NewUser: {
             /** @description At least 10 characters. */
             password: string;
@@ -1197,6 +1949,12 @@ export interface components {
             /** @description One per order, in the order sent. */
             results: components["schemas"]["BatchItem"][];
         };
+        OrderPage: {
+            items: components["schemas"]["OrderRowView"][];
+            page: number;
+            page_size: number;
+            total: number;
+        };
         /** @description The result of an order journaled now (or, `idempotent_replay`, earlier with the same body). */
         OrderResult: {
             at: string;
@@ -1210,8 +1968,42 @@ export interface components {
             /** Format: u-int64 */
             seq: number;
         };
+        /** @description One order as the console lists it. */
+        OrderRowView: {
+            amount: components["schemas"]["Money"];
+            /** @description Settled: when it was journaled; otherwise when it was received (RFC 3339, Beijing time). */
+            at: string;
+            commission: null | components["schemas"]["Money"];
+            /** @description Why a held order was rejected at settlement. */
+            error: string | null;
+            member: components["schemas"]["Id"];
+            merchant: null | components["schemas"]["Id"];
+            minted: null | components["schemas"]["Points"];
+            order: components["schemas"]["Id"];
+            /**
+             * Format: u-int64
+             * @description The journal entry of a settled order.
+             */
+            seq: number | null;
+            /**
+             * Format: u-int64
+             * @description When a pending order settles (Unix seconds).
+             */
+            settle_after_unix: number | null;
+            status: components["schemas"]["OrderStatus"];
+        };
+        /**
+         * @description Where an order is, as the console filters it.
+         * @enum {string}
+         */
+        OrderStatus: "pending" | "settled" | "refunded" | "rejected";
         /** @description An order: settled, or held for the settlement delay. */
         OrderView: components["schemas"]["SettledOrder"] | components["schemas"]["PendingOrderView"];
+        /** @description One payment of a distribution. */
+        Payout: {
+            amount: components["schemas"]["Money"];
+            member: components["schemas"]["Id"];
+        };
         /** @description An order held for the settlement delay, or done waiting. */
         PendingOrderView: {
             /** @description The rejection code, if settlement was rejected. */
@@ -1235,6 +2027,18 @@ export interface components {
          * @enum {string}
          */
         PendingStatus: "pending" | "settling" | "settled" | "rejected" | "refunded";
+        /** @description The figures of the dashboard's cards, of two periods. */
+        PeriodFigures: {
+            commissions: components["schemas"]["Delta"];
+            exits: components["schemas"]["Delta"];
+            gmv: components["schemas"]["Delta"];
+            new_members: components["schemas"]["Delta"];
+            orders: components["schemas"]["Delta"];
+            /** @description Cash paid to members for sold and exited points. */
+            payouts: components["schemas"]["Delta"];
+            sells: components["schemas"]["Delta"];
+            withdrawn: components["schemas"]["Delta"];
+        };
         PointTotals: {
             held_by_members: components["schemas"]["Points"];
             supply: components["schemas"]["Points"];
@@ -1281,6 +2085,36 @@ export interface components {
             /** @description Who referred them (me for a direct referral, one of my direct referrals otherwise). */
             referrer: components["schemas"]["Id"];
         };
+        /** @description One invitee in a referral tree. */
+        ReferralNode: {
+            /** @description Whether the invitee ever consumed. */
+            bought: boolean;
+            cycle_consumption: components["schemas"]["Money"];
+            /**
+             * Format: u-int32
+             * @description 1 for a direct invitee.
+             */
+            depth: number;
+            /** Format: u-int32 */
+            direct_referrals: number;
+            lifetime_consumption: components["schemas"]["Money"];
+            member: components["schemas"]["Id"];
+            /** @description Who invited this one (the member asked for at depth 1). */
+            parent: components["schemas"]["Id"];
+            points: components["schemas"]["Points"];
+            value_now: components["schemas"]["Money"];
+        };
+        ReferralTree: {
+            /** Format: u-int32 */
+            depth: number;
+            direct: number;
+            limit: number;
+            member: components["schemas"]["Id"];
+            /** @description Breadth first: every invitee comes after its parent. */
+            nodes: components["schemas"]["ReferralNode"][];
+            /** @description Whether the depth or size bound cut the tree short. */
+            truncated: boolean;
+        };
         /**
          * @description My direct and indirect referrals (at most [`REFERRALS_SHOWN`] of each) and what my
          *     rewards came to.
@@ -1296,6 +2130,27 @@ export interface components {
             referral_link: string;
             /** @description All reward money ever credited to me (referral, recruitment, agent and peer rewards). */
             rewards: components["schemas"]["Money"];
+        };
+        ReferrerRank: {
+            member: string;
+            rewards: components["schemas"]["Money"];
+        };
+        /** @description A region code and its names. */
+        RegionRef: {
+            /**
+             * @description The 6-digit code.
+             * @example 440305
+             */
+            code: string;
+            /**
+             * @description Names from the province down (empty for a code not in the table).
+             * @example [
+             *       "广东省",
+             *       "深圳市",
+             *       "南山区"
+             *     ]
+             */
+            names: string[];
         };
         /**
          * @description `POST /v1/members`: `referrer`, or `store` (the store whose QR code or link was used: binds
@@ -1323,6 +2178,27 @@ export interface components {
          * @enum {string}
          */
         Role: "superadmin" | "operator" | "finance" | "auditor";
+        RuleHistory: {
+            /** @description Newest first. */
+            items: components["schemas"]["RuleHistoryItem"][];
+        };
+        /** @description One rule change of the journal. */
+        RuleHistoryItem: {
+            /** @description When it was journaled (UTC, RFC 3339). */
+            at: string;
+            changes: components["schemas"]["RuleKeyChange"][];
+            /** Format: u-int64 */
+            seq: number;
+            /** @description Who, from the operation log (null where not known: the initial rules, a replayed file). */
+            who: string | null;
+        };
+        /** @description One changed key of a rule change. */
+        RuleKeyChange: {
+            after: string | null;
+            before: string | null;
+            /** @description `section.key`. */
+            key: string;
+        };
         /** @description One problem of an invalid rules document. */
         RuleProblem: {
             en: string;
@@ -1344,6 +2220,19 @@ export interface components {
             seq: number;
             warnings: components["schemas"]["RuleProblem"][];
         };
+        /** @description The answer of a rules dry run. */
+        RulesDryRun: {
+            /** @description The keys that would change. */
+            diff: components["schemas"]["RuleKeyChange"][];
+            /** @description Every problem (empty when valid). */
+            problems: components["schemas"]["RuleProblem"][];
+            /** @description The rules after the change (when valid). */
+            rules: Record<string, never> | null;
+            /** @description The rules are valid (applying them would be accepted). */
+            valid: boolean;
+            /** @description The compliance warnings of the new rules (when valid). */
+            warnings: components["schemas"]["RuleProblem"][];
+        };
         RulesView: {
             /** @description Sections of keys, as in the rules TOML file. */
             rules: {
@@ -1353,6 +2242,20 @@ export interface components {
             };
             /** @description Compliance warnings. */
             warnings: components["schemas"]["RuleProblem"][];
+        };
+        /** @description A scheduled job (see the scheduler). */
+        ScheduledJob: {
+            /** @description `HH:MM`, Beijing. */
+            at: string;
+            /** @description `daily at HH:MM Asia/Shanghai`. */
+            interval: string;
+            /** @description The last run's outcome, from the operation log. */
+            last_result: string | null;
+            /** @description The Beijing day of the last run, if any. */
+            last_run: string | null;
+            name: string;
+            /** @description The next run, Beijing `YYYY-MM-DD HH:MM`. */
+            next_run: string;
         };
         SellPoints: {
             /** @description A quantity or "all". */
@@ -1391,6 +2294,31 @@ export interface components {
          * @enum {string}
          */
         SettledStatus: "settled";
+        /** @description One shareholder with its share and what a distribution now would pay. */
+        ShareholderRow: {
+            member: components["schemas"]["Id"];
+            /** @description What `POST /v1/admin/dividends` would pay this shareholder now. */
+            preview: components["schemas"]["Money"];
+            /** @description Dividends received so far. */
+            received: components["schemas"]["Money"];
+            /** @description weight / Σ weights (rounded down to a millionth). */
+            share: components["schemas"]["Rate"];
+            /** Format: u-int32 */
+            weight: number;
+        };
+        /** @description The shareholders, the dividend pool, the preview and the past distributions. */
+        ShareholdersView: {
+            dividend_pool: components["schemas"]["Money"];
+            /** @description Newest first (the distributions that paid a current shareholder). */
+            history: components["schemas"]["Distribution"][];
+            /** @description What stays in the dividend pool after the distribution previewed. */
+            preview_remainder: components["schemas"]["Money"];
+            /** @description The sum of the previews (the rest stays in the pool: rounding down). */
+            preview_total: components["schemas"]["Money"];
+            shareholders: components["schemas"]["ShareholderRow"][];
+            /** Format: u-int64 */
+            total_weight: number;
+        };
         StartCampaign: {
             budget: components["schemas"]["MoneyIn"];
             campaign: components["schemas"]["Id"];
@@ -1425,6 +2353,66 @@ export interface components {
             subsidies: components["schemas"]["Money"];
             withdrawn: components["schemas"]["Money"];
         };
+        /** @description A store with its 30 days, its members and what its owner and recruiter earned. */
+        StoreDetail: {
+            /** @description The last 30 Beijing days, oldest first. */
+            daily: components["schemas"]["DayFlow"][];
+            /** @description The member-binding link the QR code encodes. */
+            join_link: string;
+            /** @description A page of the bound members (by id). */
+            members: components["schemas"]["BoundMember"][];
+            /**
+             * @description How members are counted as bound: `referrer_is_owner` (the members whose referrer is the
+             *     store's owner: a registration with the store's QR code binds the member to the owner).
+             * @example referrer_is_owner
+             */
+            members_basis: string;
+            /** Format: u-int64 */
+            members_total: number;
+            owner_rewards?: null | components["schemas"]["Money"];
+            /** Format: u-int32 */
+            page: number;
+            /** Format: u-int32 */
+            page_size: number;
+            recruiter_rewards?: null | components["schemas"]["Money"];
+            store: components["schemas"]["StoreRow"];
+        };
+        /** @description A page of stores. */
+        StorePage: {
+            items: components["schemas"]["StoreRow"][];
+            /** Format: u-int32 */
+            page: number;
+            /** Format: u-int32 */
+            page_size: number;
+            /**
+             * Format: u-int64
+             * @description Stores matching the search.
+             */
+            total: number;
+        };
+        StoreRank: {
+            gmv: components["schemas"]["Money"];
+            merchant: string;
+            /** Format: u-int64 */
+            orders: number;
+        };
+        /** @description One store in the console's list. */
+        StoreRow: {
+            /**
+             * Format: u-int64
+             * @description Members bound to the store (see [`StoreDetail::members_basis`]).
+             */
+            bound_members: number;
+            commission_rate: components["schemas"]["Rate"];
+            id: components["schemas"]["Id"];
+            /** @description The last 30 Beijing days, today included. */
+            last_30_days: components["schemas"]["Flow"];
+            owner?: null | components["schemas"]["Id"];
+            recruiter?: null | components["schemas"]["Id"];
+            region?: null | components["schemas"]["RegionRef"];
+            /** @description Today (Beijing time). */
+            today: components["schemas"]["Flow"];
+        };
         /** @description A user as listed (never the password hash). */
         UserItem: {
             created_at: string;
@@ -1440,6 +2428,27 @@ export interface components {
             role: components["schemas"]["Role"];
             /** @description The user's name; for an API key `key:<fingerprint>`. */
             username: string;
+        };
+        /** @description What the chain check found. */
+        VerifyResult: {
+            /**
+             * Format: u-int64
+             * @description The first entry that did not check out.
+             */
+            bad_seq: number | null;
+            /** Format: u-int64 */
+            entries: number;
+            /** @description The chain hash at the end (hex), when the chain checked out. */
+            head_hash: string | null;
+            /** @description The chain, every entry re-applied, the invariants and the snapshots all check out. */
+            ok: boolean;
+            /** @description What was wrong (English, from the journal's check). */
+            problem: string | null;
+            /** @description Snapshots that did not check out, with why. */
+            snapshots_bad: string[];
+            /** Format: u-int64 */
+            snapshots_checked: number;
+            summary: string | null;
         };
         WithdrawalPage: {
             items: components["schemas"]["WithdrawalView"][];
@@ -1526,6 +2535,102 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_agents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentTree"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    appoint_console_agent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppointAgent"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -1694,6 +2799,56 @@ export interface operations {
             };
         };
     };
+    coins_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CoinBatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CoinBatchResult"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     distribute_dividends: {
         parameters: {
             query?: never;
@@ -1796,14 +2951,34 @@ export interface operations {
     };
     members_csv: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Part of the member id (case-insensitive). */
+                q?: string;
+                /** @description Only members referred directly by this member. */
+                referrer?: string;
+                /** @description Only members bound to this store (registered through its QR code). */
+                store?: string;
+                status?: "holding" | "exited" | "never_bought" | "idle";
+                /** @description First day joined (YYYY-MM-DD, Beijing time). */
+                joined_from?: string;
+                /** @description Last day joined (YYYY-MM-DD, Beijing time), inclusive. */
+                joined_to?: string;
+                /** @description Default `joined`. */
+                sort?: "joined" | "points" | "value" | "cash" | "coins" | "cycle_consumption" | "lifetime_consumption";
+                /** @description Default `desc`. */
+                order?: "asc" | "desc";
+                /** @description 1-based (default 1). */
+                page?: number;
+                /** @description 1 to 200 (default 20). */
+                page_size?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description member,points,locked,cash,coins,cycle_consumption,cycle_realized,lifetime_consumption,exits,rewards */
+            /** @description member,points,locked,cash,coins,cycle_consumption,cycle_realized,lifetime_consumption,exits,rewards; filtered: member,points,locked,value_now,cash,coins,cycle_consumption,cycle_realized,cap,cap_progress,exits,referrer,direct_referrals,joined_at,store,status */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1850,6 +3025,10 @@ export interface operations {
                 from?: string;
                 /** @description Last day (YYYY-MM-DD, Beijing time), inclusive. */
                 to?: string;
+                /** @description Only this store's orders. */
+                store?: string;
+                /** @description Only this member's orders. */
+                member?: string;
             };
             header?: never;
             path?: never;
@@ -1864,6 +3043,57 @@ export interface operations {
                 };
                 content: {
                     "text/csv": string;
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    finance_daily: {
+        parameters: {
+            query?: {
+                /** @description First Beijing day, `YYYY-MM-DD` (default: 29 days before `to`). */
+                from?: string;
+                /** @description Last Beijing day, `YYYY-MM-DD` (default: today). At most 366 days in all. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConservationDaily"];
                 };
             };
             /** @description No valid key or token */
@@ -1926,6 +3156,147 @@ export interface operations {
                 };
             };
             /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_jobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStarted"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or finance session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description job id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2094,6 +3465,57 @@ export interface operations {
             };
         };
     };
+    leaderboards: {
+        parameters: {
+            query?: {
+                /** @description The last this many Beijing days, today included: 1 to 366 (default 7). */
+                days?: number;
+                /** @description How many of each: 1 to 100 (default 10). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Leaderboards"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     login_log: {
         parameters: {
             query?: {
@@ -2128,6 +3550,397 @@ export interface operations {
                 };
             };
             /** @description Allowed only with an admin key, or a superadmin session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_members: {
+        parameters: {
+            query?: {
+                /** @description Part of the member id (case-insensitive). */
+                q?: string;
+                /** @description Only members referred directly by this member. */
+                referrer?: string;
+                /** @description Only members bound to this store (registered through its QR code). */
+                store?: string;
+                status?: "holding" | "exited" | "never_bought" | "idle";
+                /** @description First day joined (YYYY-MM-DD, Beijing time). */
+                joined_from?: string;
+                /** @description Last day joined (YYYY-MM-DD, Beijing time), inclusive. */
+                joined_to?: string;
+                /** @description Default `joined`. */
+                sort?: "joined" | "points" | "value" | "cash" | "coins" | "cycle_consumption" | "lifetime_consumption";
+                /** @description Default `desc`. */
+                order?: "asc" | "desc";
+                /** @description 1-based (default 1). */
+                page?: number;
+                /** @description 1 to 200 (default 20). */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberPage"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    show_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description member id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberDetail"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    member_ledger: {
+        parameters: {
+            query?: {
+                /** @description Entries before this journal position (the previous page's `next_before`). */
+                before?: number;
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+                /** @description Only rows of these reasons, comma-separated (e.g. `sell,exit`). */
+                reasons?: string;
+            };
+            header?: never;
+            path: {
+                /** @description member id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberLedger"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    member_orders: {
+        parameters: {
+            query?: {
+                status?: "pending" | "settled" | "refunded" | "rejected";
+                page?: number;
+                /** @description 1 to 200 (default 20). */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                /** @description member id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderPage"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration, readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    member_referrals: {
+        parameters: {
+            query?: {
+                /** @description Levels below the member, 1 to 10 (default 5). */
+                depth?: number;
+                /** @description Invitees at most, 1 to 2,000 (default 500). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description member id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralTree"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_orders: {
+        parameters: {
+            query?: {
+                /** @description First day (YYYY-MM-DD, Beijing time). */
+                from?: string;
+                /** @description Last day (YYYY-MM-DD, Beijing time), inclusive. */
+                to?: string;
+                /** @description The store's id. */
+                store?: string;
+                member?: string;
+                status?: "pending" | "settled" | "refunded" | "rejected";
+                /** @description 1-based (default 1). */
+                page?: number;
+                /** @description 1 to 200 (default 20). */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderPage"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration, readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    admin_refund_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoFields"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingOrderView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2298,6 +4111,203 @@ export interface operations {
             };
         };
     };
+    rules_dry_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Sections of keys, as for PUT /v1/admin/rules */
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesDryRun"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rules_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleHistory"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_shareholders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareholdersView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_console_shareholder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetShareholder"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     admin_state: {
         parameters: {
             query?: never;
@@ -2314,6 +4324,310 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stats_compare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comparison"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stats_daily: {
+        parameters: {
+            query?: {
+                /** @description First Beijing day, `YYYY-MM-DD` (default: 29 days before `to`). */
+                from?: string;
+                /** @description Last Beijing day, `YYYY-MM-DD` (default: today). At most 366 days in all. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DailyStats"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_stores: {
+        parameters: {
+            query?: {
+                /** @description Part of the store id, owner, recruiter or region code/name. */
+                q?: string;
+                /** @description 1-based (default 1). */
+                page?: number;
+                /** @description 1 to 100 (default 20). */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorePage"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_store: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewStore"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Applied"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_store: {
+        parameters: {
+            query?: {
+                /** @description 1-based (default 1). */
+                page?: number;
+                /** @description 1 to 100 (default 20). */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                /** @description store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreDetail"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    store_qr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The QR code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
                 };
             };
             /** @description No valid key or token */
