@@ -132,7 +132,7 @@ describe('createClient', () => {
 // (Never called; an unused @ts-expect-error is itself a type error.)
 export function typeChecks(api: ReturnType<typeof createClient>) {
   // @ts-expect-error no such route in the OpenAPI document
-  void api.get('/v1/admin/members')
+  void api.get('/v1/admin/no-such-route')
   // @ts-expect-error inject takes { amount }
   void api.post('/v1/admin/inject', { body: { amount: 5 } })
   // @ts-expect-error the path parameter is required
