@@ -22,6 +22,13 @@ describe('roles', () => {
     expect(can('finance', 'ops.dividends')).toBe(true)
     expect(can('finance', 'ops.inject')).toBe(false)
   })
+  it('lets those with the operate permission refund a pending order (superadmin, operator)', () => {
+    expect(can('superadmin', 'orders.refund')).toBe(true)
+    expect(can('operator', 'orders.refund')).toBe(true)
+    expect(canSee('operator', 'orders')).toBe(true)
+    expect(can('finance', 'orders.refund')).toBe(false)
+    expect(can('auditor', 'orders.refund')).toBe(false)
+  })
   it('shows nothing without a role', () => {
     expect(canSee(undefined, 'dashboard')).toBe(false)
     expect(isRole('root')).toBe(false)

@@ -23,6 +23,7 @@ export type Action =
   | 'ops.release'
   | 'ops.dividends'
   | 'exports'
+  | 'orders.refund'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -42,16 +43,17 @@ const SEES: Record<Role, readonly Section[]> = {
   superadmin: SECTIONS,
   // read-only everything
   auditor: SECTIONS,
-  // members, stores, agents, shareholders, campaigns, injections, coins, release, rule proposals
-  operator: ['dashboard', 'members', 'stores', 'agents', 'shareholders', 'rules', 'operations'],
+  // members, stores, agents, shareholders, orders (refunds), campaigns, injections, coins, release, rule proposals
+  operator: ['dashboard', 'members', 'stores', 'agents', 'shareholders', 'orders', 'rules', 'operations'],
   // withdrawals, exports, reconciliation, dividends (on the operations page)
   finance: ['dashboard', 'orders', 'withdrawals', 'finance', 'operations'],
 }
 
 const DOES: Record<Role, readonly Action[]> = {
-  superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports'],
+  superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports', 'orders.refund'],
   auditor: ['exports'],
-  operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release'],
+  // refunding a pending order needs the server's operate permission (superadmin, operator)
+  operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'orders.refund'],
   finance: ['withdrawals.decide', 'ops.dividends', 'exports'],
 }
 
