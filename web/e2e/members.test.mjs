@@ -77,8 +77,8 @@ test('members: search one, see it in the list, open it; figures and cap progress
   await page.waitForFunction((id) => document.querySelector('[data-test="members-table"] [data-test="member-id"]')?.textContent?.trim() === id, top.items[0].member)
 
   // search
-  await page.fill('[data-test="search"] input', chosen.member)
-  await page.press('[data-test="search"] input', 'Enter')
+  await page.fill('[data-test="search"]', chosen.member)
+  await page.press('[data-test="search"]', 'Enter')
   await page.waitForFunction(() => location.hash.includes('q='))
   await page.waitForFunction(
     (id) => {
@@ -170,7 +170,7 @@ test('member detail: ledger with a reasons filter, orders, and the referral tree
   await page.click('[data-test="back"]')
   await page.waitForSelector('[data-page="members"] [data-test="members-table"] tr.el-table__row')
   assert.ok(page.url().includes(`q=${id}`), page.url())
-  assert.equal(await page.inputValue('[data-test="search"] input'), id)
+  assert.equal(await page.inputValue('[data-test="search"]'), id)
 })
 
 test('members export: the file is the server’s CSV for the same filters', async () => {
@@ -228,13 +228,17 @@ test('orders: a pending order is refunded through the confirmation; the API then
   assert.deepEqual(still.items.map((o) => o.order), pendingIds.filter((o) => o !== target))
   await shot('orders-refunded')
 
-  // refunding it again is refused with the server's message
-  const again = await fetch(`${ctx.apiBase}/v1/admin/orders/${target}/refund`, {
+  // the row's button is gone; the other order can still be refunded
+  assert.equal(await page.locator('[data-test="refund"]:visible').count(), 1)
+  // a refund of a settled order is refused, and the server says why
+  const settledOne = settled.items[0].order
+  const refused = await fetch(`${ctx.apiBase}/v1/admin/orders/${settledOne}/refund`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ctx.TOKEN}`, 'content-type': 'application/json' },
     body: '{}',
   })
-  assert.equal(again.status, 409)
+  assert.equal(refused.status, 409)
+  assert.equal((await refused.json()).error, 'already_settled')
 })
 
 test('an auditor sees the orders but no refund button; an operator sees it and no export', async () => {
