@@ -23,6 +23,9 @@ export type Action =
   | 'ops.release'
   | 'ops.dividends'
   | 'exports'
+  | 'stores.create'
+  | 'agents.appoint'
+  | 'shareholders.edit'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -49,9 +52,11 @@ const SEES: Record<Role, readonly Section[]> = {
 }
 
 const DOES: Record<Role, readonly Action[]> = {
-  superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports'],
+  superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports',
+    'stores.create', 'agents.appoint', 'shareholders.edit'],
   auditor: ['exports'],
-  operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release'],
+  operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release',
+    'stores.create', 'agents.appoint', 'shareholders.edit'],
   finance: ['withdrawals.decide', 'ops.dividends', 'exports'],
 }
 

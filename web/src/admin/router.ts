@@ -25,9 +25,10 @@ const routes: RouteRecordRaw[] = [
     children: [
       { path: '', name: 'dashboard', component: () => import('./pages/DashboardPage.vue'), meta: { section: 'dashboard' } },
       soon('members', ['GET /v1/admin/members?q=&after=&limit=', 'GET /v1/admin/members/{id}']),
-      soon('stores', ['GET /v1/admin/merchants?q=&after=&limit=', 'GET /v1/admin/merchants/{id}']),
-      soon('agents', ['GET /v1/admin/agents']),
-      soon('shareholders', ['GET /v1/admin/shareholders']),
+      { path: 'stores', name: 'stores', component: () => import('./pages/StoresPage.vue'), meta: { section: 'stores' } },
+      { path: 'stores/:id', name: 'store', component: () => import('./pages/StoreDetailPage.vue'), meta: { section: 'stores' } },
+      { path: 'agents', name: 'agents', component: () => import('./pages/AgentsPage.vue'), meta: { section: 'agents' } },
+      { path: 'shareholders', name: 'shareholders', component: () => import('./pages/ShareholdersPage.vue'), meta: { section: 'shareholders' } },
       soon('orders', ['GET /v1/admin/orders?member=&merchant=&from=&to=&after=&limit=']),
       { path: 'withdrawals', name: 'withdrawals', component: () => import('./pages/WithdrawalsPage.vue'), meta: { section: 'withdrawals' } },
       { path: 'finance', name: 'finance', component: () => import('./pages/FinancePage.vue'), meta: { section: 'finance' } },
