@@ -108,8 +108,10 @@ test('stores: the list is the server’s; creating one through the dialog; its d
   assert.deepEqual(ids.map((s) => s.trim()), first.items.map((s) => s.id))
   const regions = await page.locator('[data-test="stores-table"] .el-table__body-wrapper [data-test="store-region"]').allTextContents()
   assert.deepEqual(regions.map((s) => s.trim()), first.items.map((s) => s.region.names.join(' / ')))
-  const gmv = await page.locator('[data-test="stores-table"] .el-table__body-wrapper [data-test="store-gmv30"]').allTextContents()
+  const gmv = await page.locator('[data-test="stores-table"] .el-table__body-wrapper [data-test="store-gmv-30"]').allTextContents()
   assert.deepEqual(gmv.map((s) => s.trim()), first.items.map((s) => shownMoney(s.last_30_days.gmv)))
+  const today = await page.locator('[data-test="stores-table"] .el-table__body-wrapper [data-test="store-gmv-today"]').allTextContents()
+  assert.deepEqual(today.map((s) => s.trim()), first.items.map((s) => shownMoney(s.today.gmv)))
   // the region table is not part of the page until a region is chosen
   assert.ok(![...ctx.fetched].some((p) => p.includes('gbt2260')), 'the region table is loaded lazily')
   await shot('stores')
