@@ -199,6 +199,9 @@ test('stores: the list is the server’s; creating one through the dialog; its d
   const png = await readFile(file)
   assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG file')
   assert.equal(await decodeQr(page, { dataUrl: `data:image/png;base64,${png.toString('base64')}` }), detail.join_link)
+  // a new store has no flow yet: said in words instead of an empty chart
+  assert.ok(detail.daily.every((d) => d.orders === 0))
+  await page.waitForSelector('[data-test="no-flow"]')
   await shot('store-new')
 })
 
