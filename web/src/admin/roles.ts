@@ -24,6 +24,9 @@ export type Action =
   | 'ops.dividends'
   | 'exports'
   | 'orders.refund'
+  | 'stores.create'
+  | 'agents.appoint'
+  | 'shareholders.edit'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -45,15 +48,17 @@ const SEES: Record<Role, readonly Section[]> = {
   auditor: SECTIONS,
   // members, stores, agents, shareholders, orders (refunds), campaigns, injections, coins, release, rule proposals
   operator: ['dashboard', 'members', 'stores', 'agents', 'shareholders', 'orders', 'rules', 'operations'],
-  // withdrawals, exports, reconciliation, dividends (on the operations page)
-  finance: ['dashboard', 'orders', 'withdrawals', 'finance', 'operations'],
+  // withdrawals, exports, reconciliation, dividends (on the shareholders and operations pages)
+  finance: ['dashboard', 'shareholders', 'orders', 'withdrawals', 'finance', 'operations'],
 }
 
 const DOES: Record<Role, readonly Action[]> = {
-  superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports', 'orders.refund'],
+  superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports',
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit'],
   auditor: ['exports'],
-  // refunding a pending order needs the server's operate permission (superadmin, operator)
-  operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'orders.refund'],
+  // refunds, stores, agents and shareholders need the server's operate permission (superadmin, operator)
+  operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release',
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit'],
   finance: ['withdrawals.decide', 'ops.dividends', 'exports'],
 }
 
