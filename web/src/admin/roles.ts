@@ -23,6 +23,8 @@ export type Action =
   | 'ops.release'
   | 'ops.dividends'
   | 'exports'
+  | 'finance.verify'
+  | 'ops.coins'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -54,6 +56,9 @@ const DOES: Record<Role, readonly Action[]> = {
   operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release'],
   finance: ['withdrawals.decide', 'ops.dividends', 'exports'],
 }
+// The journal chain check (the server's finance permission) and legacy-debt coins (operate).
+for (const r of ['superadmin', 'finance'] as const) (DOES[r] as Action[]).push('finance.verify')
+for (const r of ['superadmin', 'operator'] as const) (DOES[r] as Action[]).push('ops.coins')
 
 export function canSee(role: Role | undefined, section: Section): boolean {
   return !!role && (SEES[role] ?? []).includes(section)
