@@ -27,6 +27,8 @@ export type Action =
   | 'stores.create'
   | 'agents.appoint'
   | 'shareholders.edit'
+  | 'finance.verify'
+  | 'ops.coins'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -54,12 +56,13 @@ const SEES: Record<Role, readonly Section[]> = {
 
 const DOES: Record<Role, readonly Action[]> = {
   superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit'],
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins'],
   auditor: ['exports'],
   // refunds, stores, agents and shareholders need the server's operate permission (superadmin, operator)
   operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit'],
-  finance: ['withdrawals.decide', 'ops.dividends', 'exports'],
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'ops.coins'],
+  // the journal chain check needs the server's finance permission
+  finance: ['withdrawals.decide', 'ops.dividends', 'exports', 'finance.verify'],
 }
 
 export function canSee(role: Role | undefined, section: Section): boolean {
