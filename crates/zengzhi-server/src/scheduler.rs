@@ -89,10 +89,10 @@ pub async fn scheduled(state: &Arc<AppState>) -> ApiResult<Vec<crate::routes::in
         let last_result = state
             .read(move |b| {
                 b.audit_entries(&crate::store::AuditFilter {
-                    after: None,
                     who: Some("scheduler"),
                     action: Some(job),
                     limit: 100_000,
+                    ..Default::default()
                 })
             })
             .await?

@@ -4,7 +4,7 @@
 
 use zengzhi_journal::sha256;
 use zengzhi_server::store::{
-    self, AuditFilter, AuditRecord, Conn, LoginRecord, PendingDone, PendingOrder, SessionLimits, SessionUser, User,
+    self, AuditFilter, AuditRecord, Conn, LoginFilter, LoginRecord, PendingDone, PendingOrder, SessionLimits, SessionUser, User,
     Withdrawal, WithdrawalFilter,
 };
 use zengzhi_testkit::app::{Backend, TempStore};
@@ -55,6 +55,21 @@ fn keys_audit_and_settings() {
         assert_eq!(all[1], AuditRecord { id: all[1].id, ..entry("inject") });
         let filter = AuditFilter { after: Some(all[0].id), action: Some("inject"), limit: 10, ..Default::default() };
         assert_eq!(b.audit_entries(&filter).expect("entries").len(), 1);
+        // Newest first, with the cursor counting down; by target; by time (a half-open range).
+        let newest = b.audit_entries(&AuditFilter { newest_first: true, limit: 1, ..Default::default() }).expect("entries");
+        assert_eq!(newest.iter().map(|r| r.id).collect::<Vec<_>>(), [all[1].id]);
+        let older = AuditFilter { newest_first: true, after: Some(all[1].id), limit: 10, ..Default::default() };
+        assert_eq!(b.audit_entries(&older).expect("entries").iter().map(|r| r.id).collect::<Vec<_>>(), [all[0].id]);
+        let other = AuditFilter { target: Some("member:bob"), limit: 10, ..Default::default() };
+        assert!(b.audit_entries(&other).expect("entries").is_empty());
+        let alice = AuditFilter { target: Some("member:alice"), limit: 10, ..Default::default() };
+        assert_eq!(b.audit_entries(&alice).expect("entries").len(), 2);
+        let stamp = at(2);
+        let second = &stamp[..19];
+        let from = AuditFilter { since: Some(second), limit: 10, ..Default::default() };
+        assert_eq!(b.audit_entries(&from).expect("entries").len(), 2, "since is inclusive ({stamp})");
+        let until = AuditFilter { until: Some(second), limit: 10, ..Default::default() };
+        assert!(b.audit_entries(&until).expect("entries").is_empty(), "until is exclusive ({stamp})");
         assert_eq!(b.setting("member_token_secret").expect("setting"), None);
         assert_eq!(b.setting_or_insert("member_token_secret", b"0123abcd").expect("insert"), b"0123abcd");
         assert_eq!(
@@ -136,13 +151,24 @@ fn users_and_sessions() {
             };
             b.login_record(&r).expect("record");
         }
-        let all = b.logins(None, None, 10).expect("logins");
+        let all = b.logins(&LoginFilter { limit: 10, ..Default::default() }).expect("logins");
         assert_eq!(
             all.iter().map(|r| (r.username.as_str(), r.success)).collect::<Vec<_>>(),
             [("lina", true), ("nobody", false)]
         );
-        assert_eq!(b.logins(Some(all[0].id), None, 10).expect("logins").len(), 1);
-        assert_eq!(b.logins(None, Some("nobody"), 10).expect("logins")[0].username, "nobody");
+        let after = LoginFilter { after: Some(all[0].id), limit: 10, ..Default::default() };
+        assert_eq!(b.logins(&after).expect("logins").len(), 1);
+        let nobody = LoginFilter { username: Some("nobody"), limit: 10, ..Default::default() };
+        assert_eq!(b.logins(&nobody).expect("logins")[0].username, "nobody");
+        let failed = LoginFilter { success: Some(false), limit: 10, ..Default::default() };
+        assert_eq!(b.logins(&failed).expect("logins").iter().map(|r| r.username.as_str()).collect::<Vec<_>>(), ["nobody"]);
+        let newest = LoginFilter { newest_first: true, limit: 1, ..Default::default() };
+        assert_eq!(b.logins(&newest).expect("logins")[0].id, all[1].id);
+        let stamp = at(1);
+        let later = LoginFilter { since: Some(&stamp[..19]), until: Some("2026-12-01T00:00:02"), limit: 10, ..Default::default() };
+        assert_eq!(b.logins(&later).expect("logins").len(), 2);
+        let before = LoginFilter { until: Some(&stamp[..19]), limit: 10, ..Default::default() };
+        assert!(b.logins(&before).expect("logins").is_empty());
     });
 }
 

@@ -391,6 +391,15 @@ pub struct AuditQuery {
     who: Option<String>,
     /// Only this action.
     action: Option<String>,
+    /// Only what affected this (`member:<id>`, `merchant:<id>`, `order:<id>`, `user:<name>`, …).
+    target: Option<String>,
+    /// First day (YYYY-MM-DD, Beijing time).
+    from: Option<String>,
+    /// Last day (YYYY-MM-DD, Beijing time), inclusive.
+    to: Option<String>,
+    /// `asc` (oldest first, the default) or `desc` (newest first; `after` then counts down).
+    #[param(inline)]
+    order: Option<super::members::SortOrder>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -405,16 +414,43 @@ fn next_after<T>(items: &[T], limit: usize, id: impl Fn(&T) -> i64) -> Option<i6
     (items.len() == limit).then(|| items.last().map(id)).flatten()
 }
 
-/// 操作日志 / The operation log, oldest first
+/// Beijing days `from`..=`to` as the stored logs' UTC text bounds `[since, until)`.
+fn log_bounds(from: Option<&str>, to: Option<&str>) -> ApiResult<(Option<String>, Option<String>)> {
+    let (start, end) = super::members::date_range(from, to, ("from", "to"))?;
+    let utc = |t: time::OffsetDateTime| {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    };
+    Ok((start.map(utc), end.map(utc)))
+}
+
+fn newest_first(order: Option<super::members::SortOrder>) -> bool {
+    matches!(order, Some(super::members::SortOrder::Desc))
+}
+
+/// 操作日志 / The operation log, oldest first (or newest first with `order=desc`)
 #[utoipa::path(get, path = "/v1/admin/audit", tag = "accounts", params(AuditQuery), responses((status = 200, body = AuditPage)))]
 pub async fn audit_log(_: CanRead, State(state): S, Q(q): Q<AuditQuery>) -> ApiResult<Json<AuditPage>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let (since, until) = log_bounds(q.from.as_deref(), q.to.as_deref())?;
     let rows = state
         .read(move |b| {
             b.audit_entries(&store::AuditFilter {
                 after: q.after,
                 who: q.who.as_deref(),
                 action: q.action.as_deref(),
+                target: q.target.as_deref(),
+                since: since.as_deref(),
+                until: until.as_deref(),
+                newest_first: newest_first(q.order),
                 limit,
             })
         })
@@ -433,6 +469,15 @@ pub struct LoginQuery {
     limit: Option<usize>,
     /// Only attempts with this user name.
     username: Option<String>,
+    /// Only successful (`true`) or failed (`false`) attempts.
+    success: Option<bool>,
+    /// First day (YYYY-MM-DD, Beijing time).
+    from: Option<String>,
+    /// Last day (YYYY-MM-DD, Beijing time), inclusive.
+    to: Option<String>,
+    /// `asc` (oldest first, the default) or `desc` (newest first; `after` then counts down).
+    #[param(inline)]
+    order: Option<super::members::SortOrder>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -442,11 +487,24 @@ pub struct LoginPage {
     pub next_after: Option<i64>,
 }
 
-/// 登录日志 / The login log, oldest first
+/// 登录日志 / The login log, oldest first (or newest first with `order=desc`)
 #[utoipa::path(get, path = "/v1/admin/logins", tag = "accounts", params(LoginQuery), responses((status = 200, body = LoginPage)))]
 pub async fn login_log(_: CanAdminister, State(state): S, Q(q): Q<LoginQuery>) -> ApiResult<Json<LoginPage>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = state.read(move |b| b.logins(q.after, q.username.as_deref(), limit)).await?;
+    let (since, until) = log_bounds(q.from.as_deref(), q.to.as_deref())?;
+    let rows = state
+        .read(move |b| {
+            b.logins(&store::LoginFilter {
+                after: q.after,
+                username: q.username.as_deref(),
+                success: q.success,
+                since: since.as_deref(),
+                until: until.as_deref(),
+                newest_first: newest_first(q.order),
+                limit,
+            })
+        })
+        .await?;
     let next_after = next_after(&rows, limit, |r| r.id);
     Ok(Json(LoginPage { items: rows, next_after }))
 }

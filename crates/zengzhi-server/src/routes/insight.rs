@@ -792,7 +792,7 @@ pub(crate) async fn rule_history(state: &Arc<AppState>) -> ApiResult<RuleHistory
     let changes = with_days(state, |a| a.rule_changes.clone()).await?;
     let audit = state
         .read(|b| {
-            b.audit_entries(&crate::store::AuditFilter { after: None, who: None, action: Some("update_rules"), limit: 100_000 })
+            b.audit_entries(&crate::store::AuditFilter { action: Some("update_rules"), limit: 100_000, ..Default::default() })
         })
         .await?;
     // Each audited change is recorded just after its entry was journaled: pair them in order,

@@ -99,7 +99,7 @@ fn beijing(at: &str) -> String {
 }
 
 /// `[from, to)` of Beijing dates `from`..=`to` (each optional).
-fn date_range(from: Option<&str>, to: Option<&str>, names: (&str, &str)) -> ApiResult<(Option<OffsetDateTime>, Option<OffsetDateTime>)> {
+pub(crate) fn date_range(from: Option<&str>, to: Option<&str>, names: (&str, &str)) -> ApiResult<(Option<OffsetDateTime>, Option<OffsetDateTime>)> {
     let start = from
         .map(|d| parse_date(d, names.0))
         .transpose()?
@@ -800,13 +800,15 @@ pub(crate) async fn orders_matching(state: &Arc<AppState>, q: &OrdersQuery) -> A
     let mut out = Vec::new();
     if status.is_none_or(|s| s != OrderStatus::Settled) {
         let held = state.read(|b| b.held_orders()).await?;
-        let mut held: Vec<(String, OrderRowView)> = held
+        // By time, not by text: a stamp's fraction is as long as it needs to be ("…03.45Z" is
+        // before "…03.456Z" but sorts after it as text).
+        let mut held: Vec<(Option<OffsetDateTime>, OrderRowView)> = held
             .iter()
             .filter(|p| in_range(&p.received_at))
-            .filter_map(|p| held_view(p).map(|v| (p.received_at.clone(), v)))
+            .filter_map(|p| held_view(p).map(|v| (parse_at(&p.received_at), v)))
             .filter(|(_, v)| want(v.status) && keep(v))
             .collect();
-        held.sort_by(|a, b| b.0.cmp(&a.0));
+        held.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.order.0.cmp(&a.1.order.0)));
         out.extend(held.into_iter().map(|(_, v)| v));
     }
     if want(OrderStatus::Settled) {
@@ -883,46 +885,7 @@ pub async fn admin_refund_order(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<PendingOrderView>> {
     super::no_fields(&body)?;
-    let rid = id.clone();
-    let refunded = state.read(move |b| b.pending_refund(&rid)).await?;
-    let pid = id.clone();
-    match state.read(move |b| b.pending_get(&pid)).await? {
-        Some(p) => {
-            let view = crate::settlement::pending_view(&p)?;
-            match view.status {
-                PendingStatus::Refunded => {
-                    if refunded {
-                        let change = crate::Change {
-                            target: Some(format!("order:{id}")),
-                            before: Some("pending".into()),
-                            after: Some("refunded".into()),
-                        };
-                        state.audit_change(who.actor(), "refund_order", id, change).await;
-                    }
-                    Ok(Json(view))
-                }
-                PendingStatus::Settling | PendingStatus::Settled => Err(ApiError::conflict(
-                    ApiCode::AlreadySettled,
-                    format!("order {} has settled; a refund is no longer possible / 订单已结算，不能退款", p.order_id),
-                )),
-                status => Err(ApiError::conflict(
-                    ApiCode::NotRefundable,
-                    format!("order {} was {status} / 订单状态为 {status}", p.order_id),
-                )),
-            }
-        }
-        None => {
-            let oid = id.clone();
-            if state.query(move |e| e.has_order(&oid)).await? {
-                Err(ApiError::conflict(
-                    ApiCode::AlreadySettled,
-                    "the order has settled; a refund is no longer possible / 订单已结算，不能退款",
-                ))
-            } else {
-                Err(ApiError::not_found("no such order / 订单不存在"))
-            }
-        }
-    }
+    super::orders::refund_pending(&state, who.actor(), id).await.map(Json)
 }
 
 // ---- the referral tree ---------------------------------------------------------------------

@@ -238,6 +238,13 @@ pub async fn refund_order(
     State(state): S,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PendingOrderView>> {
+    refund_pending(&state, who.actor(), id).await.map(Json)
+}
+
+/// Refunds a pending order (the integration's route and the console's share it): the refund is
+/// audited once, when it happens; asking again answers the refunded order; a settled, settling,
+/// rejected or unknown order is refused and changes nothing.
+pub(crate) async fn refund_pending(state: &Arc<AppState>, actor: &crate::guards::Actor, id: String) -> ApiResult<PendingOrderView> {
     let rid = id.clone();
     let refunded = state.read(move |b| b.pending_refund(&rid)).await?;
     let pid = id.clone();
@@ -248,9 +255,14 @@ pub async fn refund_order(
             match view.status {
                 PendingStatus::Refunded => {
                     if refunded {
-                        state.audit(who.actor(), "refund_order", id).await;
+                        let change = crate::Change {
+                            target: Some(format!("order:{id}")),
+                            before: Some("pending".into()),
+                            after: Some("refunded".into()),
+                        };
+                        state.audit_change(actor, "refund_order", id, change).await;
                     }
-                    Ok(Json(view))
+                    Ok(view)
                 }
                 PendingStatus::Settling | PendingStatus::Settled => Err(ApiError::conflict(
                     ApiCode::AlreadySettled,

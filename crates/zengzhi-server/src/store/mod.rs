@@ -173,9 +173,33 @@ pub struct AuditRecord {
 /// A filter of the operation log.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter<'a> {
+    /// A cursor: ids above it (oldest first) or below it (newest first).
     pub after: Option<i64>,
     pub who: Option<&'a str>,
     pub action: Option<&'a str>,
+    /// Only entries that affected this (`member:<id>`, `merchant:<id>`, `order:<id>`, …).
+    pub target: Option<&'a str>,
+    /// Only entries at or after this UTC time (`YYYY-MM-DDTHH:MM:SS`, compared with the stored
+    /// RFC 3339 UTC stamps as text).
+    pub since: Option<&'a str>,
+    /// Only entries before this UTC time (same form as `since`).
+    pub until: Option<&'a str>,
+    pub newest_first: bool,
+    pub limit: usize,
+}
+
+/// A filter of the login log.
+#[derive(Debug, Clone, Default)]
+pub struct LoginFilter<'a> {
+    /// A cursor: ids above it (oldest first) or below it (newest first).
+    pub after: Option<i64>,
+    pub username: Option<&'a str>,
+    /// Only successful (`Some(true)`) or failed (`Some(false)`) attempts.
+    pub success: Option<bool>,
+    /// As in [`AuditFilter::since`].
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub newest_first: bool,
     pub limit: usize,
 }
 
@@ -279,7 +303,7 @@ pub trait ServiceStore: Send {
     /// Records a login attempt (the record's `id` is ignored).
     fn login_record(&mut self, record: &LoginRecord) -> Result<()>;
     /// The login log by id, oldest first.
-    fn logins(&mut self, after: Option<i64>, username: Option<&str>, limit: usize) -> Result<Vec<LoginRecord>>;
+    fn logins(&mut self, filter: &LoginFilter<'_>) -> Result<Vec<LoginRecord>>;
 
     // ---- the settlement delay ----
 

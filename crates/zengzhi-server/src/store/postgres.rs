@@ -5,7 +5,7 @@ use zengzhi_journal::{Hash, Result};
 
 use super::schema::{migration, too_new, MIGRATIONS, VERSION_TABLE};
 use super::{
-    ApiKeyInfo, AuditFilter, AuditRecord, LoginRecord, PendingDone, PendingOrder, Revoked, ServiceStore, SessionLimits,
+    ApiKeyInfo, AuditFilter, AuditRecord, LoginFilter, LoginRecord, PendingDone, PendingOrder, Revoked, ServiceStore, SessionLimits,
     SessionUser, User, Withdrawal, WithdrawalFilter, WITHDRAWAL_COLUMNS,
 };
 
@@ -61,12 +61,20 @@ impl ServiceStore for Postgres {
     }
 
     fn audit_entries(&mut self, f: &AuditFilter<'_>) -> Result<Vec<AuditRecord>> {
-        let rows = self.client().query(
+        let sql = if f.newest_first {
+            "SELECT id, at, who, action, detail, address, target, before_value, after_value FROM audit_log
+             WHERE ($1::BIGINT IS NULL OR id < $1) AND ($2::TEXT IS NULL OR who = $2) AND ($3::TEXT IS NULL OR action = $3)
+               AND ($4::TEXT IS NULL OR target = $4) AND ($5::TEXT IS NULL OR at >= $5) AND ($6::TEXT IS NULL OR at < $6)
+             ORDER BY id DESC LIMIT $7"
+        } else {
             "SELECT id, at, who, action, detail, address, target, before_value, after_value FROM audit_log
              WHERE ($1::BIGINT IS NULL OR id > $1) AND ($2::TEXT IS NULL OR who = $2) AND ($3::TEXT IS NULL OR action = $3)
-             ORDER BY id LIMIT $4",
-            &[&f.after, &f.who, &f.action, &(f.limit as i64)],
-        )?;
+               AND ($4::TEXT IS NULL OR target = $4) AND ($5::TEXT IS NULL OR at >= $5) AND ($6::TEXT IS NULL OR at < $6)
+             ORDER BY id LIMIT $7"
+        };
+        let rows = self
+            .client()
+            .query(sql, &[&f.after, &f.who, &f.action, &f.target, &f.since, &f.until, &(f.limit as i64)])?;
         Ok(rows
             .iter()
             .map(|r| AuditRecord {
@@ -208,12 +216,22 @@ impl ServiceStore for Postgres {
         Ok(())
     }
 
-    fn logins(&mut self, after: Option<i64>, username: Option<&str>, limit: usize) -> Result<Vec<LoginRecord>> {
-        let rows = self.client().query(
+    fn logins(&mut self, f: &LoginFilter<'_>) -> Result<Vec<LoginRecord>> {
+        let sql = if f.newest_first {
             "SELECT id, at, username, address, success, reason FROM login_log
-             WHERE ($1::BIGINT IS NULL OR id > $1) AND ($2::TEXT IS NULL OR username = $2) ORDER BY id LIMIT $3",
-            &[&after, &username, &(limit as i64)],
-        )?;
+             WHERE ($1::BIGINT IS NULL OR id < $1) AND ($2::TEXT IS NULL OR username = $2) AND ($3::INT IS NULL OR success = $3)
+               AND ($4::TEXT IS NULL OR at >= $4) AND ($5::TEXT IS NULL OR at < $5)
+             ORDER BY id DESC LIMIT $6"
+        } else {
+            "SELECT id, at, username, address, success, reason FROM login_log
+             WHERE ($1::BIGINT IS NULL OR id > $1) AND ($2::TEXT IS NULL OR username = $2) AND ($3::INT IS NULL OR success = $3)
+               AND ($4::TEXT IS NULL OR at >= $4) AND ($5::TEXT IS NULL OR at < $5)
+             ORDER BY id LIMIT $6"
+        };
+        let success = f.success.map(i32::from);
+        let rows = self
+            .client()
+            .query(sql, &[&f.after, &f.username, &success, &f.since, &f.until, &(f.limit as i64)])?;
         Ok(rows
             .iter()
             .map(|r| LoginRecord {

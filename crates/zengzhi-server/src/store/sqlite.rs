@@ -6,7 +6,7 @@ use zengzhi_journal::{Hash, Result};
 
 use super::schema::{migration, too_new, MIGRATIONS, VERSION_TABLE};
 use super::{
-    ApiKeyInfo, AuditFilter, AuditRecord, LoginRecord, PendingDone, PendingOrder, Revoked, ServiceStore, SessionLimits,
+    ApiKeyInfo, AuditFilter, AuditRecord, LoginFilter, LoginRecord, PendingDone, PendingOrder, Revoked, ServiceStore, SessionLimits,
     SessionUser, User, Withdrawal, WithdrawalFilter, WITHDRAWAL_COLUMNS,
 };
 
@@ -65,12 +65,19 @@ impl ServiceStore for Sqlite {
     }
 
     fn audit_entries(&mut self, f: &AuditFilter<'_>) -> Result<Vec<AuditRecord>> {
-        let mut q = self.connection().prepare_cached(
+        let sql = if f.newest_first {
+            "SELECT id, at, who, action, detail, address, target, before_value, after_value FROM audit_log
+             WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR who = ?2) AND (?3 IS NULL OR action = ?3)
+               AND (?4 IS NULL OR target = ?4) AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at < ?6)
+             ORDER BY id DESC LIMIT ?7"
+        } else {
             "SELECT id, at, who, action, detail, address, target, before_value, after_value FROM audit_log
              WHERE (?1 IS NULL OR id > ?1) AND (?2 IS NULL OR who = ?2) AND (?3 IS NULL OR action = ?3)
-             ORDER BY id LIMIT ?4",
-        )?;
-        let rows = q.query_map(params![f.after, f.who, f.action, f.limit as i64], |r| {
+               AND (?4 IS NULL OR target = ?4) AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at < ?6)
+             ORDER BY id LIMIT ?7"
+        };
+        let mut q = self.connection().prepare_cached(sql)?;
+        let rows = q.query_map(params![f.after, f.who, f.action, f.target, f.since, f.until, f.limit as i64], |r| {
             Ok(AuditRecord {
                 id: r.get(0)?,
                 at: r.get(1)?,
@@ -214,12 +221,21 @@ impl ServiceStore for Sqlite {
         Ok(())
     }
 
-    fn logins(&mut self, after: Option<i64>, username: Option<&str>, limit: usize) -> Result<Vec<LoginRecord>> {
-        let mut q = self.connection().prepare_cached(
+    fn logins(&mut self, f: &LoginFilter<'_>) -> Result<Vec<LoginRecord>> {
+        let sql = if f.newest_first {
             "SELECT id, at, username, address, success, reason FROM login_log
-             WHERE (?1 IS NULL OR id > ?1) AND (?2 IS NULL OR username = ?2) ORDER BY id LIMIT ?3",
-        )?;
-        let rows = q.query_map(params![after, username, limit as i64], |r| {
+             WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR username = ?2) AND (?3 IS NULL OR success = ?3)
+               AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at < ?5)
+             ORDER BY id DESC LIMIT ?6"
+        } else {
+            "SELECT id, at, username, address, success, reason FROM login_log
+             WHERE (?1 IS NULL OR id > ?1) AND (?2 IS NULL OR username = ?2) AND (?3 IS NULL OR success = ?3)
+               AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at < ?5)
+             ORDER BY id LIMIT ?6"
+        };
+        let mut q = self.connection().prepare_cached(sql)?;
+        let success = f.success.map(i64::from);
+        let rows = q.query_map(params![f.after, f.username, success, f.since, f.until, f.limit as i64], |r| {
             Ok(LoginRecord {
                 id: r.get(0)?,
                 at: r.get(1)?,

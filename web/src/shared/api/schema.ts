@@ -61,7 +61,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 操作日志 / The operation log, oldest first */
+        /** 操作日志 / The operation log, oldest first (or newest first with `order=desc`) */
         get: operations["audit_log"];
         put?: never;
         post?: never;
@@ -341,7 +341,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 登录日志 / The login log, oldest first */
+        /** 登录日志 / The login log, oldest first (or newest first with `order=desc`) */
         get: operations["login_log"];
         put?: never;
         post?: never;
@@ -2655,6 +2655,14 @@ export interface operations {
                 who?: string;
                 /** @description Only this action. */
                 action?: string;
+                /** @description Only what affected this (`member:<id>`, `merchant:<id>`, `order:<id>`, `user:<name>`, …). */
+                target?: string;
+                /** @description First day (YYYY-MM-DD, Beijing time). */
+                from?: string;
+                /** @description Last day (YYYY-MM-DD, Beijing time), inclusive. */
+                to?: string;
+                /** @description `asc` (oldest first, the default) or `desc` (newest first; `after` then counts down). */
+                order?: "asc" | "desc";
             };
             header?: never;
             path?: never;
@@ -3525,6 +3533,14 @@ export interface operations {
                 limit?: number;
                 /** @description Only attempts with this user name. */
                 username?: string;
+                /** @description Only successful (`true`) or failed (`false`) attempts. */
+                success?: boolean;
+                /** @description First day (YYYY-MM-DD, Beijing time). */
+                from?: string;
+                /** @description Last day (YYYY-MM-DD, Beijing time), inclusive. */
+                to?: string;
+                /** @description `asc` (oldest first, the default) or `desc` (newest first; `after` then counts down). */
+                order?: "asc" | "desc";
             };
             header?: never;
             path?: never;
