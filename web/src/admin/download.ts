@@ -1,4 +1,7 @@
 // Saving text (a CSV) as a file in the browser.
+import { ref } from 'vue'
+import { errorText } from './components/useAsync'
+
 export function saveText(name: string, text: string, type = 'text/csv;charset=utf-8') {
   const url = URL.createObjectURL(new Blob([text], { type }))
   const a = document.createElement('a')
@@ -8,4 +11,23 @@ export function saveText(name: string, text: string, type = 'text/csv;charset=ut
   a.click()
   a.remove()
   setTimeout(() => URL.revokeObjectURL(url), 1000)
+}
+
+/**
+ * A CSV download button's state: `run` fetches the text and saves it as `name` (a function for a
+ * name that depends on the filters); a failure is shown as a message in words.
+ */
+export function useCsvDownload(name: string | (() => string), fetchText: () => Promise<string>) {
+  const busy = ref(false)
+  async function run() {
+    busy.value = true
+    try {
+      saveText(typeof name === 'string' ? name : name(), await fetchText())
+    } catch (e) {
+      ElMessage.error(errorText(e))
+    } finally {
+      busy.value = false
+    }
+  }
+  return { busy, run }
 }
