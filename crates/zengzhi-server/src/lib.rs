@@ -145,6 +145,8 @@ pub struct AppState {
     pub keys: guards::KeyCache,
     /// Recent failed logins by account and by address.
     pub login_limiter: std::sync::Mutex<accounts::LoginLimiter>,
+    /// The per-day figures and the background jobs of the insight routes.
+    pub insight: routes::insight::InsightState,
 }
 
 /// What an audited action changed: the member or store it affected, and the value before and
@@ -471,6 +473,7 @@ impl Service {
             withdrawal_lock: tokio::sync::Mutex::new(()),
             keys: guards::KeyCache::default(),
             login_limiter: std::sync::Mutex::new(accounts::LoginLimiter::default()),
+            insight: Default::default(),
         });
         let resumed =
             withdrawals::resume(&state).await.map_err(|e| anyhow_like::msg(format!("{}: {}", e.code, e.message)))?;

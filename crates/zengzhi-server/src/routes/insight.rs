@@ -10,7 +10,7 @@
 //! pool.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -283,12 +283,22 @@ pub(crate) fn flat_rules(rules: &Rules) -> BTreeMap<String, String> {
 
 type Shared = Arc<Mutex<Aggregator>>;
 
-/// The aggregator of this service (one per state).
+/// What the insight routes keep between requests, one per service (in [`AppState`]): the
+/// per-day aggregator and the recent background jobs.
+pub struct InsightState {
+    days: Shared,
+    jobs: Jobs,
+}
+
+impl Default for InsightState {
+    fn default() -> Self {
+        Self { days: Arc::new(Mutex::new(Aggregator::new())), jobs: Jobs::default() }
+    }
+}
+
+/// The aggregator of this service.
 fn aggregator(state: &Arc<AppState>) -> Shared {
-    static ALL: OnceLock<Mutex<HashMap<usize, Shared>>> = OnceLock::new();
-    let key = Arc::as_ptr(state) as usize;
-    let mut all = ALL.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    all.entry(key).or_insert_with(|| Arc::new(Mutex::new(Aggregator::new()))).clone()
+    state.insight.days.clone()
 }
 
 /// Brings the aggregator up to the journal and reads it with `f`.
@@ -920,10 +930,7 @@ type Jobs = Arc<Mutex<Vec<Job>>>;
 const KEEP: usize = 20;
 
 fn jobs(state: &Arc<AppState>) -> Jobs {
-    static ALL: OnceLock<Mutex<HashMap<usize, Jobs>>> = OnceLock::new();
-    let key = Arc::as_ptr(state) as usize;
-    let mut all = ALL.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    all.entry(key).or_default().clone()
+    state.insight.jobs.clone()
 }
 
 fn update(jobs: &Jobs, id: u64, f: impl FnOnce(&mut Job)) {
