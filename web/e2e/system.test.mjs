@@ -303,8 +303,13 @@ test('an auditor sees the page read-only: no add, disable, create or revoke; wha
   await ctx.page.waitForSelector('[data-page="system"] [data-test="read-only"]')
   const writes = '[data-test="add-user"], [data-test="disable-user"], [data-test="create-key"], [data-test="revoke-key"]'
 
+  // it opens on the operation log, which it may read
+  await ctx.page.waitForSelector('[data-test="audit-table"] .el-table__body tr')
+  assert.match(ctx.page.url(), /tab=audit/)
+
   // operators and keys: the server refuses an auditor, and the page says so
   assert.equal(await statusWith(auditor.token, '/v1/admin/users'), 403)
+  await tab('操作员')
   await ctx.page.waitForSelector('[data-test="tab-users"] [data-state="forbidden"]')
   assert.equal(await ctx.page.locator(writes).count(), 0)
   await shot('system-auditor-users')

@@ -9,6 +9,7 @@ import {
   auditFilters,
   filterQuery,
   jobPercent,
+  scheduledResult,
   loginApiQuery,
   loginFilters,
   newUserProblems,
@@ -47,9 +48,9 @@ describe('system page helpers', () => {
   })
 
   it('reads the tab and filters from the route query, dropping what is malformed', () => {
-    expect(systemTab({})).toBe('users')
+    expect(systemTab({})).toBeNull()
     expect(systemTab({ tab: 'audit' })).toBe('audit')
-    expect(systemTab({ tab: 'nope' })).toBe('users')
+    expect(systemTab({ tab: 'nope' })).toBeNull()
     expect(auditFilters({ who: ' user:admin ', action: 'keys_create', target: 'member:a', from: '2026-12-01', to: '2026-12-03' })).toEqual({
       who: 'user:admin',
       action: 'keys_create',
@@ -71,7 +72,7 @@ describe('system page helpers', () => {
       from: '2026-12-01',
       to: '2026-12-02',
     })
-    expect(filterQuery('users', {})).toEqual({})
+    expect(filterQuery('users', {})).toEqual({ tab: 'users' })
   })
 
   it('asks the API for the newest first with only the filters set', () => {
@@ -110,5 +111,17 @@ describe('system page helpers', () => {
     expect(jobPercent({ state: 'running', checked: 0, total: 0 })).toBe(0)
     expect(jobPercent({ state: 'done', checked: 0, total: 0 })).toBe(100)
     expect(jobPercent({ state: 'failed', checked: 5, total: 4 })).toBe(100)
+  })
+
+  it('reads a scheduled job’s last result', () => {
+    expect(scheduledResult('ok: daily at 00:10 Asia/Shanghai, 2026-12-03')).toEqual({
+      ok: true,
+      at: '00:10',
+      day: '2026-12-03',
+      raw: 'ok: daily at 00:10 Asia/Shanghai, 2026-12-03',
+    })
+    expect(scheduledResult('ok: something else')).toEqual({ ok: true, raw: 'ok: something else' })
+    expect(scheduledResult('failed: disk full')).toEqual({ ok: false, raw: 'failed: disk full' })
+    expect(scheduledResult(null)).toBeNull()
   })
 })

@@ -82,9 +82,10 @@ const date = (v: LocationQuery[string] | undefined) => {
   return DATE.test(s) ? s : ''
 }
 
-export function systemTab(query: LocationQuery): SystemTab {
+/** The tab in the route query, or null when there is none (or not one of ours). */
+export function systemTab(query: LocationQuery): SystemTab | null {
   const s = one(query.tab)
-  return (TABS as readonly string[]).includes(s) ? (s as SystemTab) : 'users'
+  return (TABS as readonly string[]).includes(s) ? (s as SystemTab) : null
 }
 
 export interface AuditFilters {
@@ -124,7 +125,7 @@ export function loginFilters(query: LocationQuery): LoginFilters {
 
 /** Filters as a route query: the tab and what is set, nothing empty. */
 export function filterQuery(tab: SystemTab, f: object): LocationQueryRaw {
-  const out: LocationQueryRaw = tab === 'users' ? {} : { tab }
+  const out: LocationQueryRaw = { tab }
   for (const [k, v] of Object.entries(f)) if (typeof v === 'string' && v !== '') out[k] = v
   return out
 }
@@ -181,4 +182,13 @@ export function jobPercent(j: Pick<Job, 'checked' | 'total' | 'state'>): number 
   if (j.state === 'done') return 100
   if (!j.total) return 0
   return Math.min(100, Math.floor((j.checked / j.total) * 100))
+}
+
+/** A scheduled job's last result as the server words it (`ok: daily at HH:MM Asia/Shanghai, YYYY-MM-DD`), read. */
+export function scheduledResult(text: string | null | undefined): { ok: boolean; day?: string; at?: string; raw: string } | null {
+  if (!text) return null
+  const ok = text.startsWith('ok')
+  const detail = ok ? text.replace(/^ok:?\s*/, '') : text
+  const m = /^daily at (\d{2}:\d{2}) Asia\/Shanghai, (\d{4}-\d{2}-\d{2})$/.exec(detail)
+  return m ? { ok, at: m[1], day: m[2], raw: text } : { ok, raw: text }
 }

@@ -127,6 +127,8 @@ export const zh = {
       verifyBad: '未通过：序号 {seq}',
       verifyBadNoSeq: '未通过',
       autoRefresh: '有任务运行中，每 2 秒自动刷新',
+      ok: '成功',
+      ranAt: '{day} 这次已运行（计划 {at}）',
     },
     actionNames: {
       users_create: '新增操作员',
@@ -280,6 +282,8 @@ export const en: typeof zh = {
       verifyBad: 'Failed at seq {seq}',
       verifyBadNoSeq: 'Failed',
       autoRefresh: 'A job is running; refreshing every 2 s',
+      ok: 'OK',
+      ranAt: 'the {day} run (due {at}) is done',
     },
     actionNames: {
       users_create: 'Add operator',
