@@ -221,7 +221,10 @@ test('the operation log lists those actions by their user, newest first; the act
     (want) => JSON.stringify([...document.querySelectorAll('[data-test="audit-action"]')].map((c) => c.getAttribute('data-action'))) === want,
     JSON.stringify(byTarget.items.map((r) => r.action)),
   )
-  assert.deepEqual(await texts('[data-test="audit-change"]'), byTarget.items.map((r) => `${r.before ?? '无'} → ${r.after ?? '无'}`))
+  assert.deepEqual(await attrs('[data-test="audit-change"]', 'data-after'), byTarget.items.map((r) => r.after))
+  assert.deepEqual(await attrs('[data-test="audit-change"]', 'data-before'), byTarget.items.map((r) => r.before))
+  // in words: the disable was 启用 → 已停用, not enabled → disabled
+  for (const s of await texts('[data-test="audit-change"]')) assert.match(s, /^[\u4e00-\u9fff]+ → [\u4e00-\u9fff]+$/, s)
 
   // by day: today (Beijing) has them all, tomorrow none; kept in the link
   const today = beijingDay()

@@ -3,6 +3,8 @@ import zhCN from '@shared/i18n/zh-CN'
 import en from '@shared/i18n/en'
 import {
   KNOWN_ACTIONS,
+  KNOWN_VALUES,
+  valueKey,
   LOGIN_REASONS,
   actionKey,
   auditApiQuery,
@@ -31,6 +33,11 @@ describe('system page helpers', () => {
       expect(typeof lookup(zhCN, reasonKey(r)!), r).toBe('string')
       expect(typeof lookup(en, reasonKey(r)!), r).toBe('string')
     }
+    for (const v of KNOWN_VALUES) {
+      expect(typeof lookup(zhCN, valueKey(v)!), v).toBe('string')
+      expect(typeof lookup(en, valueKey(v)!), v).toBe('string')
+    }
+    expect(valueKey('{"exit":{"multiple":"2"}}')).toBeNull()
     expect(actionKey('something_new')).toBeNull()
     expect(actionKey('')).toBeNull()
     expect(reasonKey('locked_out')).toBeNull()

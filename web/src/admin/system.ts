@@ -55,6 +55,30 @@ export function actionKey(action: string): string | null {
   return (KNOWN_ACTIONS as readonly string[]).includes(action) ? `system.actionNames.${action}` : null
 }
 
+/** The before / after values the server writes for the changes it logs (each has a label). */
+export const KNOWN_VALUES = [
+  'enabled',
+  'disabled',
+  'active',
+  'revoked',
+  'pending',
+  'paid',
+  'rejected',
+  'refunded',
+  'superadmin',
+  'operator',
+  'finance',
+  'auditor',
+  'admin',
+  'integration',
+  'readonly',
+] as const
+
+/** The i18n key of a logged before / after value, or null (shown as it is). */
+export function valueKey(value: string): string | null {
+  return (KNOWN_VALUES as readonly string[]).includes(value) ? `system.values.${value}` : null
+}
+
 /** The i18n key of a login attempt's reason, or null for an unknown one (shown raw). */
 export function reasonKey(reason: string): string | null {
   return (LOGIN_REASONS as readonly string[]).includes(reason) ? `system.reasons.${reason}` : null
