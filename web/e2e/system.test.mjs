@@ -188,6 +188,7 @@ test('the operation log lists those actions by their user, newest first; the act
   const keysRow = row('audit-table', created.fingerprint).filter({ has: ctx.page.locator('[data-action="keys_create"]') })
   await keysRow.locator('.el-table__expand-icon').click()
   assert.match(await ctx.page.locator('[data-test="audit-expanded"]').first().textContent(), new RegExp(`fingerprint ${created.fingerprint}`))
+  await shot('system-audit-expanded')
 
   // a member target links to the member
   const link = ctx.page.locator('[data-test="audit-target"]', { hasText: `member:${member}` }).first()
@@ -208,6 +209,7 @@ test('the operation log lists those actions by their user, newest first; the act
   )
   assert.ok(byAction.items.length >= 1 && byAction.items.length < all.items.length)
   assert.deepEqual(await texts('[data-test="audit-target"]'), byAction.items.map((r) => r.target ?? '—'))
+  await shot('system-audit-filtered')
 
   // by target (the action filter cleared)
   await ctx.page.locator('[data-test="filter-action"] .el-select__wrapper').hover()
@@ -336,4 +338,25 @@ test('an auditor sees the page read-only: no add, disable, create or revoke; wha
   await tab('定时任务')
   await ctx.page.waitForSelector('[data-test="tab-jobs"] [data-test="jobs-table"]')
   assert.equal(await ctx.page.locator(writes).count(), 0)
+})
+
+test('the page in English: labels, not keys', async () => {
+  await goto('/')
+  await ctx.page.click('[data-test="lang"]')
+  await ctx.page.getByRole('option', { name: 'English' }).click()
+  await goto('/system?tab=audit')
+  await ctx.page.waitForSelector('[data-test="audit-table"] .el-table__body tr')
+  await ctx.page.getByRole('tab', { name: 'Operation log' }).waitFor()
+  const body = await ctx.page.textContent('[data-page="system"]')
+  assert.doesNotMatch(body, /system\.[a-z]+\.[a-zA-Z]/, 'no raw i18n keys')
+  assert.doesNotMatch(body, /[\u4e00-\u9fff]/, 'no Chinese in English mode')
+  await shot('system-audit-en')
+  await ctx.page.getByRole('tab', { name: 'Login log' }).click()
+  await ctx.page.waitForSelector('[data-test="tab-logins"] [data-state="forbidden"]')
+  assert.match(await ctx.page.textContent('[data-test="tab-logins"]'), /Superadmins only/)
+  await shot('system-logins-en')
+  await ctx.page.getByRole('tab', { name: 'Scheduled jobs' }).click()
+  await ctx.page.waitForSelector('[data-test="tab-jobs"] [data-test="jobs-table"]')
+  assert.doesNotMatch(await ctx.page.textContent('[data-page="system"]'), /[\u4e00-\u9fff]/)
+  await shot('system-jobs-en')
 })

@@ -10,6 +10,7 @@ export const zh = {
       logins: '登录日志',
       jobs: '定时任务',
     },
+    withTz: '{label}（北京时间）',
     forbiddenTitle: '仅超级管理员可查看',
     forbiddenText: '当前角色无权查看此项，服务端已拒绝：',
     users: {
@@ -182,6 +183,7 @@ export const en: typeof zh = {
       logins: 'Login log',
       jobs: 'Scheduled jobs',
     },
+    withTz: '{label} (Beijing time)',
     forbiddenTitle: 'Superadmins only',
     forbiddenText: 'Your role may not view this; the server refused:',
     users: {
