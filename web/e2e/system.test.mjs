@@ -340,6 +340,23 @@ test('an auditor sees the page read-only: no add, disable, create or revoke; wha
   assert.equal(await ctx.page.locator(writes).count(), 0)
 })
 
+test('the operation log pages on with “load more”, from the server’s next_after', async () => {
+  const member = Object.keys((await api('/v1/admin/state')).members)[1]
+  for (let i = 0; i < 101; i++) await api('/v1/coins', { method: 'POST', body: { member, amount: '0.01' } })
+  const first = await api('/v1/admin/audit?order=desc&limit=100&action=grant_coins')
+  assert.equal(first.items.length, 100)
+  assert.notEqual(first.next_after, null)
+  const second = await api(`/v1/admin/audit?order=desc&limit=100&action=grant_coins&after=${first.next_after}`)
+  await goto('/system?tab=audit&action=grant_coins')
+  await ctx.page.waitForFunction(() => document.querySelectorAll('[data-test="audit-action"]').length === 100)
+  await ctx.page.click('[data-test="load-more"]')
+  const want = first.items.length + second.items.length
+  await ctx.page.waitForFunction((n) => document.querySelectorAll('[data-test="audit-action"]').length === n, want)
+  // the same entries, in the same order, once each
+  assert.deepEqual(await attrs('[data-test="audit-at"]', 'data-id'), [...first.items, ...second.items].map((r) => String(r.id)))
+  assert.equal(await ctx.page.locator('[data-test="load-more"]').count(), second.next_after === null ? 0 : 1)
+})
+
 test('the page in English: labels, not keys', async () => {
   await goto('/')
   await ctx.page.click('[data-test="lang"]')
