@@ -173,19 +173,13 @@ test('operations: an injection is confirmed and reaches the pool exactly', async
   await shot('operations')
 })
 
-test('reconciliation balances; coming-soon pages say so', async () => {
+test('reconciliation balances', async () => {
   await goto('/finance')
   await ctx.page.waitForSelector('[data-test="balanced"]')
   const proof = await api('/v1/proof')
   assert.equal((await ctx.page.textContent('[data-test="journal-length"]')).replace(/,/g, ''), String(proof.journal_length))
   await shot('finance')
   await shot('finance', 1920)
-  for (const s of ['system']) {
-    await goto(`/${s}`)
-    await ctx.page.waitForSelector('[data-page="coming-soon"]')
-    assert.match(await ctx.page.textContent('[data-page="coming-soon"]'), /即将上线/)
-  }
-  await shot('coming-soon')
 })
 
 test('English is one switch away and is remembered', async () => {

@@ -29,6 +29,8 @@ export type Action =
   | 'shareholders.edit'
   | 'finance.verify'
   | 'ops.coins'
+  | 'system.users'
+  | 'system.keys'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -56,7 +58,9 @@ const SEES: Record<Role, readonly Section[]> = {
 
 const DOES: Record<Role, readonly Action[]> = {
   superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins'],
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins',
+    // operator accounts and API keys need the server's administer permission
+    'system.users', 'system.keys'],
   auditor: ['exports'],
   // refunds, stores, agents and shareholders need the server's operate permission (superadmin, operator)
   operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release',

@@ -5,17 +5,8 @@ import { canSee, type Section } from './roles'
 declare module 'vue-router' {
   interface RouteMeta {
     section?: Section
-    /** The page waits for these server routes (a "coming soon" state until they exist). */
-    soon?: string[]
   }
 }
-
-const soon = (section: Section, routes: string[]): RouteRecordRaw => ({
-  path: section,
-  name: section,
-  component: () => import('./pages/ComingSoonPage.vue'),
-  meta: { section, soon: routes },
-})
 
 const routes: RouteRecordRaw[] = [
   { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue') },
@@ -35,7 +26,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'finance', name: 'finance', component: () => import('./pages/FinancePage.vue'), meta: { section: 'finance' } },
       { path: 'rules', name: 'rules', component: () => import('./pages/RulesPage.vue'), meta: { section: 'rules' } },
       { path: 'operations', name: 'operations', component: () => import('./pages/OperationsPage.vue'), meta: { section: 'operations' } },
-      soon('system', ['GET /v1/admin/users', 'GET /v1/admin/keys', 'GET /v1/admin/audit?after=&limit=']),
+      { path: 'system', name: 'system', component: () => import('./pages/SystemPage.vue'), meta: { section: 'system' } },
     ],
   },
   { path: '/:rest(.*)*', redirect: '/' },

@@ -4,6 +4,7 @@ import { en as membersEn } from './areas/members'
 import { en as storesEn } from './areas/stores'
 import { en as insightEn } from './areas/insight'
 import { en as mobileEn } from './areas/mobile'
+import { en as systemEn } from './areas/system'
 
 type Shape<T> = { [K in keyof T]: T[K] extends string ? string : Shape<T[K]> }
 
@@ -12,6 +13,7 @@ const en: Shape<typeof zh> = {
   ...storesEn,
   ...insightEn,
   ...mobileEn,
+  ...systemEn,
   app: {
     title: 'Zengzhi Operator Console',
     short: 'Zengzhi Console',
@@ -31,9 +33,6 @@ const en: Shape<typeof zh> = {
     failed: 'Failed',
     error: 'Something went wrong',
     exportCsv: 'Export CSV',
-    comingSoon: 'Coming soon',
-    comingSoonText: 'The server does not provide the API this page needs yet; the data will show here once it does.',
-    neededApi: 'API needed',
     readOnly: 'Read-only role: you can look, not act.',
     seq: 'Journal seq',
     at: 'Time',
@@ -305,14 +304,6 @@ const en: Shape<typeof zh> = {
     invalidRate: 'Enter a rate from 0 to 1 with at most 6 decimals',
     invalidId: 'Letters, digits and _ . : - only, at most 64 characters',
     noPermission: 'Your role cannot do this',
-  },
-  soon: {
-    members: 'Member list, search and details (points, cash, cap progress, referrals)',
-    stores: 'Store list and details (commission, owner, recruiter, region)',
-    agents: 'Regional agents and appointments',
-    shareholders: 'Shareholders and weights',
-    orders: 'Order list, search and refunds',
-    system: 'Console users, API keys and the audit log',
   },
   errors: {
     forbidden: 'Your role is not allowed to do this',

@@ -3,11 +3,13 @@ import { zh as membersZh } from './areas/members'
 import { zh as storesZh } from './areas/stores'
 import { zh as insightZh } from './areas/insight'
 import { zh as mobileZh } from './areas/mobile'
+import { zh as systemZh } from './areas/system'
 export default {
   ...membersZh,
   ...storesZh,
   ...insightZh,
   ...mobileZh,
+  ...systemZh,
   app: {
     title: '增值 运营后台',
     short: '增值后台',
@@ -27,9 +29,6 @@ export default {
     failed: '失败',
     error: '出错了',
     exportCsv: '导出 CSV',
-    comingSoon: '即将上线',
-    comingSoonText: '该功能所需的服务端接口尚未提供，上线后此处将显示数据。',
-    neededApi: '所需接口',
     readOnly: '只读角色：可以查看，不能操作。',
     seq: '日志序号',
     at: '时间',
@@ -301,14 +300,6 @@ export default {
     invalidRate: '请输入 0 到 1 之间、最多 6 位小数的比例',
     invalidId: '编号只能包含字母、数字和 _ . : -，最多 64 个字符',
     noPermission: '当前角色不能执行此操作',
-  },
-  soon: {
-    members: '会员列表、搜索与详情（积分、零钱、出局进度、推荐关系）',
-    stores: '门店列表与详情（抽成、所属人、招商人、区域）',
-    agents: '区域代理列表与任命',
-    shareholders: '股东与权重',
-    orders: '订单列表、搜索与退款',
-    system: '后台用户、API 密钥与操作日志',
   },
   errors: {
     forbidden: '当前角色没有权限执行此操作',
