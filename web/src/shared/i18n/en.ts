@@ -4,6 +4,7 @@ import { en as membersEn } from './areas/members'
 import { en as storesEn } from './areas/stores'
 import { en as insightEn } from './areas/insight'
 import { en as mobileEn } from './areas/mobile'
+import { en as storePageEn } from './areas/store'
 
 type Shape<T> = { [K in keyof T]: T[K] extends string ? string : Shape<T[K]> }
 
@@ -12,6 +13,7 @@ const en: Shape<typeof zh> = {
   ...storesEn,
   ...insightEn,
   ...mobileEn,
+  ...storePageEn,
   app: {
     title: 'Zengzhi Operator Console',
     short: 'Zengzhi Console',
