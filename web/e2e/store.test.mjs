@@ -100,8 +100,14 @@ test('the store page shows its figures as the API has them, and its QR code', as
   assert.deepEqual(shown.slice(0, firstPage.items.length), firstPage.items.map((m) => m.id))
   assert.ok(shown.length <= me.bound_members)
 
-  await shot('store', 375)
-  await shot('store', 320)
+  for (const width of [375, 320]) {
+    await shot('store', width)
+    // The full page is long (every member); the top and the cards, to look at.
+    await page.screenshot({ path: join(ARTIFACTS, `store-top-${width}.png`), clip: { x: 0, y: 0, width, height: 1400 }, fullPage: true })
+    await page.locator('[data-test="qr-card"]').screenshot({ path: join(ARTIFACTS, `store-qr-${width}.png`) })
+    await page.locator('[data-test="rewards"]').screenshot({ path: join(ARTIFACTS, `store-rewards-${width}.png`) })
+    await page.locator('[data-test="explain"]').screenshot({ path: join(ARTIFACTS, `store-explain-${width}.png`) })
+  }
   // Tap targets of the page's own controls are at least 44 px high.
   for (const sel of ['[data-test="save-poster"]', '[data-test="print"]', '[data-test="lang"]']) {
     const box = await page.locator(sel).boundingBox()
@@ -144,7 +150,7 @@ test('a bad, a member or no token is refused in words', async () => {
   const page = ctx.page
   await open('st.bm90LWEtdG9rZW4.c2ln')
   await page.waitForSelector('[data-page="no-token"]')
-  assert.match(await text('[data-page="no-token"]'), /门店令牌已失效/)
+  assert.match(await text('[data-page="no-token"]'), /门店令牌无效或已过期/)
   assert.match(await text('[data-test="token-problem"]'), /门店令牌无效/)
   assert.equal(await page.evaluate(() => sessionStorage.getItem('zengzhi.store.token')), null)
   await shot('store-bad-token', 375)
@@ -168,7 +174,7 @@ test("the console's store detail gives a working store page link", async () => {
   await page.waitForSelector('[data-test="store-page"]')
   await page.click('[data-test="store-page"]')
   await page.waitForSelector('[data-test="store-page-link"]')
-  const url = await page.inputValue('[data-test="store-page-url"] input')
+  const url = await page.inputValue('input[data-test="store-page-url"], [data-test="store-page-url"] input')
   assert.ok(url.startsWith(`${ctx.consoleBase}/store/#token=st.`), url)
   await shot('store-console-link', 1280)
   const log = await api('/v1/admin/audit?action=issue_store_token')

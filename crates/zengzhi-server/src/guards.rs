@@ -138,8 +138,8 @@ impl Access {
         }
         Err(match (self, caller) {
             (Access::Member, _) => ApiError::forbidden("this route is for member tokens / 仅限会员令牌"),
-            (_, Caller::Member(_)) => ApiError::forbidden("members cannot use this route / 会员无权访问"),
             (Access::Store, _) => ApiError::forbidden("this route is for store tokens / 仅限门店令牌"),
+            (_, Caller::Member(_)) => ApiError::forbidden("members cannot use this route / 会员无权访问"),
             (_, Caller::Store(_)) => ApiError::forbidden("store tokens cannot use this route / 门店令牌无权访问"),
             (_, Caller::Operator { role, .. }) => {
                 ApiError::forbidden(format!("the role {} may not do that / 该角色无此权限", role.as_str()))

@@ -179,7 +179,7 @@ async fn storefront(backend: Backend) {
     for path in ["/v1/store/me", "/v1/store/members", "/v1/store/qr.svg"] {
         app.get(path, None).await.err(401, "unauthorized");
         let v = app.get(path, Some(&member)).await.err(403, "forbidden");
-        assert!(v["message"].as_str().unwrap().contains(" / "), "bilingual: {v}");
+        assert!(v["message"].as_str().unwrap().contains("store tokens / "), "bilingual, and says why: {v}");
         for caller in [&app.admin, &integration, &readonly, &op] {
             app.get(path, Some(caller)).await.err(403, "forbidden");
         }

@@ -19,7 +19,7 @@ export const zh = {
       retry: '重试',
       noToken: '请从平台进入门店页面',
       noTokenHint: '门店页面需要平台或运营后台签发的门店令牌。请回到平台重新打开门店页面，或请运营在后台的门店详情中生成门店页链接。',
-      expired: '门店令牌已失效，请从平台或运营处重新获取门店页链接',
+      expired: '门店令牌无效或已过期，请从平台或运营处重新获取门店页链接',
     },
     header: {
       store: '门店',
@@ -103,7 +103,7 @@ export const en: typeof zh = {
       retry: 'Retry',
       noToken: 'Please open this page from the platform',
       noTokenHint: 'The store page needs a store token issued by the platform or by an operator in the console. Open the store page from the platform again, or ask an operator for a store page link (console → store detail).',
-      expired: 'The store token is no longer valid; get a new store page link from the platform or an operator',
+      expired: 'The store token is invalid or has expired; get a new store page link from the platform or an operator',
     },
     header: {
       store: 'Store',
