@@ -53,9 +53,21 @@ async function open(t) {
 }
 const text = async (sel) => (await ctx.page.textContent(sel)).trim()
 
+/** The stores once the demo's orders are all in the query tables (two answers 1.5 s apart agree). */
+async function settledStores() {
+  let last = JSON.stringify(await api('/v1/admin/stores?page_size=100'))
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 1500))
+    const now = JSON.stringify(await api('/v1/admin/stores?page_size=100'))
+    if (now === last) return JSON.parse(now)
+    last = now
+  }
+  throw new Error('the demo store figures did not settle')
+}
+
 test('the store page shows its figures as the API has them, and its QR code', async () => {
   const page = ctx.page
-  const list = await api('/v1/admin/stores?page_size=100')
+  const list = await settledStores()
   const busy = list.items.filter((s) => s.owner && s.bound_members > 0 && s.last_30_days.orders > 0)
   assert.ok(busy.length > 0, 'the demo has a store with orders and bound members')
   store = busy.sort((a, b) => b.last_30_days.orders - a.last_30_days.orders)[0]
