@@ -1,5 +1,5 @@
 // A tiny same-origin server for the built pages when the binary does not serve them itself:
-// dist/admin/ at /admin/, dist/m/ at /m/ (and /join), everything under /v1/ proxied to the API.
+// dist/admin/ at /admin/, dist/m/ at /m/ (and /join), dist/store/ at /store/, everything under /v1/ proxied to the API.
 // `distDir` is dist/admin/ (as before) or dist/; the pages are its siblings or children.
 import { createServer, request } from 'node:http'
 import { readFile, stat } from 'node:fs/promises'
@@ -37,12 +37,12 @@ export function startStaticServer({ distDir, api, port = 0, host = '127.0.0.1' }
       req.pipe(up)
       return
     }
-    if (url.pathname === '/' || url.pathname === '/admin' || url.pathname === '/m') {
-      res.writeHead(302, { location: url.pathname === '/m' ? '/m/' : '/admin/' })
+    if (url.pathname === '/' || url.pathname === '/admin' || url.pathname === '/m' || url.pathname === '/store') {
+      res.writeHead(302, { location: url.pathname === '/' ? '/admin/' : `${url.pathname}/` })
       res.end()
       return
     }
-    const page = url.pathname === '/join' ? 'm' : ['admin', 'm'].find((p) => url.pathname.startsWith(`/${p}/`))
+    const page = url.pathname === '/join' ? 'm' : ['admin', 'm', 'store'].find((p) => url.pathname.startsWith(`/${p}/`))
     if (!page) {
       res.writeHead(404).end()
       return

@@ -54,6 +54,8 @@ pub enum Caller {
     Key { scope: Scope, fingerprint: String },
     /// A member acting for itself.
     Member(String),
+    /// A store's owner looking at the store's own page (a store token).
+    Store(String),
     /// An operator signed in with a session (its role as the store has it now).
     Operator { username: String, role: crate::accounts::Role },
 }
@@ -64,6 +66,7 @@ impl Caller {
         match self {
             Caller::Key { scope, fingerprint } => format!("key:{}:{fingerprint}", scope.as_str()),
             Caller::Member(m) => format!("member:{m}"),
+            Caller::Store(s) => format!("store:{s}"),
             Caller::Operator { username, .. } => format!("user:{username}"),
         }
     }
@@ -129,6 +132,36 @@ pub fn verify_member_token(secret: &[u8], token: &str, now_unix: u64) -> Result<
         return Err(ApiError::unauthorized("member token expired / 会员令牌已过期"));
     }
     Ok(member.to_string())
+}
+
+/// The key store tokens are signed with: derived from the program's secret, so that no member
+/// token (signed with the secret itself) is ever a valid store token, whatever the ids.
+fn store_key(secret: &[u8]) -> [u8; 32] {
+    mac(secret, b"zengzhi store token v1").finalize().into_bytes().into()
+}
+
+/// A signed store token: `st.<payload>.<signature>`, payload = `store.expiry_unix`.
+pub fn issue_store_token(secret: &[u8], store: &str, expires_unix: u64) -> String {
+    let payload = format!("{store}.{expires_unix}");
+    let sig = mac(&store_key(secret), payload.as_bytes()).finalize().into_bytes();
+    format!("st.{}.{}", B64.encode(payload), B64.encode(sig))
+}
+
+/// The store a token was issued for, if its signature holds and it has not expired.
+pub fn verify_store_token(secret: &[u8], token: &str, now_unix: u64) -> Result<String, ApiError> {
+    let invalid = || ApiError::unauthorized("invalid store token / 门店令牌无效");
+    let rest = token.strip_prefix("st.").ok_or_else(invalid)?;
+    let (payload_b64, sig_b64) = rest.split_once('.').ok_or_else(invalid)?;
+    let payload = B64.decode(payload_b64).map_err(|_| invalid())?;
+    let sig = B64.decode(sig_b64).map_err(|_| invalid())?;
+    mac(&store_key(secret), &payload).verify_slice(&sig).map_err(|_| invalid())?;
+    let payload = String::from_utf8(payload).map_err(|_| invalid())?;
+    let (store, expiry) = payload.rsplit_once('.').ok_or_else(invalid)?;
+    let expiry: u64 = expiry.parse().map_err(|_| invalid())?;
+    if expiry <= now_unix {
+        return Err(ApiError::unauthorized("store token expired / 门店令牌已过期"));
+    }
+    Ok(store.to_string())
 }
 
 /// Whether a bearer token looks like a JWT (three base64url parts, a JSON header).
@@ -241,6 +274,21 @@ mod tests {
         let (_, sig) = t.rsplit_once('.').unwrap();
         let other = format!("mt.{}.{sig}", B64.encode("u2.1000"));
         assert!(verify_member_token(b"secret", &other, 999).is_err());
+    }
+
+    #[test]
+    fn store_tokens_sign_expire_and_are_not_member_tokens() {
+        let t = issue_store_token(b"secret", "shop", 1_000);
+        assert_eq!(verify_store_token(b"secret", &t, 999).unwrap(), "shop");
+        assert!(verify_store_token(b"secret", &t, 1_000).unwrap_err().message.contains("expired"));
+        assert!(verify_store_token(b"other", &t, 999).is_err());
+        // A member token of the same id and expiry, relabelled, is not a store token, and back.
+        let m = issue_member_token(b"secret", "shop", 1_000);
+        assert!(verify_store_token(b"secret", &m.replacen("mt.", "st.", 1), 999).is_err());
+        assert!(verify_member_token(b"secret", &t.replacen("st.", "mt.", 1), 999).is_err());
+        let (_, sig) = t.rsplit_once('.').unwrap();
+        let other = format!("st.{}.{sig}", B64.encode("shop2.1000"));
+        assert!(verify_store_token(b"secret", &other, 999).is_err());
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! - [`CanFinance`]: admin, or a `superadmin` / `finance` session (withdrawal decisions,
 //!   dividends);
 //! - [`CanAdminister`]: admin, or a `superadmin` session (users, API keys, the login log);
-//! - [`MemberToken`]: a member token (the member acts for itself only).
+//! - [`MemberToken`]: a member token (the member acts for itself only);
+//! - [`StoreToken`]: a store token (the store's page reads its own store only).
 //!
 //! API keys are looked up by their SHA-256 in the store; verified keys are cached for
 //! [`KEY_CACHE_TTL`] (an unknown key is never cached), so a revoked key stops working within
@@ -55,10 +56,12 @@ pub enum Access {
     Administer,
     /// A member token.
     Member,
+    /// A store token.
+    Store,
 }
 
 impl Access {
-    pub const ALL: [Access; 9] = [
+    pub const ALL: [Access; 10] = [
         Access::Public,
         Access::Integration,
         Access::IntegrationOrOperate,
@@ -68,6 +71,7 @@ impl Access {
         Access::Finance,
         Access::Administer,
         Access::Member,
+        Access::Store,
     ];
 
     /// The name in the OpenAPI document's `x-access`.
@@ -82,6 +86,7 @@ impl Access {
             Access::Finance => "finance",
             Access::Administer => "administer",
             Access::Member => "member",
+            Access::Store => "store",
         }
     }
 
@@ -95,7 +100,7 @@ impl Access {
             Access::Integration | Access::IntegrationOrOperate => &[Scope::Integration],
             Access::Read => &[Scope::Readonly],
             Access::OrderRead => &[Scope::Integration, Scope::Readonly],
-            Access::Public | Access::Operate | Access::Finance | Access::Administer | Access::Member => &[],
+            Access::Public | Access::Operate | Access::Finance | Access::Administer | Access::Member | Access::Store => &[],
         }
     }
 
@@ -106,7 +111,7 @@ impl Access {
             Access::IntegrationOrOperate | Access::Operate => Some(Permission::Operate),
             Access::Finance => Some(Permission::Finance),
             Access::Administer => Some(Permission::Administer),
-            Access::Public | Access::Integration | Access::Member => None,
+            Access::Public | Access::Integration | Access::Member | Access::Store => None,
         }
     }
 
@@ -117,6 +122,9 @@ impl Access {
             (Access::Member, Caller::Member(_)) => true,
             (Access::Member, _) => false,
             (_, Caller::Member(_)) => false,
+            (Access::Store, Caller::Store(_)) => true,
+            (Access::Store, _) => false,
+            (_, Caller::Store(_)) => false,
             (_, Caller::Key { scope: Scope::Admin, .. }) => true,
             (_, Caller::Key { scope, .. }) => self.scopes().contains(scope),
             (_, Caller::Operator { role, .. }) => self.permission().is_some_and(|p| role.allows(p)),
@@ -130,7 +138,9 @@ impl Access {
         }
         Err(match (self, caller) {
             (Access::Member, _) => ApiError::forbidden("this route is for member tokens / 仅限会员令牌"),
+            (Access::Store, _) => ApiError::forbidden("this route is for store tokens / 仅限门店令牌"),
             (_, Caller::Member(_)) => ApiError::forbidden("members cannot use this route / 会员无权访问"),
+            (_, Caller::Store(_)) => ApiError::forbidden("store tokens cannot use this route / 门店令牌无权访问"),
             (_, Caller::Operator { role, .. }) => {
                 ApiError::forbidden(format!("the role {} may not do that / 该角色无此权限", role.as_str()))
             }
@@ -170,6 +180,10 @@ pub async fn caller(state: &Arc<AppState>, parts: &Parts) -> Result<Caller, ApiE
     if token.starts_with("mt.") {
         let member = auth::verify_member_token(&state.token_secret, token, auth::now_unix())?;
         return Ok(Caller::Member(member));
+    }
+    if token.starts_with("st.") {
+        let store = auth::verify_store_token(&state.token_secret, token, auth::now_unix())?;
+        return Ok(Caller::Store(store));
     }
     if auth::looks_like_jwt(token) {
         let Some(jwt) = &state.member_jwt else {
@@ -358,6 +372,23 @@ impl Guard for MemberToken {
     const ACCESS: Access = Access::Member;
 }
 
+/// A store token: the store's page, reading that store only.
+pub struct StoreToken(pub String);
+
+impl FromRequestParts<Arc<AppState>> for StoreToken {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        match Access::Store.check(caller(state, parts).await?)? {
+            Caller::Store(s) => Ok(StoreToken(s)),
+            _ => Err(ApiError::forbidden("this route is for store tokens / 仅限门店令牌")),
+        }
+    }
+}
+
+impl Guard for StoreToken {
+    const ACCESS: Access = Access::Store;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,22 +400,24 @@ mod tests {
     #[test]
     fn who_may_call_what() {
         let member = Caller::Member("alice".into());
+        let store = Caller::Store("shop".into());
         let (admin, integration, readonly) = (key(Scope::Admin), key(Scope::Integration), key(Scope::Readonly));
         let op = |role| Caller::Operator { username: "u".into(), role };
         let (sup, oper, fin, aud) = (op(Role::Superadmin), op(Role::Operator), op(Role::Finance), op(Role::Auditor));
-        // admin, integration, readonly, member, superadmin, operator, finance, auditor
+        // admin, integration, readonly, member, superadmin, operator, finance, auditor, store
         let table = [
-            (Access::Public, [true, true, true, true, true, true, true, true]),
-            (Access::Integration, [true, true, false, false, false, false, false, false]),
-            (Access::IntegrationOrOperate, [true, true, false, false, true, true, false, false]),
-            (Access::Read, [true, false, true, false, true, true, true, true]),
-            (Access::OrderRead, [true, true, true, false, true, true, true, true]),
-            (Access::Operate, [true, false, false, false, true, true, false, false]),
-            (Access::Finance, [true, false, false, false, true, false, true, false]),
-            (Access::Administer, [true, false, false, false, true, false, false, false]),
-            (Access::Member, [false, false, false, true, false, false, false, false]),
+            (Access::Public, [true, true, true, true, true, true, true, true, true]),
+            (Access::Integration, [true, true, false, false, false, false, false, false, false]),
+            (Access::IntegrationOrOperate, [true, true, false, false, true, true, false, false, false]),
+            (Access::Read, [true, false, true, false, true, true, true, true, false]),
+            (Access::OrderRead, [true, true, true, false, true, true, true, true, false]),
+            (Access::Operate, [true, false, false, false, true, true, false, false, false]),
+            (Access::Finance, [true, false, false, false, true, false, true, false, false]),
+            (Access::Administer, [true, false, false, false, true, false, false, false, false]),
+            (Access::Member, [false, false, false, true, false, false, false, false, false]),
+            (Access::Store, [false, false, false, false, false, false, false, false, true]),
         ];
-        let callers = [&admin, &integration, &readonly, &member, &sup, &oper, &fin, &aud];
+        let callers = [&admin, &integration, &readonly, &member, &sup, &oper, &fin, &aud, &store];
         for (access, allowed) in table {
             for (caller, want) in callers.into_iter().zip(allowed) {
                 assert_eq!(access.allows(caller), want, "{access:?} {caller:?}");

@@ -1,6 +1,6 @@
 //! The authorisation matrix: every operation of the OpenAPI document is called with no token,
 //! with each key scope (admin, integration, readonly), with a member token, with a token of
-//! another member, and with a session of each operator role (superadmin, operator, finance,
+//! another member, with a store token, and with a session of each operator role (superadmin, operator, finance,
 //! auditor), in process. The expected status of each cell comes from the route's
 //! `x-access` (which the router takes from the handler's guard type): 401 without a token, 403
 //! for a caller the access does not allow, success for one it allows (with a valid request for
@@ -27,6 +27,8 @@ enum Caller {
     Member,
     /// bob's member token, asking about alice where the route names a member.
     OtherMember,
+    /// The store token of `shop` (the store's page).
+    Store,
     /// Operator sessions, one per role.
     Superadmin,
     Operator,
@@ -34,13 +36,14 @@ enum Caller {
     Auditor,
 }
 
-const CALLERS: [Caller; 10] = [
+const CALLERS: [Caller; 11] = [
     Caller::Nobody,
     Caller::Admin,
     Caller::Integration,
     Caller::Readonly,
     Caller::Member,
     Caller::OtherMember,
+    Caller::Store,
     Caller::Superadmin,
     Caller::Operator,
     Caller::Finance,
@@ -72,6 +75,7 @@ fn allowed(access: Access, caller: Caller) -> bool {
         Access::Finance => matches!(caller, Admin | Superadmin | Finance),
         Access::Administer => matches!(caller, Admin | Superadmin),
         Access::Member => matches!(caller, Member | OtherMember),
+        Access::Store => caller == Store,
     }
 }
 
@@ -81,6 +85,7 @@ struct Ctx {
     readonly: String,
     alice: String,
     bob: String,
+    store: String,
     /// Session tokens by role, in the order of [`SESSIONS`].
     sessions: Vec<String>,
     n: AtomicU64,
@@ -95,6 +100,7 @@ impl Ctx {
             Caller::Readonly => Some(&self.readonly),
             Caller::Member => Some(&self.alice),
             Caller::OtherMember => Some(&self.bob),
+            Caller::Store => Some(&self.store),
             role => SESSIONS.iter().position(|(c, ..)| *c == role).map(|i| self.sessions[i].as_str()),
         }
     }
@@ -252,6 +258,10 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
             let started = ctx.app.admin_post("/v1/admin/jobs/verify", &json!({})).await;
             (format!("/v1/admin/jobs/{}", started["job"]["id"]), none)
         }
+        // The store's page (routes/storefront.rs) and its tokens.
+        ("post", "/v1/merchants/{id}/token") => ("/v1/merchants/shop/token".into(), none),
+        ("post", "/v1/admin/stores/{id}/token") => ("/v1/admin/stores/shop/token".into(), Some(json!({}))),
+        ("get", "/v1/store/me" | "/v1/store/members" | "/v1/store/qr.svg") => (path.into(), none),
         ("post", "/v1/admin/rules/dry-run") => (path.into(), Some(json!({"sell": {"retention": "0.2"}}))),
         ("post", "/v1/admin/coins/batch") => (path.into(), Some(json!({"rows": [{"member": "carol", "amount": "1"}]}))),
         _ => panic!("no valid request for {method} {path} (caller {caller:?}): add one to the matrix"),
@@ -302,6 +312,7 @@ async fn matrix(backend: Backend) {
         readonly: app.key("readonly").await,
         alice: app.member_token("alice").await,
         bob: app.member_token("bob").await,
+        store: app.admin_post("/v1/merchants/shop/token", &Value::Null).await["token"].as_str().unwrap().to_string(),
         n: AtomicU64::new(0),
         app,
     };

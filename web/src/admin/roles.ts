@@ -31,6 +31,7 @@ export type Action =
   | 'ops.coins'
   | 'system.users'
   | 'system.keys'
+  | 'stores.page'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -58,13 +59,13 @@ const SEES: Record<Role, readonly Section[]> = {
 
 const DOES: Record<Role, readonly Action[]> = {
   superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins',
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins', 'stores.page',
     // operator accounts and API keys need the server's administer permission
     'system.users', 'system.keys'],
   auditor: ['exports'],
   // refunds, stores, agents and shareholders need the server's operate permission (superadmin, operator)
   operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'ops.coins'],
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'ops.coins', 'stores.page'],
   // the journal chain check needs the server's finance permission
   finance: ['withdrawals.decide', 'ops.dividends', 'exports', 'finance.verify'],
 }

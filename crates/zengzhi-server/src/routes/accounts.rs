@@ -201,6 +201,7 @@ pub async fn auth_me(who: CanRead, State(_): S) -> ApiResult<Json<UserView>> {
         },
         // The guard lets neither members nor integration keys in.
         Caller::Member(_) => return Err(ApiError::forbidden("members cannot use this route / 会员无权访问")),
+        Caller::Store(_) => return Err(ApiError::forbidden("store tokens cannot use this route / 门店令牌无权访问")),
     }))
 }
 

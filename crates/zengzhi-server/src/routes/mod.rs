@@ -47,6 +47,7 @@ pub mod members;
 pub mod network;
 pub mod orders;
 pub mod public;
+pub mod storefront;
 pub mod withdrawals;
 
 /// Adds a handler of the current module to an [`ApiRouter`]: `route!(api, handler)`.
@@ -207,6 +208,7 @@ impl ApiRouter {
             "apiKey": {"type": "http", "scheme": "bearer", "description": "API key (admin, integration or readonly)"},
             "session": {"type": "http", "scheme": "bearer", "description": "Operator session (zs_…) from POST /v1/auth/login"},
             "memberToken": {"type": "http", "scheme": "bearer", "description": "Member token from POST /v1/members/{id}/token"},
+            "storeToken": {"type": "http", "scheme": "bearer", "description": "Store token (st.…) from POST /v1/merchants/{id}/token or POST /v1/admin/stores/{id}/token"},
         });
         let error = json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
         for r in &self.table {
@@ -215,6 +217,7 @@ impl ApiRouter {
             let guarded = match r.access {
                 Access::Public => None,
                 Access::Member => Some((&["memberToken"][..], "a member token")),
+                Access::Store => Some((&["storeToken"][..], "a store token")),
                 Access::Integration => Some((&["apiKey"][..], "an integration or admin key")),
                 Access::IntegrationOrOperate => Some((
                     &["apiKey", "session"][..],
@@ -271,6 +274,7 @@ pub fn api() -> ApiRouter {
         .merge(members::router())
         .merge(network::router())
         .merge(insight::router())
+        .merge(storefront::router())
 }
 
 /// The OpenAPI document (built once).

@@ -256,6 +256,8 @@ pub struct StoreRow {
     pub region: Option<RegionRef>,
     /// Today (Beijing time).
     pub today: Flow,
+    /// The last 7 Beijing days, today included.
+    pub last_7_days: Flow,
     /// The last 30 Beijing days, today included.
     pub last_30_days: Flow,
     /// Members bound to the store (see [`StoreDetail::members_basis`]).
@@ -332,13 +334,16 @@ fn facts(e: &Engine, id: &str, m: &zengzhi_core::engine::Merchant, counts: &Hash
 
 fn store_row(f: StoreFacts, days: Option<&Vec<Sums>>) -> StoreRow {
     let mut today = Sums::default();
+    let mut week = Sums::default();
     let mut month = Sums::default();
     if let Some(days) = days {
         today = *days.last().expect("30 days");
-        for d in days {
-            month.gmv += d.gmv;
-            month.commission += d.commission;
-            month.orders += d.orders;
+        for (k, d) in days.iter().enumerate() {
+            for sum in [&mut month].into_iter().chain((k + 7 >= days.len()).then_some(&mut week)) {
+                sum.gmv += d.gmv;
+                sum.commission += d.commission;
+                sum.orders += d.orders;
+            }
         }
     }
     StoreRow {
@@ -348,6 +353,7 @@ fn store_row(f: StoreFacts, days: Option<&Vec<Sums>>) -> StoreRow {
         recruiter: f.recruiter.map(Id),
         region: region_ref(f.region),
         today: today.view(),
+        last_7_days: week.view(),
         last_30_days: month.view(),
         bound_members: f.bound,
     }
@@ -446,8 +452,47 @@ pub struct PageQuery {
     pub page_size: Option<u32>,
 }
 
-fn join_link(state: &AppState, store: &str) -> String {
+pub(crate) fn join_link(state: &AppState, store: &str) -> String {
     format!("{}/join?store={store}", state.public_url.trim_end_matches('/'))
+}
+
+/// The members bound to a store, by id. No binding of a member to a store is kept yet: the
+/// members bound by the store's QR code are those whose referrer is its owner.
+fn bound_members(e: &Engine, m: &zengzhi_core::engine::Merchant) -> Vec<BoundMember> {
+    let mut members: Vec<BoundMember> = Vec::new();
+    if m.owner != NONE {
+        for (i, member) in e.members().iter().enumerate() {
+            if member.referrer == m.owner {
+                members.push(BoundMember {
+                    id: Id(e.member_id(i as u32).to_string()),
+                    points: Points::units(member.points + member.locked),
+                    lifetime_consumption: Money::fen(member.lifetime_consumption_fen),
+                });
+            }
+        }
+    }
+    members.sort_by(|a, b| a.id.0.cmp(&b.id.0));
+    members
+}
+
+/// One page of `items` and how many there are.
+fn page_of<T>(items: Vec<T>, page: u32, size: u32) -> (Vec<T>, u64) {
+    let total = items.len() as u64;
+    let start = (u64::from(page - 1) * u64::from(size)).min(total) as usize;
+    (items.into_iter().skip(start).take(size as usize).collect(), total)
+}
+
+/// A page of a store's bound members: (members, total, page, page size); 404 for an unknown store.
+pub(crate) async fn store_members(
+    state: &Arc<AppState>,
+    id: String,
+    query: PageQuery,
+) -> ApiResult<(Vec<BoundMember>, u64, u32, u32)> {
+    let (page, size) = paging(query.page, query.page_size)?;
+    let members = state.query(move |e| e.merchant(&id).map(|m| bound_members(e, m))).await?;
+    let members = members.ok_or_else(|| ApiError::from(Rejection::UnknownMerchant))?;
+    let (items, total) = page_of(members, page, size);
+    Ok((items, total, page, size))
 }
 
 /// 门店详情：30 天流水、绑定会员、店主与推荐人奖励 / A store: 30 days of flow, bound members, the owner's and recruiter's rewards
@@ -460,6 +505,11 @@ pub async fn get_store(
     Path(id): Path<String>,
     Q(query): Q<PageQuery>,
 ) -> ApiResult<Json<StoreDetail>> {
+    Ok(Json(store_detail(&state, id, query).await?))
+}
+
+/// A store's detail with a page of its bound members (the console's store and the store page).
+pub(crate) async fn store_detail(state: &Arc<AppState>, id: String, query: PageQuery) -> ApiResult<StoreDetail> {
     let (page, size) = paging(query.page, query.page_size)?;
     let key = id.clone();
     let found = state
@@ -467,32 +517,16 @@ pub async fn get_store(
             let m = e.merchant(&key)?;
             let counts = bound_counts(e);
             let f = facts(e, &key, m, &counts);
-            // No binding of a member to a store is kept yet: the members bound by the store's
-            // QR code are those whose referrer is its owner.
-            let mut members: Vec<BoundMember> = Vec::new();
-            if m.owner != NONE {
-                for (i, member) in e.members().iter().enumerate() {
-                    if member.referrer == m.owner {
-                        members.push(BoundMember {
-                            id: Id(e.member_id(i as u32).to_string()),
-                            points: Points::units(member.points + member.locked),
-                            lifetime_consumption: Money::fen(member.lifetime_consumption_fen),
-                        });
-                    }
-                }
-            }
+            let members = bound_members(e, m);
             let rewards = |i: u32| (i != NONE).then(|| Money::fen(e.members()[i as usize].rewards_fen));
             Some((f, members, rewards(m.owner), rewards(m.recruiter)))
         })
         .await?;
-    let Some((f, mut members, owner_rewards, recruiter_rewards)) = found else {
+    let Some((f, members, owner_rewards, recruiter_rewards)) = found else {
         return Err(Rejection::UnknownMerchant.into());
     };
-    members.sort_by(|a, b| a.id.0.cmp(&b.id.0));
-    let members_total = members.len() as u64;
-    let start = (u64::from(page - 1) * u64::from(size)).min(members_total) as usize;
-    let members: Vec<BoundMember> = members.into_iter().skip(start).take(size as usize).collect();
-    let flows = flows(&state, Some(id.clone())).await?;
+    let (members, members_total) = page_of(members, page, size);
+    let flows = flows(state, Some(id.clone())).await?;
     let days = flows.get(&id);
     let first = today() - (DAYS - 1);
     let daily = (0..DAYS)
@@ -506,7 +540,7 @@ pub async fn get_store(
             }
         })
         .collect();
-    Ok(Json(StoreDetail {
+    Ok(StoreDetail {
         store: store_row(f, days),
         daily,
         members,
@@ -516,8 +550,8 @@ pub async fn get_store(
         members_basis: "referrer_is_owner".into(),
         owner_rewards,
         recruiter_rewards,
-        join_link: join_link(&state, &id),
-    }))
+        join_link: join_link(state, &id),
+    })
 }
 
 /// 门店会员绑定二维码（SVG） / The store's member-binding QR code (SVG of `{public_url}/join?store={id}`)
@@ -525,11 +559,16 @@ pub async fn get_store(
     params(("id" = String, Path, description = "store id")),
     responses((status = 200, description = "The QR code", content_type = "image/svg+xml", body = String)))]
 pub async fn store_qr(_: CanRead, State(state): S, Path(id): Path<String>) -> ApiResult<Response> {
+    qr_svg(&state, id).await
+}
+
+/// The SVG of a store's member-binding QR code (404 for an unknown store).
+pub(crate) async fn qr_svg(state: &Arc<AppState>, id: String) -> ApiResult<Response> {
     let key = id.clone();
     if !state.query(move |e| e.merchant(&key).is_some()).await? {
         return Err(Rejection::UnknownMerchant.into());
     }
-    let link = join_link(&state, &id);
+    let link = join_link(state, &id);
     let code = qrcode::QrCode::new(link.as_bytes()).map_err(|e| ApiError::internal(format!("QR code: {e}")))?;
     let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(256, 256).build();
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"))], svg).into_response())

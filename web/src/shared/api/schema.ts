@@ -664,6 +664,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/stores/{id}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 为门店页签发门店令牌（记入操作日志） / Issue a store token for the store's page (audited) */
+        post: operations["console_store_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users": {
         parameters: {
             query?: never;
@@ -1073,6 +1090,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/merchants/{id}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 签发门店令牌 / Issue a signed, expiring store token (the store's own page) */
+        post: operations["merchant_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -1222,6 +1256,57 @@ export interface paths {
         };
         /** 盈利池、流通积分、价格、会员、出局、合计 / Pool, supply, price, members, exits, totals */
         get: operations["stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/store/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 门店页：今日 / 7 天 / 30 天流水、订单、佣金，店主与推荐人奖励 / The store's page: today's, 7 days' and 30 days' flow, orders and commission; the owner's and recruiter's rewards; the join link; 30 days by day */
+        get: operations["store_page_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/store/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 门店绑定会员（分页） / The members bound to the store, by id (paged) */
+        get: operations["store_page_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/store/qr.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 门店会员绑定二维码（SVG） / The store's member-binding QR code (SVG of the join link) */
+        get: operations["store_page_qr"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2377,6 +2462,43 @@ export interface components {
             recruiter_rewards?: null | components["schemas"]["Money"];
             store: components["schemas"]["StoreRow"];
         };
+        /** @description What the store's page shows. */
+        StoreMe: {
+            /**
+             * Format: u-int64
+             * @description Members bound to the store (whose referrer is the store's owner).
+             */
+            bound_members: number;
+            /** @description The commission rate the store pays on its orders. */
+            commission_rate: components["schemas"]["Rate"];
+            /** @description The last 30 Beijing days, oldest first. */
+            daily: components["schemas"]["DayFlow"][];
+            /** @description The member-binding link the QR code encodes. */
+            join_link: string;
+            /** @description The last 30 Beijing days, today included. */
+            last_30_days: components["schemas"]["Flow"];
+            /** @description The last 7 Beijing days, today included. */
+            last_7_days: components["schemas"]["Flow"];
+            owner?: null | components["schemas"]["Id"];
+            owner_rewards?: null | components["schemas"]["Money"];
+            recruiter?: null | components["schemas"]["Id"];
+            recruiter_rewards?: null | components["schemas"]["Money"];
+            region?: null | components["schemas"]["RegionRef"];
+            store: components["schemas"]["Id"];
+            /** @description Today (Beijing time): flow (GMV), orders, commission paid. */
+            today: components["schemas"]["Flow"];
+        };
+        /** @description A page of the store's bound members. */
+        StoreMembers: {
+            /** @description By member id. */
+            items: components["schemas"]["BoundMember"][];
+            /** Format: u-int32 */
+            page: number;
+            /** Format: u-int32 */
+            page_size: number;
+            /** Format: u-int64 */
+            total: number;
+        };
         /** @description A page of stores. */
         StorePage: {
             items: components["schemas"]["StoreRow"][];
@@ -2407,11 +2529,27 @@ export interface components {
             id: components["schemas"]["Id"];
             /** @description The last 30 Beijing days, today included. */
             last_30_days: components["schemas"]["Flow"];
+            /** @description The last 7 Beijing days, today included. */
+            last_7_days: components["schemas"]["Flow"];
             owner?: null | components["schemas"]["Id"];
             recruiter?: null | components["schemas"]["Id"];
             region?: null | components["schemas"]["RegionRef"];
             /** @description Today (Beijing time). */
             today: components["schemas"]["Flow"];
+        };
+        /** @description A store token. */
+        StoreTokenIssued: {
+            /** Format: u-int64 */
+            expires_unix: number;
+            /**
+             * @description The store page with the token, relative to the server: `/store/#token=<token>` (the
+             *     token travels in the fragment, which browsers do not send to servers).
+             * @example /store/#token=st.c2hvcC4xNzY0ODAwMDAw.sig
+             */
+            page_path: string;
+            store: components["schemas"]["Id"];
+            /** @description `st.<payload>.<signature>`: send as `Authorization: Bearer <token>`. */
+            token: string;
         };
         /** @description A user as listed (never the password hash). */
         UserItem: {
@@ -4675,6 +4813,55 @@ export interface operations {
             };
         };
     };
+    console_store_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreTokenIssued"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_users: {
         parameters: {
             query?: never;
@@ -5900,6 +6087,55 @@ export interface operations {
             };
         };
     };
+    merchant_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreTokenIssued"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an integration or admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     openapi_json: {
         parameters: {
             query?: never;
@@ -6261,6 +6497,150 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    store_page_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreMe"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a store token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    store_page_members: {
+        parameters: {
+            query?: {
+                /** @description 1-based (default 1). */
+                page?: number;
+                /** @description 1 to 100 (default 20). */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreMembers"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a store token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    store_page_qr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The QR code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a store token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */

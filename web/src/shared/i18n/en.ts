@@ -5,6 +5,7 @@ import { en as storesEn } from './areas/stores'
 import { en as insightEn } from './areas/insight'
 import { en as mobileEn } from './areas/mobile'
 import { en as systemEn } from './areas/system'
+import { en as storePageEn } from './areas/store'
 
 type Shape<T> = { [K in keyof T]: T[K] extends string ? string : Shape<T[K]> }
 
@@ -14,6 +15,7 @@ const en: Shape<typeof zh> = {
   ...insightEn,
   ...mobileEn,
   ...systemEn,
+  ...storePageEn,
   app: {
     title: 'Zengzhi Operator Console',
     short: 'Zengzhi Console',

@@ -4,12 +4,14 @@ import { zh as storesZh } from './areas/stores'
 import { zh as insightZh } from './areas/insight'
 import { zh as mobileZh } from './areas/mobile'
 import { zh as systemZh } from './areas/system'
+import { zh as storePageZh } from './areas/store'
 export default {
   ...membersZh,
   ...storesZh,
   ...insightZh,
   ...mobileZh,
   ...systemZh,
+  ...storePageZh,
   app: {
     title: '增值 运营后台',
     short: '增值后台',
