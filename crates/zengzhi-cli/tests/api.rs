@@ -628,9 +628,10 @@ fn routes_happy_paths(store: &Store) {
     // (The refund route needs a settlement delay: `zengzhi-server`'s in-process `settlement_delay_and_refunds` covers it.
     // The operator-account routes — sign-in, users, keys, the operation and login logs — are
     // exercised by `zengzhi-server`'s in-process `tests/accounts.rs` on both backends.)
-    // The console's lists, figures, jobs and writes and the member page's routes are exercised
-    // in process too (`tests/members.rs`, `network.rs`, `insight.rs`, `member_jwt.rs`), and each
-    // answers success to an allowed caller in the authorisation matrix.
+    // The console's lists, figures, jobs and writes, the simulator workbench, and the member and
+    // store pages' routes are exercised in process too (`tests/members.rs`, `network.rs`,
+    // `insight.rs`, `sim.rs`, `member_jwt.rs`, `storefront.rs`), and each answers success to an
+    // allowed caller in the authorisation matrix.
     let accounts = |p: &str| {
         p.starts_with("/v1/auth/")
             || [
@@ -638,6 +639,7 @@ fn routes_happy_paths(store: &Store) {
                 "/v1/admin/orders", "/v1/admin/stores", "/v1/admin/agents", "/v1/admin/shareholders",
                 "/v1/admin/stats/", "/v1/admin/leaderboards", "/v1/admin/finance/", "/v1/admin/jobs",
                 "/v1/admin/coins/", "/v1/admin/rules/", "/v1/me/referrals", "/v1/me/rules", "/v1/join",
+                "/v1/admin/sim/", "/v1/store/", "/v1/merchants/{id}/token",
             ]
             .iter()
             .any(|a| p.starts_with(a))

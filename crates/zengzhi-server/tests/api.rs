@@ -131,6 +131,7 @@ fn auth_and_scopes(store: &Store) {
                 vec![("integration", &integration), ("readonly", &readonly), ("member", &alice)]
             }
             Access::Member => vec![("admin", &admin), ("integration", &integration), ("readonly", &readonly)],
+            Access::Store => vec![("admin", &admin), ("integration", &integration), ("readonly", &readonly), ("member", &alice)],
         };
         for (who, token) in denied {
             let resp = call_route(&srv, r.method, &r.path, Some(token));
