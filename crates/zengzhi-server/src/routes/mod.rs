@@ -47,6 +47,7 @@ pub mod members;
 pub mod network;
 pub mod orders;
 pub mod public;
+pub mod sim;
 pub mod withdrawals;
 
 /// Adds a handler of the current module to an [`ApiRouter`]: `route!(api, handler)`.
@@ -271,6 +272,7 @@ pub fn api() -> ApiRouter {
         .merge(members::router())
         .merge(network::router())
         .merge(insight::router())
+        .merge(sim::router())
 }
 
 /// The OpenAPI document (built once).
