@@ -14,6 +14,7 @@ export type Section =
   | 'rules'
   | 'operations'
   | 'system'
+  | 'simulator'
 
 export type Action =
   | 'withdrawals.decide'
@@ -29,6 +30,7 @@ export type Action =
   | 'shareholders.edit'
   | 'finance.verify'
   | 'ops.coins'
+  | 'sim.run'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -42,6 +44,7 @@ export const SECTIONS: Section[] = [
   'rules',
   'operations',
   'system',
+  'simulator',
 ]
 
 const SEES: Record<Role, readonly Section[]> = {
@@ -49,18 +52,18 @@ const SEES: Record<Role, readonly Section[]> = {
   // read-only everything
   auditor: SECTIONS,
   // members, stores, agents, shareholders, orders (refunds), campaigns, injections, coins, release, rule proposals
-  operator: ['dashboard', 'members', 'stores', 'agents', 'shareholders', 'orders', 'rules', 'operations'],
+  operator: ['dashboard', 'members', 'stores', 'agents', 'shareholders', 'orders', 'rules', 'operations', 'simulator'],
   // withdrawals, exports, reconciliation, dividends (on the shareholders and operations pages)
   finance: ['dashboard', 'shareholders', 'orders', 'withdrawals', 'finance', 'operations'],
 }
 
 const DOES: Record<Role, readonly Action[]> = {
   superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins'],
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins', 'sim.run'],
   auditor: ['exports'],
-  // refunds, stores, agents and shareholders need the server's operate permission (superadmin, operator)
+  // refunds, stores, agents, shareholders and simulations need the server's operate permission (superadmin, operator)
   operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'ops.coins'],
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'ops.coins', 'sim.run'],
   // the journal chain check needs the server's finance permission
   finance: ['withdrawals.decide', 'ops.dividends', 'exports', 'finance.verify'],
 }

@@ -45,8 +45,8 @@ pub fn router() -> ApiRouter {
         presets,
         validate,
         start_job,
-        list_jobs,
-        get_job,
+        list_sim_jobs,
+        get_sim_job,
         cancel_job,
         job_zip,
         seed,
@@ -516,7 +516,7 @@ pub async fn start_job(who: CanOperate, State(state): S, body: Bytes) -> ApiResu
 
 /// 模拟任务列表 / Recent simulations, newest first
 #[utoipa::path(get, path = "/v1/admin/sim/jobs", tag = "sim", responses((status = 200, body = SimJobList)))]
-pub async fn list_jobs(_: CanRead, State(state): S) -> ApiResult<Json<SimJobList>> {
+pub async fn list_sim_jobs(_: CanRead, State(state): S) -> ApiResult<Json<SimJobList>> {
     let jobs = registry(&state);
     let reg = lock(&jobs);
     Ok(Json(SimJobList { items: reg.jobs.iter().rev().map(|e| reg.view(e)).collect(), max_running: MAX_RUNNING as u32 }))
@@ -525,7 +525,7 @@ pub async fn list_jobs(_: CanRead, State(state): S) -> ApiResult<Json<SimJobList
 /// 模拟任务 / One simulation: state, progress (runs done of total) and, when done, the report's data
 #[utoipa::path(get, path = "/v1/admin/sim/jobs/{id}", tag = "sim", params(("id" = u64, Path, description = "job id")),
     responses((status = 200, body = SimJobView)))]
-pub async fn get_job(_: CanRead, State(state): S, Path(id): Path<String>) -> ApiResult<Json<SimJobView>> {
+pub async fn get_sim_job(_: CanRead, State(state): S, Path(id): Path<String>) -> ApiResult<Json<SimJobView>> {
     let id = job_id(&id)?;
     let (job, report, scenario_toml) = {
         let jobs = registry(&state);

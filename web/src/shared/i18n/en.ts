@@ -3,6 +3,7 @@ import type zh from './zh-CN'
 import { en as membersEn } from './areas/members'
 import { en as storesEn } from './areas/stores'
 import { en as insightEn } from './areas/insight'
+import { en as simEn } from './areas/sim'
 import { en as mobileEn } from './areas/mobile'
 
 type Shape<T> = { [K in keyof T]: T[K] extends string ? string : Shape<T[K]> }
@@ -11,6 +12,7 @@ const en: Shape<typeof zh> = {
   ...membersEn,
   ...storesEn,
   ...insightEn,
+  ...simEn,
   ...mobileEn,
   app: {
     title: 'Zengzhi Operator Console',
@@ -87,6 +89,7 @@ const en: Shape<typeof zh> = {
     rules: 'Rules',
     operations: 'Operations',
     system: 'System',
+    simulator: 'Simulator',
   },
   dashboard: {
     price: 'Point price',

@@ -2,11 +2,13 @@
 import { zh as membersZh } from './areas/members'
 import { zh as storesZh } from './areas/stores'
 import { zh as insightZh } from './areas/insight'
+import { zh as simZh } from './areas/sim'
 import { zh as mobileZh } from './areas/mobile'
 export default {
   ...membersZh,
   ...storesZh,
   ...insightZh,
+  ...simZh,
   ...mobileZh,
   app: {
     title: '增值 运营后台',
@@ -83,6 +85,7 @@ export default {
     rules: '规则',
     operations: '运营',
     system: '系统',
+    simulator: '模拟',
   },
   dashboard: {
     price: '积分价格',
