@@ -36,7 +36,7 @@ async function pickPreset(name) {
 }
 
 async function setKey(path, value) {
-  await ctx.page.fill(`[data-key="${path}"] input`, value)
+  await ctx.page.fill(`input[data-key="${path}"]`, value)
 }
 
 async function jobState() {
@@ -68,7 +68,7 @@ test('a short simulation runs with a progress bar to its report: honest metrics 
   await setKey('horizon_days', '60')
   await setKey('runs', '6')
   await ctx.page.waitForSelector('[data-test="valid"]')
-  const toml = await ctx.page.inputValue('[data-test="toml"] textarea')
+  const toml = await ctx.page.inputValue('textarea[data-test="toml"]')
   assert.match(toml, /^horizon_days = 60/m)
   assert.match(toml, /^runs = 6$/m)
   await ctx.page.click('[data-test="run"]')
@@ -80,7 +80,7 @@ test('a short simulation runs with a progress bar to its report: honest metrics 
   assert.equal(job.job.state, 'done')
   assert.equal(job.job.total, 6)
   assert.equal(job.report.horizon_days, 60)
-  assert.equal(await ctx.page.textContent('[data-test="progress"] .el-progress__text'), '100%')
+  assert.equal(await ctx.page.getAttribute('[data-test="progress"]', 'aria-valuenow'), '100')
   // honest metrics first, equal to the job's
   await ctx.page.waitForSelector('[data-test="honest"]')
   for (const key of ['cap_reached_share', 'avg_net_rebate_share', 'still_waiting_share', 'price_growth_last_30_days']) {
@@ -128,7 +128,7 @@ test('a long run is cancelled: it stops short of its total', async () => {
 })
 
 test('an invalid scenario shows the key at fault and cannot run', async () => {
-  await ctx.page.fill('[data-test="toml"] textarea', 'horizon_days = 30\n[arrivals]\nrate = "fast"\n')
+  await ctx.page.fill('textarea[data-test="toml"]', 'horizon_days = 30\n[arrivals]\nrate = "fast"\n')
   const item = await ctx.page.waitForSelector('[data-test="problems"] li[data-path="arrivals.rate"]')
   assert.match(await item.textContent(), /arrivals\.rate.*第 3 行/)
   assert.equal(await ctx.page.isDisabled('[data-test="run"]'), true)
@@ -137,10 +137,10 @@ test('an invalid scenario shows the key at fault and cannot run', async () => {
 
 test('a what-if with another exit multiple shows the difference the server works out', async () => {
   await ctx.page.getByRole('tab', { name: '假设分析（本系统历史）' }).click()
-  await ctx.page.waitForSelector('[data-key="exit.multiple"] input')
+  await ctx.page.waitForSelector('input[data-key="exit.multiple"]')
   const rules = await api('/v1/admin/rules')
   const multiple = rules.rules.exit.multiple === '0.5' ? '0.6' : '0.5'
-  await ctx.page.fill('[data-key="exit.multiple"] input', multiple)
+  await ctx.page.fill('input[data-key="exit.multiple"]', multiple)
   await ctx.page.click('[data-test="whatif-run"]')
   await ctx.page.waitForSelector('[data-test="whatif-aggregate"]', { timeout: 60_000 })
   const w = await api('/v1/admin/sim/whatif', { method: 'POST', body: { exit: { multiple } } })
