@@ -80,6 +80,12 @@ api_codes! {
     UnknownKey = "unknown_key",
     /// More than one key has that fingerprint: nothing was revoked.
     AmbiguousKey = "ambiguous_key",
+    /// A simulator scenario that does not load (its problems name the key).
+    InvalidScenario = "invalid_scenario",
+    /// As many simulations as may run at once are running: wait for one or cancel it.
+    TooManyJobs = "too_many_jobs",
+    /// A job's result asked for before it is done.
+    NotReady = "not_ready",
     // The engine's rejections (SPEC §7).
     InvalidCommand = "invalid_command",
     InvalidAmount = "invalid_amount",

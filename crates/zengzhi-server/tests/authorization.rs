@@ -264,8 +264,49 @@ async fn valid_request(ctx: &Ctx, method: &str, path: &str, caller: Caller) -> (
         ("get", "/v1/store/me" | "/v1/store/members" | "/v1/store/qr.svg") => (path.into(), none),
         ("post", "/v1/admin/rules/dry-run") => (path.into(), Some(json!({"sell": {"retention": "0.2"}}))),
         ("post", "/v1/admin/coins/batch") => (path.into(), Some(json!({"rows": [{"member": "carol", "amount": "1"}]}))),
+        // The simulator workbench (routes/sim.rs): short simulations, one finished before the next.
+        ("get", "/v1/admin/sim/presets" | "/v1/admin/sim/jobs" | "/v1/admin/sim/seed") => (path.into(), none),
+        ("post", "/v1/admin/sim/validate") => (path.into(), Some(json!({"toml": MATRIX_SCENARIO}))),
+        ("post", "/v1/admin/sim/jobs") => {
+            sims_idle(ctx).await;
+            (path.into(), Some(json!({"toml": MATRIX_SCENARIO, "runs": 1})))
+        }
+        ("get", "/v1/admin/sim/jobs/{id}") => (format!("/v1/admin/sim/jobs/{}", finished_sim(ctx).await), none),
+        ("get", "/v1/admin/sim/jobs/{id}/report.zip") => {
+            (format!("/v1/admin/sim/jobs/{}/report.zip", finished_sim(ctx).await), none)
+        }
+        ("post", "/v1/admin/sim/jobs/{id}/cancel") => {
+            (format!("/v1/admin/sim/jobs/{}/cancel", finished_sim(ctx).await), Some(json!({})))
+        }
+        ("post", "/v1/admin/sim/whatif") => {
+            sims_idle(ctx).await;
+            (path.into(), Some(json!({"exit": {"multiple": "1.5"}})))
+        }
         _ => panic!("no valid request for {method} {path} (caller {caller:?}): add one to the matrix"),
     }
+}
+
+/// A scenario that simulates in milliseconds.
+const MATRIX_SCENARIO: &str = "horizon_days = 10\n[arrivals]\nrate = 2.0\n";
+
+/// Waits until no simulation runs (at most two may: the matrix starts one per allowed caller).
+async fn sims_idle(ctx: &Ctx) {
+    for _ in 0..600 {
+        let list = ctx.app.admin_get("/v1/admin/sim/jobs").await;
+        if list["items"].as_array().unwrap().iter().all(|j| j["state"] != "running") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("simulations still running");
+}
+
+/// The id of a finished simulation (started by the admin key).
+async fn finished_sim(ctx: &Ctx) -> u64 {
+    sims_idle(ctx).await;
+    let job = ctx.app.admin_post("/v1/admin/sim/jobs", &json!({"toml": MATRIX_SCENARIO, "runs": 1})).await;
+    sims_idle(ctx).await;
+    job["id"].as_u64().unwrap()
 }
 
 /// A request for a caller that is to be refused: the route's path with made-up ids (nothing is

@@ -5,7 +5,7 @@ use zengzhi_report::model::{Bin, Cohort, DayBand, ReportData, Sweep, SweepRow};
 
 use crate::honest::honest;
 use crate::random::run_seed;
-use crate::run::{run_once, RunResult, COHORT_DAYS};
+use crate::run::{run_once_until, RunResult, COHORT_DAYS};
 use crate::scenario::{rules_toml, with_parameter, Loaded, ScenarioError};
 use crate::stats::{band, band_of_some, median};
 
@@ -18,6 +18,8 @@ pub enum SimError {
         run: u32,
         detail: String,
     },
+    /// The caller asked to stop ([`simulate_until`]).
+    Cancelled,
 }
 
 impl std::fmt::Display for SimError {
@@ -25,6 +27,7 @@ impl std::fmt::Display for SimError {
         match self {
             SimError::Scenario(e) => e.fmt(f),
             SimError::Invariant { run, detail } => write!(f, "第 {run} 次运行不变量被破坏 / run {run}: {detail}"),
+            SimError::Cancelled => f.write_str("已取消 / cancelled"),
         }
     }
 }
@@ -46,10 +49,26 @@ pub fn run_many(
     seed: u64,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunResult>, SimError> {
+    run_many_until(loaded, runs, seed, progress, &|| false)
+}
+
+/// [`run_many`], stopping (with [`SimError::Cancelled`]) as soon as `stop` says so: it is
+/// asked before every simulated day of every run.
+pub fn run_many_until(
+    loaded: &Loaded,
+    runs: u32,
+    seed: u64,
+    progress: &(dyn Fn() + Sync),
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<RunResult>, SimError> {
     (0..runs)
         .into_par_iter()
         .map(|i| {
-            let result = run_once(loaded, run_seed(seed, i)).map_err(|detail| SimError::Invariant { run: i, detail });
+            let result = match run_once_until(loaded, run_seed(seed, i), stop) {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => Err(SimError::Cancelled),
+                Err(detail) => Err(SimError::Invariant { run: i, detail }),
+            };
             progress();
             result
         })
@@ -70,13 +89,25 @@ pub fn total_runs(loaded: &Loaded, runs: u32) -> u64 {
 
 /// Simulates `loaded` (`runs` runs from `seed`), and every value of its sweep, if any.
 pub fn simulate(loaded: &Loaded, runs: u32, seed: u64, progress: &(dyn Fn() + Sync)) -> Result<Simulation, SimError> {
-    let results = run_many(loaded, runs, seed, progress)?;
+    simulate_until(loaded, runs, seed, progress, &|| false)
+}
+
+/// [`simulate`] that stops with [`SimError::Cancelled`] once `stop` says so (asked before every
+/// simulated day).
+pub fn simulate_until(
+    loaded: &Loaded,
+    runs: u32,
+    seed: u64,
+    progress: &(dyn Fn() + Sync),
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<Simulation, SimError> {
+    let results = run_many_until(loaded, runs, seed, progress, stop)?;
     let sweep = match &loaded.scenario.sweep {
         Some(plan) => {
             let mut rows = Vec::new();
             for value in &plan.values {
                 let variant = with_parameter(loaded, &plan.parameter, value)?;
-                let variant_runs = run_many(&variant, runs, seed, progress)?;
+                let variant_runs = run_many_until(&variant, runs, seed, progress, stop)?;
                 rows.push(sweep_row(value, &variant_runs));
             }
             Some(Sweep { parameter: plan.parameter.clone(), rows })

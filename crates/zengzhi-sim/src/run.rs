@@ -212,12 +212,20 @@ struct Sim<'s> {
 /// Runs `loaded` once with this seed. Fails only when an invariant of SPEC §7 is broken at the
 /// end (which would be an engine bug): the message names it.
 pub fn run_once(loaded: &Loaded, seed: u64) -> Result<RunResult, String> {
+    run_once_until(loaded, seed, &|| false).map(|r| r.expect("never stopped"))
+}
+
+/// [`run_once`], asking `stop` before every day: `Ok(None)` when it said stop.
+pub fn run_once_until(loaded: &Loaded, seed: u64, stop: &dyn Fn() -> bool) -> Result<Option<RunResult>, String> {
     let mut sim = Sim::new(loaded, seed);
     for day in 1..=loaded.scenario.horizon_days {
+        if stop() {
+            return Ok(None);
+        }
         sim.day(day);
     }
     zengzhi_core::invariants::check_state(&sim.engine).map_err(|v| v.to_string())?;
-    Ok(sim.finish())
+    Ok(Some(sim.finish()))
 }
 
 /// Runs `loaded` once and hands back the engine as well (tests check its state).

@@ -14,6 +14,7 @@ export type Section =
   | 'rules'
   | 'operations'
   | 'system'
+  | 'simulator'
 
 export type Action =
   | 'withdrawals.decide'
@@ -32,6 +33,7 @@ export type Action =
   | 'system.users'
   | 'system.keys'
   | 'stores.page'
+  | 'sim.run'
 
 export const SECTIONS: Section[] = [
   'dashboard',
@@ -45,6 +47,7 @@ export const SECTIONS: Section[] = [
   'rules',
   'operations',
   'system',
+  'simulator',
 ]
 
 const SEES: Record<Role, readonly Section[]> = {
@@ -52,20 +55,20 @@ const SEES: Record<Role, readonly Section[]> = {
   // read-only everything
   auditor: SECTIONS,
   // members, stores, agents, shareholders, orders (refunds), campaigns, injections, coins, release, rule proposals
-  operator: ['dashboard', 'members', 'stores', 'agents', 'shareholders', 'orders', 'rules', 'operations'],
+  operator: ['dashboard', 'members', 'stores', 'agents', 'shareholders', 'orders', 'rules', 'operations', 'simulator'],
   // withdrawals, exports, reconciliation, dividends (on the shareholders and operations pages)
   finance: ['dashboard', 'shareholders', 'orders', 'withdrawals', 'finance', 'operations'],
 }
 
 const DOES: Record<Role, readonly Action[]> = {
   superadmin: ['withdrawals.decide', 'rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release', 'ops.dividends', 'exports',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins', 'stores.page',
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'finance.verify', 'ops.coins', 'stores.page', 'sim.run',
     // operator accounts and API keys need the server's administer permission
     'system.users', 'system.keys'],
   auditor: ['exports'],
-  // refunds, stores, agents and shareholders need the server's operate permission (superadmin, operator)
+  // refunds, stores, agents, shareholders and simulations need the server's operate permission (superadmin, operator)
   operator: ['rules.edit', 'ops.inject', 'ops.campaigns', 'ops.release',
-    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'ops.coins', 'stores.page'],
+    'orders.refund', 'stores.create', 'agents.appoint', 'shareholders.edit', 'ops.coins', 'stores.page', 'sim.run'],
   // the journal chain check needs the server's finance permission
   finance: ['withdrawals.decide', 'ops.dividends', 'exports', 'finance.verify'],
 }

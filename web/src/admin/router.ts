@@ -26,6 +26,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'finance', name: 'finance', component: () => import('./pages/FinancePage.vue'), meta: { section: 'finance' } },
       { path: 'rules', name: 'rules', component: () => import('./pages/RulesPage.vue'), meta: { section: 'rules' } },
       { path: 'operations', name: 'operations', component: () => import('./pages/OperationsPage.vue'), meta: { section: 'operations' } },
+      { path: 'simulator', name: 'simulator', component: () => import('./pages/SimulatorPage.vue'), meta: { section: 'simulator' } },
       { path: 'system', name: 'system', component: () => import('./pages/SystemPage.vue'), meta: { section: 'system' } },
     ],
   },

@@ -47,6 +47,7 @@ pub mod members;
 pub mod network;
 pub mod orders;
 pub mod public;
+pub mod sim;
 pub mod storefront;
 pub mod withdrawals;
 
@@ -275,6 +276,7 @@ pub fn api() -> ApiRouter {
         .merge(network::router())
         .merge(insight::router())
         .merge(storefront::router())
+        .merge(sim::router())
 }
 
 /// The OpenAPI document (built once).

@@ -561,6 +561,143 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/sim/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 模拟任务列表 / Recent simulations, newest first */
+        get: operations["list_sim_jobs"];
+        put?: never;
+        /** 开始模拟 / Start a simulation in the background (at most 2 at once: a third is 429 too_many_jobs) */
+        post: operations["start_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sim/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 模拟任务 / One simulation: state, progress (runs done of total) and, when done, the report's data */
+        get: operations["get_sim_job"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sim/jobs/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 取消模拟 / Cancel a running simulation (it stops before its next simulated day) */
+        post: operations["cancel_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sim/jobs/{id}/report.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 下载报告 / The report folder of a finished simulation as a zip: scenario.toml, summary.json, timeseries.csv, sweep.csv, report-data.json, and the charts and report.html when a Chinese font is installed */
+        get: operations["job_zip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sim/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 模拟预设 / The simulator's built-in scenarios (TOML) and the seed's projection */
+        get: operations["presets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sim/seed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 种子示例 / The seed's projection (SPEC §9): order by order to the first capped exit */
+        get: operations["seed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sim/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 校验情景 / Check a scenario's TOML: ok, or its problems by key */
+        post: operations["validate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/sim/whatif": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 假设分析 / What-if: replay this program's journal under the live rules with edits (sections of keys, as for PUT /v1/admin/rules) and compare with what happened, in aggregate and per member; read-only */
+        post: operations["whatif"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/state": {
         parameters: {
             query?: never;
@@ -1362,7 +1499,7 @@ export interface components {
          * @description The stable error codes of the API (the `error` field of every error body).
          * @enum {string}
          */
-        ApiCode: "unauthorized" | "forbidden" | "not_found" | "busy" | "internal" | "invalid_json" | "invalid_query" | "invalid_request" | "payload_too_large" | "method_not_allowed" | "unsupported_media_type" | "error" | "batch_too_large" | "idempotency_conflict" | "already_settled" | "not_refundable" | "unknown_withdrawal" | "withdrawal_rejected" | "withdrawal_in_progress" | "already_paid" | "invalid_credentials" | "too_many_attempts" | "invalid_username" | "weak_password" | "unknown_user" | "user_exists" | "unknown_key" | "ambiguous_key" | "invalid_command" | "invalid_amount" | "invalid_rules" | "invalid_region" | "duplicate_id" | "unknown_member" | "unknown_merchant" | "insufficient_cash" | "insufficient_coins" | "insufficient_points" | "below_sell_threshold" | "below_minimum" | "amount_too_small" | "region_taken" | "campaign_active" | "no_campaign" | "overflow";
+        ApiCode: "unauthorized" | "forbidden" | "not_found" | "busy" | "internal" | "invalid_json" | "invalid_query" | "invalid_request" | "payload_too_large" | "method_not_allowed" | "unsupported_media_type" | "error" | "batch_too_large" | "idempotency_conflict" | "already_settled" | "not_refundable" | "unknown_withdrawal" | "withdrawal_rejected" | "withdrawal_in_progress" | "already_paid" | "invalid_credentials" | "too_many_attempts" | "invalid_username" | "weak_password" | "unknown_user" | "user_exists" | "unknown_key" | "ambiguous_key" | "invalid_scenario" | "too_many_jobs" | "not_ready" | "invalid_command" | "invalid_amount" | "invalid_rules" | "invalid_region" | "duplicate_id" | "unknown_member" | "unknown_merchant" | "insufficient_cash" | "insufficient_coins" | "insufficient_points" | "below_sell_threshold" | "below_minimum" | "amount_too_small" | "region_taken" | "campaign_active" | "no_campaign" | "overflow";
         /** @description An API key as listed (never the key, nor its hash: the fingerprint only). */
         ApiKeyInfo: {
             created_at: string;
@@ -2328,6 +2465,36 @@ export interface components {
             /** @description Compliance warnings. */
             warnings: components["schemas"]["RuleProblem"][];
         };
+        ScenarioCheck: {
+            /** Format: u-int32 */
+            horizon_days: number | null;
+            /** @description The scenario's name, horizon, runs and seed as written (when valid). */
+            name: string | null;
+            ok: boolean;
+            problems: components["schemas"]["ScenarioProblem"][];
+            /** Format: u-int32 */
+            runs: number | null;
+            /** Format: u-int64 */
+            seed: number | null;
+            /** @description The values of its sweep, if any. */
+            sweep_parameter: string | null;
+        };
+        /** @description One problem of a scenario. */
+        ScenarioProblem: {
+            /**
+             * Format: u-int32
+             * @description The line (1-based), when known.
+             */
+            line: number | null;
+            /** @description What is wrong (`中文 / English` where the simulator words it so). */
+            message: string;
+            /** @description The key's path, e.g. `arrivals.rate` or `stores[1].share`; empty for the whole file. */
+            path: string;
+        };
+        /** @description A scenario's TOML text. */
+        ScenarioText: {
+            toml: string;
+        };
         /** @description A scheduled job (see the scheduler). */
         ScheduledJob: {
             /** @description `HH:MM`, Beijing. */
@@ -2341,6 +2508,42 @@ export interface components {
             name: string;
             /** @description The next run, Beijing `YYYY-MM-DD HH:MM`. */
             next_run: string;
+        };
+        /** @description The first capped exit. */
+        SeedExitView: {
+            /** @description What the points were force-sold for (the cap). */
+            gross: components["schemas"]["Money"];
+            member: string;
+            /**
+             * Format: u-int64
+             * @description The order after which it happened.
+             */
+            order: number;
+            /** @description What the member was paid. */
+            paid: components["schemas"]["Money"];
+            /** @description What stayed in the pool. */
+            retained: components["schemas"]["Money"];
+        };
+        /** @description One order of the projection. */
+        SeedRowView: {
+            minted: components["schemas"]["Points"];
+            /** Format: u-int64 */
+            order: number;
+            pool: components["schemas"]["Money"];
+            price: components["schemas"]["Price"];
+            supply: components["schemas"]["Points"];
+        };
+        /**
+         * @description The seed's projection (SPEC §9): each order a new member buying `amount` at a store with the
+         *     default 20% commission, to the first capped exit.
+         */
+        SeedView: {
+            amount: components["schemas"]["Money"];
+            exit: null | components["schemas"]["SeedExitView"];
+            /** Format: u-int64 */
+            orders: number;
+            /** @description Every order up to the exit. */
+            rows: components["schemas"]["SeedRowView"][];
         };
         SellPoints: {
             /** @description A quantity or "all". */
@@ -2404,10 +2607,104 @@ export interface components {
             /** Format: u-int64 */
             total_weight: number;
         };
+        /** @description A simulation job. */
+        SimJob: {
+            /**
+             * Format: u-int64
+             * @description Runs finished so far (of the base scenario and every sweep value).
+             */
+            done: number;
+            /** @description Why it failed, when failed. */
+            error: string | null;
+            finished_at: string | null;
+            /** Format: u-int32 */
+            horizon_days: number;
+            /** Format: u-int64 */
+            id: number;
+            /** @description The scenario's name. */
+            name: string;
+            /** @description The preset it came from, if any. */
+            preset: string | null;
+            /** Format: u-int32 */
+            runs: number;
+            /** Format: u-int64 */
+            seed: number;
+            started_at: string;
+            started_by: string;
+            state: components["schemas"]["SimState"];
+            /**
+             * Format: u-int64
+             * @description Runs in all.
+             */
+            total: number;
+        };
+        SimJobList: {
+            /** @description Newest first. */
+            items: components["schemas"]["SimJob"][];
+            /** Format: u-int32 */
+            max_running: number;
+        };
+        /** @description A job with its report once done. */
+        SimJobView: {
+            job: components["schemas"]["SimJob"];
+            /**
+             * @description The report's data (zengzhi-report's ReportData: days with p5/p50/p95 bands, honest
+             *     metrics, cohorts, histogram, sweep, totals), when done. Statistics are floats.
+             */
+            report: Record<string, never> | null;
+            /** @description The scenario as run (TOML). */
+            scenario_toml: string;
+        };
+        /** @description A built-in scenario. */
+        SimPreset: {
+            description: string;
+            /** @description `scenario` (run as a simulation) or `seed` (the projection of SPEC §9: `GET /v1/admin/sim/seed`). */
+            kind: string;
+            name: string;
+            /** @description The scenario's own name and description (`中文 English`). */
+            title: string;
+            /** @description The scenario TOML (empty for `seed`). */
+            toml: string;
+        };
+        SimPresets: {
+            items: components["schemas"]["SimPreset"][];
+            /**
+             * Format: u-int32
+             * @description Simulations running at once, at most.
+             */
+            max_running: number;
+            /**
+             * Format: u-int32
+             * @description Runs of one simulation, at most.
+             */
+            max_runs: number;
+        };
+        /**
+         * @description A simulation job's state.
+         * @enum {string}
+         */
+        SimState: "running" | "done" | "cancelled" | "failed";
         StartCampaign: {
             budget: components["schemas"]["MoneyIn"];
             campaign: components["schemas"]["Id"];
             rate: components["schemas"]["Rate"];
+        };
+        /** @description What to simulate: a scenario's TOML or a preset's name. */
+        StartSimulation: {
+            /** @description A scenario preset's name (not `seed`: that is `GET /v1/admin/sim/seed`). */
+            preset?: string | null;
+            /**
+             * Format: u-int32
+             * @description Monte-Carlo runs (default: the scenario's `runs`, else 1), 1 to 1000.
+             */
+            runs?: number | null;
+            /**
+             * Format: u-int64
+             * @description Seed (default: the scenario's `seed`, else 1).
+             */
+            seed?: number | null;
+            /** @description The scenario (TOML); or give `preset`. */
+            toml?: string | null;
         };
         Stats: {
             dividend_pool: components["schemas"]["Money"];
@@ -2587,6 +2884,69 @@ export interface components {
             /** Format: u-int64 */
             snapshots_checked: number;
             summary: string | null;
+        };
+        /** @description One aggregate figure under both rule sets. */
+        WhatIfFigure: {
+            alternative: string;
+            /** @description alternative − original (empty for the price). */
+            change: string;
+            /**
+             * @description `accepted`, `rejected`, `orders`, `exits`, `pool`, `supply`, `price`, `payouts`,
+             *     `rewards`, `platform_revenue`, `held_value`.
+             */
+            key: string;
+            original: string;
+            /** @description `count`, `money`, `points` or `price`. */
+            unit: string;
+        };
+        /** @description One member under both rule sets (money exact, yuan). */
+        WhatIfMember: {
+            cash_alternative: components["schemas"]["Money"];
+            cash_original: components["schemas"]["Money"];
+            /** @description total_alternative − total_original. */
+            difference: components["schemas"]["Money"];
+            /** Format: u-int32 */
+            exits_alternative: number;
+            /** Format: u-int32 */
+            exits_original: number;
+            member: string;
+            points_value_alternative: components["schemas"]["Money"];
+            points_value_original: components["schemas"]["Money"];
+            total_alternative: components["schemas"]["Money"];
+            /** @description Cash plus the value of points held. */
+            total_original: components["schemas"]["Money"];
+        };
+        /** @description A rule key the alternative changes. */
+        WhatIfRuleChange: {
+            alternative: string;
+            key: string;
+            live: string;
+        };
+        WhatIfView: {
+            aggregate: components["schemas"]["WhatIfFigure"][];
+            /**
+             * Format: u-int64
+             * @description Members better off and worse off under the alternative (cash plus points value).
+             */
+            better: number;
+            changes: components["schemas"]["WhatIfRuleChange"][];
+            /**
+             * Format: u-int64
+             * @description Journal lines replayed.
+             */
+            lines: number;
+            /** @description The members, largest difference first (at most 10000). */
+            members: components["schemas"]["WhatIfMember"][];
+            /** Format: u-int64 */
+            members_total: number;
+            /**
+             * Format: u-int64
+             * @description The original side follows the journal from the program's initial rules, with its own rule
+             *     changes; the alternative starts from the live rules with the edits and skips them.
+             */
+            skipped_rule_updates: number;
+            /** Format: u-int64 */
+            worse: number;
         };
         WithdrawalPage: {
             items: components["schemas"]["WithdrawalView"][];
@@ -4444,6 +4804,477 @@ export interface operations {
             };
             /** @description Allowed only with an admin key, or a superadmin or operator session */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_sim_jobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimJobList"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartSimulation"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimJob"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid scenario (problems by key) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Two simulations are running */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_sim_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description job id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimJobView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description job id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimJob"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    job_zip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description job id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report folder */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": number[];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    presets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimPresets"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    seed: {
+        parameters: {
+            query?: {
+                /** @description The amount of every order, yuan (default 1000). */
+                amount?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    validate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScenarioText"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScenarioCheck"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with a readonly or admin key, or any operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    whatif: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Sections of keys, as for PUT /v1/admin/rules */
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhatIfView"];
+                };
+            };
+            /** @description No valid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Allowed only with an admin key, or a superadmin or operator session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Two simulations are running */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

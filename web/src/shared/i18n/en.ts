@@ -3,6 +3,7 @@ import type zh from './zh-CN'
 import { en as membersEn } from './areas/members'
 import { en as storesEn } from './areas/stores'
 import { en as insightEn } from './areas/insight'
+import { en as simEn } from './areas/sim'
 import { en as mobileEn } from './areas/mobile'
 import { en as systemEn } from './areas/system'
 import { en as storePageEn } from './areas/store'
@@ -13,6 +14,7 @@ const en: Shape<typeof zh> = {
   ...membersEn,
   ...storesEn,
   ...insightEn,
+  ...simEn,
   ...mobileEn,
   ...systemEn,
   ...storePageEn,
@@ -88,6 +90,7 @@ const en: Shape<typeof zh> = {
     rules: 'Rules',
     operations: 'Operations',
     system: 'System',
+    simulator: 'Simulator',
   },
   dashboard: {
     price: 'Point price',

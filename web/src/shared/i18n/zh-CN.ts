@@ -2,6 +2,7 @@
 import { zh as membersZh } from './areas/members'
 import { zh as storesZh } from './areas/stores'
 import { zh as insightZh } from './areas/insight'
+import { zh as simZh } from './areas/sim'
 import { zh as mobileZh } from './areas/mobile'
 import { zh as systemZh } from './areas/system'
 import { zh as storePageZh } from './areas/store'
@@ -9,6 +10,7 @@ export default {
   ...membersZh,
   ...storesZh,
   ...insightZh,
+  ...simZh,
   ...mobileZh,
   ...systemZh,
   ...storePageZh,
@@ -84,6 +86,7 @@ export default {
     rules: '规则',
     operations: '运营',
     system: '系统',
+    simulator: '模拟',
   },
   dashboard: {
     price: '积分价格',
