@@ -1,4 +1,5 @@
 // One catalogue for every app; zh-CN first, English second. The choice is remembered.
+import { watch } from 'vue'
 import { createI18n } from 'vue-i18n'
 import zhCN from './zh-CN'
 import en from './en'
@@ -31,4 +32,26 @@ export function makeI18n(lang: Lang = storedLang()) {
     missingWarn: false,
     fallbackWarn: false,
   })
+}
+
+/**
+ * The catalogue of a phone app (the member and store pages): the language remembered, the
+ * document's `lang` and title (the message `titleKey`) kept in step, one button to switch.
+ */
+export function phoneAppI18n(titleKey: string) {
+  const i18n = makeI18n()
+  const currentLang = (): Lang => i18n.global.locale.value as Lang
+  const toggleLang = () => {
+    i18n.global.locale.value = currentLang() === 'zh-CN' ? 'en' : 'zh-CN'
+  }
+  watch(
+    () => i18n.global.locale.value,
+    (lang) => {
+      rememberLang(lang as Lang)
+      document.documentElement.lang = lang
+      document.title = i18n.global.t(titleKey)
+    },
+    { immediate: true },
+  )
+  return { i18n, currentLang, toggleLang }
 }
