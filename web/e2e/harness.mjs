@@ -162,6 +162,15 @@ export function demo({ extraArgs = [], env = {} } = {}) {
       if (Date.now() > deadline) throw new Error(`zengzhi did not answer within 120 s:\n${ctx.serverLog}`)
       await new Promise((r) => setTimeout(r, 200))
     }
+    // The demo is journaled before the server answers, but the query tables (orders, ledger,
+    // per-store figures) catch up behind it: tests compare pages with the API only once they have.
+    const gauge = (text, name) => Number(text.match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1] ?? NaN)
+    for (;;) {
+      const m = await (await fetch(`${ctx.apiBase}/metrics`)).text()
+      if (gauge(m, 'zengzhi_projection_watermark') >= gauge(m, 'zengzhi_journal_head')) break
+      if (Date.now() > deadline) throw new Error(`the query tables did not catch up within 120 s:\n${m}`)
+      await new Promise((r) => setTimeout(r, 200))
+    }
     if (SAME_ORIGIN) ctx.consoleBase = ctx.apiBase
     else {
       ctx.staticServer = await startStaticServer({ distDir: join(web, 'dist/admin'), api: ctx.apiBase })
