@@ -53,6 +53,14 @@ pub async fn get_rules(_: CanRead, State(state): S) -> ApiResult<Json<RulesView>
     Ok(Json(RulesView { rules: rules_json(&rules), warnings: RuleProblem::list(&rules.warnings()) }))
 }
 
+/// The 422 of a rules edit that does not validate: every problem in words and as a list.
+pub(crate) fn invalid_rules(problems: &[zengzhi_core::rules::RuleProblem]) -> ApiError {
+    let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ApiCode::InvalidRules, "the rules are invalid / 规则无效");
+    e.message = format!("{} — {}", e.message, problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+    e.problems = Some(RuleProblem::list(problems));
+    e
+}
+
 /// 修改规则 / Change rules (partial: sections of keys as in the rules file; validated as a whole)
 #[utoipa::path(put, path = "/v1/admin/rules", tag = "admin", request_body(content = std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>, description = "Sections of keys, as in the rules TOML file"),
     responses((status = 200, body = RulesApplied)))]
@@ -64,14 +72,7 @@ pub async fn put_rules(who: CanOperate, State(state): S, body: Bytes) -> ApiResu
         .ok_or_else(|| ApiError::bad_request(ApiCode::InvalidCommand, "rules must be an object"))?;
     // Validate here too, to answer with every problem in plain words.
     let current = state.query(|e| e.rules().clone()).await?;
-    let next = current.updated(&doc).map_err(|problems| {
-        let mut e =
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ApiCode::InvalidRules, "the rules are invalid / 规则无效");
-        e.message =
-            format!("{} — {}", e.message, problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
-        e.problems = Some(RuleProblem::list(&problems));
-        e
-    })?;
+    let next = current.updated(&doc).map_err(|problems| invalid_rules(&problems))?;
     let (seq, at, applied) = accepted(state.submit_one(Command::UpdateRules { rules: doc }).await?)?;
     let text = |rules: &zengzhi_core::Rules| serde_json::to_string(&rules_json(rules)).ok();
     let change = crate::Change { target: None, before: text(&current), after: text(&next) };

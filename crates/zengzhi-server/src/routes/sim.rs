@@ -863,14 +863,7 @@ pub async fn whatif(_: CanOperate, State(state): S, body: Bytes) -> ApiResult<Js
     let doc = zengzhi_core::rules::doc_from_json(&J::Obj(fields))
         .ok_or_else(|| ApiError::bad_request(ApiCode::InvalidCommand, "rules must be an object / 规则必须是对象"))?;
     let live = state.query(|e| e.rules().clone()).await?;
-    let alternative = live.updated(&doc).map_err(|problems| {
-        let mut e =
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ApiCode::InvalidRules, "the rules are invalid / 规则无效");
-        e.message =
-            format!("{} — {}", e.message, problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
-        e.problems = Some(RuleProblem::list(&problems));
-        e
-    })?;
+    let alternative = live.updated(&doc).map_err(|problems| super::admin::invalid_rules(&problems))?;
     let base = state.config.initial_rules().map_err(ApiError::internal)?.unwrap_or_else(Rules::default);
     let (before, after) = (super::insight::flat_rules(&live), super::insight::flat_rules(&alternative));
     let changes = after
