@@ -18,6 +18,8 @@ pub enum BenchCmd {
     Journal(JournalBenchArgs),
     /// Seconds to recover (newest snapshot + journal tail) a store `bench journal` filled.
     Recovery(RecoveryBenchArgs),
+    /// Entries per second projecting a journal into fresh query tables (orders, ledger, candles).
+    Project(ProjectBenchArgs),
     /// Seconds for whole simulations: `--orders 10000000`, or `--runs 200 --orders 1000000`.
     Simulate(crate::simulate::SimBenchArgs),
 }
@@ -45,6 +47,30 @@ pub struct JournalBenchArgs {
     /// Snapshot every this many entries (0: never).
     #[arg(long, default_value_t = 1_000_000)]
     snapshot_every: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ProjectBenchArgs {
+    #[command(flatten)]
+    store: crate::store::StoreArgs,
+    /// Use a fresh temporary SQLite store (ignores --data-dir).
+    #[arg(long)]
+    temp: bool,
+    /// Order entries to write first when the store is empty (a store with a journal is
+    /// projected as it is). Its query tables are emptied and rebuilt: they are derived data.
+    #[arg(long, default_value_t = 2_000_000)]
+    entries: u64,
+    #[arg(long, default_value_t = 100_000)]
+    members: u32,
+    /// Entries per projection transaction.
+    #[arg(long, default_value_t = zengzhi_journal::projector::CATCH_UP_PAGE)]
+    page: usize,
+    /// Keep the indexes up row by row (the service's path while it follows the journal)
+    /// instead of building them once at the end of the load.
+    #[arg(long)]
+    incremental: bool,
     #[arg(long)]
     json: bool,
 }
@@ -103,6 +129,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Replay(args) => replay(args),
         BenchCmd::Journal(args) => journal(args),
         BenchCmd::Recovery(args) => recovery(args),
+        BenchCmd::Project(args) => project(args),
         BenchCmd::Simulate(args) => crate::simulate::bench(args),
     }
 }
@@ -324,16 +351,24 @@ fn owned(command: zengzhi_core::Command<'_>) -> zengzhi_core::Command<'static> {
     command.into_owned()
 }
 
+/// The store a benchmark uses: `store`, or with `temp` a fresh temporary SQLite directory
+/// (returned too, to delete at the end).
+fn bench_store(
+    store: &crate::store::StoreArgs,
+    temp: bool,
+    name: &str,
+) -> (crate::store::StoreArgs, Option<std::path::PathBuf>) {
+    if !temp {
+        return (store.clone(), None);
+    }
+    let dir = std::env::temp_dir().join(format!("zengzhi-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    (crate::store::StoreArgs { data_dir: dir.clone(), database_url: None, pg_schema: store.pg_schema.clone() }, Some(dir))
+}
+
 fn journal(args: JournalBenchArgs) -> Result<()> {
     use zengzhi_journal::writer::{Writer, WriterConfig};
-    let temp = args.temp.then(|| std::env::temp_dir().join(format!("zengzhi-bench-journal-{}", std::process::id())));
-    let store = match &temp {
-        Some(dir) => {
-            let _ = std::fs::remove_dir_all(dir);
-            crate::store::StoreArgs { data_dir: dir.clone(), database_url: None, pg_schema: args.store.pg_schema.clone() }
-        }
-        None => args.store.clone(),
-    };
+    let (store, temp) = bench_store(&args.store, args.temp, "journal");
     let backend = store.open()?;
     let describe = backend.describe();
     let writer = Writer::start(backend, WriterConfig { snapshot_every: args.snapshot_every, ..WriterConfig::default() })?;
@@ -347,52 +382,10 @@ fn journal(args: JournalBenchArgs) -> Result<()> {
     let bar = bar(args.orders, args.json, "落盘 durable {bar:40} {pos}/{len} {per_sec}");
     let per_client = args.orders / args.clients as u64;
     let started = Instant::now();
-    let accepted = std::sync::atomic::AtomicU64::new(0);
-    std::thread::scope(|scope| -> Result<()> {
-        let mut threads = Vec::new();
-        for client in 0..args.clients as u64 {
-            let handle = handle.clone();
-            let (bar, accepted) = (&bar, &accepted);
-            let work = Workload { orders: per_client, seed: 100 + client, ..work.clone() };
-            threads.push(scope.spawn(move || -> Result<()> {
-                let mut ops = work.operations();
-                let mut in_flight = std::collections::VecDeque::new();
-                let mut ids = OpIds::default();
-                let probe = Engine::new(Rules::default());
-                loop {
-                    let mut batch = Vec::with_capacity(args.batch);
-                    while batch.len() < args.batch {
-                        let Some(op) = ops.next_op() else { break };
-                        op.ids_into(&mut ids);
-                        // Order ids are per client so the clients never collide.
-                        ids.order.insert_str(0, &format!("c{client}"));
-                        batch.push((owned(Operations::command(&op, &ids, &probe)), None));
-                    }
-                    let done = batch.is_empty();
-                    if !done {
-                        in_flight.push_back(handle.submit_many_async(batch)?);
-                    }
-                    while in_flight.len() > if done { 0 } else { args.depth } {
-                        let outcomes = in_flight.pop_front().expect("non-empty").recv()??;
-                        let ok = outcomes.iter().filter(|o| o.seq.is_some()).count() as u64;
-                        accepted.fetch_add(ok, std::sync::atomic::Ordering::Relaxed);
-                        bar.inc(outcomes.len() as u64);
-                    }
-                    if done {
-                        return Ok(());
-                    }
-                }
-            }));
-        }
-        for t in threads {
-            t.join().map_err(|_| anyhow::anyhow!("a client panicked"))??;
-        }
-        Ok(())
-    })?;
+    let accepted = submit_orders(&handle, &work, args.clients, per_client, args.batch, args.depth, &bar)?;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
     let orders = per_client * args.clients as u64;
-    let accepted = accepted.into_inner();
     let head = handle.query(|e| e.totals().orders)?;
     drop(handle);
     writer.shutdown()?;
@@ -417,6 +410,122 @@ fn journal(args: JournalBenchArgs) -> Result<()> {
             "  {orders} orders ({accepted} accepted) durable in {:.3} s = {:.0} orders/s (fsync on, group commit)",
             elapsed.as_secs_f64(),
             per_second(orders, elapsed)
+        );
+    }
+    Ok(())
+}
+
+/// Submits `per_client` generated orders from each of `clients` threads, `batch` orders a
+/// submission with `depth` submissions in flight; returns how many the writer accepted.
+fn submit_orders(
+    handle: &zengzhi_journal::writer::WriterHandle,
+    work: &Workload,
+    clients: usize,
+    per_client: u64,
+    batch_len: usize,
+    depth: usize,
+    bar: &ProgressBar,
+) -> Result<u64> {
+    let accepted = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| -> Result<()> {
+        let mut threads = Vec::new();
+        for client in 0..clients as u64 {
+            let handle = handle.clone();
+            let accepted = &accepted;
+            let work = Workload { orders: per_client, seed: 100 + client, ..work.clone() };
+            threads.push(scope.spawn(move || -> Result<()> {
+                let mut ops = work.operations();
+                let mut in_flight = std::collections::VecDeque::new();
+                let mut ids = OpIds::default();
+                let probe = Engine::new(Rules::default());
+                loop {
+                    let mut batch = Vec::with_capacity(batch_len);
+                    while batch.len() < batch_len {
+                        let Some(op) = ops.next_op() else { break };
+                        op.ids_into(&mut ids);
+                        // Order ids are per client so the clients never collide.
+                        ids.order.insert_str(0, &format!("c{client}"));
+                        batch.push((owned(Operations::command(&op, &ids, &probe)), None));
+                    }
+                    let done = batch.is_empty();
+                    if !done {
+                        in_flight.push_back(handle.submit_many_async(batch)?);
+                    }
+                    while in_flight.len() > if done { 0 } else { depth } {
+                        let outcomes = in_flight.pop_front().expect("non-empty").recv()??;
+                        let ok = outcomes.iter().filter(|o| o.seq.is_some()).count() as u64;
+                        accepted.fetch_add(ok, std::sync::atomic::Ordering::Relaxed);
+                        bar.inc(outcomes.len() as u64);
+                    }
+                    if done {
+                        return Ok(());
+                    }
+                }
+            }));
+        }
+        for t in threads {
+            t.join().map_err(|_| anyhow::anyhow!("a client panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(accepted.into_inner())
+}
+
+fn project(args: ProjectBenchArgs) -> Result<()> {
+    use zengzhi_journal::projector::Projector;
+    use zengzhi_journal::writer::{Writer, WriterConfig};
+    let (store, temp) = bench_store(&args.store, args.temp, "project");
+    let result = (|| -> Result<serde_json::Value> {
+        let backend = store.open()?;
+        let describe = backend.describe();
+        let writer = Writer::start(backend, WriterConfig { snapshot_every: 0, ..WriterConfig::default() })?;
+        if writer.recovered_head == 0 {
+            let handle = writer.handle();
+            let work = Workload { members: args.members, stores: 1_000.min(args.members), orders: args.entries, sell_per_mille: 0, seed: 11 };
+            let setup: Vec<_> = work.setup().map(|c| (owned(c), None)).collect();
+            for chunk in setup.chunks(10_000) {
+                handle.submit_many(chunk.to_vec())?;
+            }
+            let bar = bar(args.entries, args.json, "写入日志 journal {bar:40} {pos}/{len} {per_sec}");
+            submit_orders(&handle, &work, 1, args.entries, 1_000, 4, &bar)?;
+            bar.finish_and_clear();
+        }
+        let head = writer.handle().stats().head().0;
+        writer.shutdown()?;
+        let mut backend = store.open()?;
+        backend.reset_projection()?;
+        let bar = bar(head, args.json, "投影 projecting {spinner} {elapsed}");
+        let started = Instant::now();
+        let mut projector = Projector::start(backend.as_mut())?;
+        if args.incremental {
+            projector = projector.with_bulk_load_min(u64::MAX);
+        }
+        let projected = projector.catch_up_while(backend.as_mut(), args.page, || {
+            bar.tick();
+            true
+        })?;
+        let elapsed = started.elapsed();
+        bar.finish_and_clear();
+        anyhow::ensure!(projector.watermark() == head, "the tables cover {} of {head} entries", projector.watermark());
+        Ok(serde_json::json!({
+            "store": describe,
+            "entries": projected,
+            "page": args.page,
+            "indexes": if args.incremental { "kept up row by row" } else { "built at the end" },
+            "seconds": elapsed.as_secs_f64(),
+            "entries_per_s": per_second(projected, elapsed).round(),
+        }))
+    })();
+    if let Some(dir) = temp {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let report = result?;
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "投影基准 projection: {} entries into fresh query tables ({}) in {:.3} s = {} entries/s (pages of {})",
+            report["entries"], report["store"], report["seconds"].as_f64().unwrap_or(0.0), report["entries_per_s"], args.page
         );
     }
     Ok(())

@@ -145,7 +145,7 @@ pub fn project(args: ProjectArgs) -> Result<ExitCode> {
         backend.reset_projection()?;
     }
     let mut projector = zengzhi_journal::projector::Projector::start(backend.as_mut())?;
-    let n = projector.catch_up(backend.as_mut(), 10_000)?;
+    let n = projector.catch_up(backend.as_mut(), zengzhi_journal::projector::CATCH_UP_PAGE)?;
     println!("查询表 query tables: {n} entries projected, watermark {}", projector.watermark());
     Ok(ExitCode::SUCCESS)
 }

@@ -47,8 +47,6 @@ pub struct OrderRow {
     pub commission_fen: i64,
     pub minted_units: i64,
     pub at: String,
-    /// The journaled command line (written by the projector; not read back by `order`).
-    pub command: Option<String>,
 }
 
 /// A stored 32-byte hash, or `Corrupt` naming the entry.
@@ -156,6 +154,12 @@ pub trait ProjectionStore: Send {
     fn write_projection(&mut self, batch: &ProjectionBatch) -> Result<()>;
     /// Deletes every projected row and sets the watermark to 0 (to rebuild them).
     fn reset_projection(&mut self) -> Result<()>;
+    /// Drops the query tables' secondary indexes before a bulk load into empty tables;
+    /// [`end_bulk`](Self::end_bulk) builds them again. Readers meanwhile see the rows, slowly.
+    fn begin_bulk(&mut self) -> Result<()>;
+    /// Builds any missing secondary index of the query tables (after a bulk load, or one a
+    /// crash interrupted). Cheap when they are all there.
+    fn end_bulk(&mut self) -> Result<()>;
     /// One order's row (with its journaled command line).
     fn order(&mut self, order_id: &str) -> Result<Option<(OrderRow, String)>>;
     /// Projected orders with `seq > after_seq`, by journal position (for exports).

@@ -188,10 +188,9 @@ impl ProjectionStore for Postgres {
             let members: Vec<&str> = b.orders.iter().map(|o| o.member.as_str()).collect();
             let merchants: Vec<Option<&str>> = b.orders.iter().map(|o| o.merchant.as_deref()).collect();
             let ats: Vec<&str> = b.orders.iter().map(|o| o.at.as_str()).collect();
-            let commands: Vec<Option<&str>> = b.orders.iter().map(|o| o.command.as_deref()).collect();
             tx.execute(
-                "INSERT INTO orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at, command)
-                 SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::TEXT[])",
+                "INSERT INTO orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at)
+                 SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::TEXT[])",
                 &[
                     &ids,
                     &col(|o| o.seq as i64),
@@ -201,7 +200,6 @@ impl ProjectionStore for Postgres {
                     &col(|o| o.commission_fen),
                     &col(|o| o.minted_units),
                     &ats,
-                    &commands,
                 ],
             )?;
         }
@@ -240,14 +238,29 @@ impl ProjectionStore for Postgres {
 
     fn reset_projection(&mut self) -> Result<()> {
         self.client.batch_execute(
-            "BEGIN; DELETE FROM orders; DELETE FROM ledger; DELETE FROM candles; UPDATE projection SET watermark = 0 WHERE id = 1; COMMIT;",
+            "BEGIN; TRUNCATE orders, ledger, candles; UPDATE projection SET watermark = 0 WHERE id = 1; COMMIT;",
         )?;
+        Ok(())
+    }
+
+    fn begin_bulk(&mut self) -> Result<()> {
+        for (name, _) in crate::schema::projection_indexes(crate::schema::Dialect::Postgres) {
+            self.client.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+        Ok(())
+    }
+
+    fn end_bulk(&mut self) -> Result<()> {
+        for (name, on) in crate::schema::projection_indexes(crate::schema::Dialect::Postgres) {
+            self.client.batch_execute(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))?;
+        }
         Ok(())
     }
 
     fn order(&mut self, order_id: &str) -> Result<Option<(OrderRow, String)>> {
         let row = self.client.query_opt(
-            "SELECT seq, member, merchant, amount_fen, commission_fen, minted_units, at, command FROM orders WHERE order_id = $1",
+            "SELECT o.seq, o.member, o.merchant, o.amount_fen, o.commission_fen, o.minted_units, o.at, j.command
+             FROM orders o JOIN journal j ON j.seq = o.seq WHERE o.order_id = $1",
             &[&order_id],
         )?;
         Ok(row.map(|r| {
@@ -261,8 +274,7 @@ impl ProjectionStore for Postgres {
                     commission_fen: r.get(4),
                     minted_units: r.get(5),
                     at: r.get(6),
-                    command: None,
-                },
+                    },
                 r.get::<_, Option<String>>(7).unwrap_or_default(),
             )
         }))
@@ -332,7 +344,6 @@ impl ProjectionStore for Postgres {
                 commission_fen: r.get(5),
                 minted_units: r.get(6),
                 at: r.get(7),
-                command: None,
             })
             .collect())
     }

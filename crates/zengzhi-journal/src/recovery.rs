@@ -118,24 +118,36 @@ pub fn for_each_entry_through(
     Ok(())
 }
 
+/// The engine of the newest snapshot at or before entry `through` whose bytes check out, that
+/// loads, and whose chain hash is the journal's at its entry (a snapshot of another journal, or
+/// of entries since lost, is passed over), with its metadata; `None` if there is none.
+pub fn newest_snapshot_through(
+    backend: &mut dyn Backend,
+    through: u64,
+) -> Result<Option<(Engine, crate::backend::SnapshotMeta)>> {
+    for meta in backend.snapshots()?.into_iter().filter(|m| m.seq <= through) {
+        let Some(s) = backend.load_snapshot(meta.seq)? else { continue };
+        if sha256(&s.state) != s.meta.sha256 {
+            continue;
+        }
+        if backend.read(meta.seq, 1)?.first().is_none_or(|e| e.seq != meta.seq || e.hash != meta.chain) {
+            continue;
+        }
+        if let Ok(engine) = Engine::from_snapshot(&s.state, CascadeMode::Indexed) {
+            return Ok(Some((engine, meta)));
+        }
+    }
+    Ok(None)
+}
+
 /// The engine at the journal's head as it is now, read on `backend` while a writer may be
 /// appending (the service's full-state reads, off the writer's thread): the newest snapshot at
 /// or before the head whose bytes check out, plus the entries after it up to that head. The
 /// chain is not verified again (the writer did at its start). Returns the head's seq too.
 pub fn engine_at_head(backend: &mut dyn Backend) -> Result<(Engine, u64)> {
     let head = backend.head()?.map_or(0, |h| h.0);
-    let mut start = None;
-    for meta in backend.snapshots()?.into_iter().filter(|m| m.seq <= head) {
-        if let Some(s) = backend.load_snapshot(meta.seq)? {
-            if sha256(&s.state) == s.meta.sha256 {
-                if let Ok(engine) = Engine::from_snapshot(&s.state, CascadeMode::Indexed) {
-                    start = Some((engine, meta.seq));
-                    break;
-                }
-            }
-        }
-    }
-    let (mut engine, after) = start.unwrap_or_else(|| (Engine::new(Rules::default()), 0));
+    let (mut engine, after) = newest_snapshot_through(backend, head)?
+        .map_or_else(|| (Engine::new(Rules::default()), 0), |(engine, meta)| (engine, meta.seq));
     for_each_entry_through(backend, after, head, |e| reapply(&mut engine, e.seq, &e.command).map(|_| ()))?;
     Ok((engine, head))
 }

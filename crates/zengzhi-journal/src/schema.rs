@@ -139,6 +139,26 @@ pub fn migrations(d: Dialect) -> Vec<String> {
     all
 }
 
+/// The query tables' secondary indexes of a backend (name, then its definition after `ON`):
+/// what a bulk load into empty tables drops first and builds again at its end (one sort per
+/// index instead of a random insert per row). In SQLite's query file (`q.`) or PostgreSQL's
+/// schema; the migrations create the same.
+pub fn projection_indexes(d: Dialect) -> &'static [(&'static str, &'static str)] {
+    match d {
+        Dialect::Sqlite => &[
+            ("orders_member", "orders (member, seq)"),
+            ("ledger_member", "ledger (member, seq)"),
+            ("ledger_exits", "ledger (seq) WHERE reason = 'exit'"),
+        ],
+        Dialect::Postgres => &[
+            ("orders_member", "orders (member, seq)"),
+            ("orders_seq", "orders (seq)"),
+            ("ledger_member", "ledger (member, seq)"),
+            ("ledger_reason", "ledger (reason, seq)"),
+        ],
+    }
+}
+
 /// The SQLite query file's migrations (schema `q`), recorded in its own `user_version`.
 pub fn query_migrations() -> Vec<String> {
     let d = Dialect::Sqlite;

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use crate::backend::{
     hash_from, Candle, Interval, JournalStore, LedgerRow, OrderRow, ProjectionBatch, ProjectionStore, SnapshotMeta,
@@ -27,6 +27,9 @@ fn migrations() -> Vec<String> {
 
 /// The page cache of the query file, KiB per connection.
 const QUERY_CACHE_KIB: i64 = 64 * 1024;
+
+/// The query file's page cache while a bulk load builds its indexes (the sort's buffer).
+const BULK_SORT_KIB: i64 = 512 * 1024;
 
 /// The schema name of the attached query file.
 const Q: rusqlite::DatabaseName<'static> = rusqlite::DatabaseName::Attached("q");
@@ -271,6 +274,39 @@ impl JournalStore for Sqlite {
     }
 }
 
+/// Rows a multi-row `INSERT` carries: most of a one-row insert's cost is the statement's own.
+const ROWS_PER_INSERT: usize = 64;
+
+/// Inserts `rows` into `into` (`table (columns)`), [`ROWS_PER_INSERT`] rows a statement, the
+/// values of a row given by `values` in the columns' order.
+fn insert_rows<'r, T, const N: usize>(
+    tx: &rusqlite::Transaction<'_>,
+    into: &str,
+    rows: &'r [T],
+    values: impl Fn(&'r T) -> [&'r dyn ToSql; N],
+) -> Result<()> {
+    let statement = |n: usize| {
+        let row = format!("({})", vec!["?"; N].join(", "));
+        format!("INSERT INTO {into} VALUES {}", vec![row; n].join(", "))
+    };
+    // Full chunks in one statement each, the rest a row at a time (so the statement cache
+    // holds two statements a table, not one for every remainder's length).
+    let (full, one) = (statement(ROWS_PER_INSERT), statement(1));
+    let mut params: Vec<&dyn ToSql> = Vec::with_capacity(ROWS_PER_INSERT * N);
+    let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
+    for chunk in chunks.by_ref() {
+        params.clear();
+        for row in chunk {
+            params.extend_from_slice(&values(row));
+        }
+        tx.prepare_cached(&full)?.execute(params.as_slice())?;
+    }
+    for row in chunks.remainder() {
+        tx.prepare_cached(&one)?.execute(values(row).as_slice())?;
+    }
+    Ok(())
+}
+
 impl ProjectionStore for Sqlite {
     fn watermark(&mut self) -> Result<u64> {
         let w: i64 = self.conn.query_row("SELECT watermark FROM q.projection WHERE id = 1", [], |r| r.get(0))?;
@@ -280,37 +316,26 @@ impl ProjectionStore for Sqlite {
     fn write_projection(&mut self, b: &ProjectionBatch) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let mut orders = tx.prepare_cached(
-                "INSERT INTO q.orders (order_id, seq, member, merchant, amount_fen, commission_fen, minted_units, at, command)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            insert_rows(
+                &tx,
+                "q.orders (seq, order_id, member, merchant, amount_fen, commission_fen, minted_units, at)",
+                &b.orders,
+                |o| {
+                    [
+                        &o.seq as &dyn ToSql,
+                        &o.order_id,
+                        &o.member,
+                        &o.merchant,
+                        &o.amount_fen,
+                        &o.commission_fen,
+                        &o.minted_units,
+                        &o.at,
+                    ]
+                },
             )?;
-            for o in &b.orders {
-                orders.execute(params![
-                    o.order_id,
-                    o.seq as i64,
-                    o.member,
-                    o.merchant,
-                    o.amount_fen,
-                    o.commission_fen,
-                    o.minted_units,
-                    o.at,
-                    o.command
-                ])?;
-            }
-            let mut ledger = tx.prepare_cached(
-                "INSERT INTO q.ledger (seq, member, reason, points, locked, cash_fen, coins_fen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for l in &b.ledger {
-                ledger.execute(params![
-                    l.seq as i64,
-                    l.member,
-                    l.reason,
-                    l.points,
-                    l.locked,
-                    l.cash_fen,
-                    l.coins_fen
-                ])?;
-            }
+            insert_rows(&tx, "q.ledger (seq, member, reason, points, locked, cash_fen, coins_fen)", &b.ledger, |l| {
+                [&l.seq as &dyn ToSql, &l.member, &l.reason, &l.points, &l.locked, &l.cash_fen, &l.coins_fen]
+            })?;
             let mut candles = tx.prepare_cached(
                 "INSERT INTO q.candles (interval, start, open, high, low, close, pool_fen, supply_units)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -346,11 +371,43 @@ impl ProjectionStore for Sqlite {
         Ok(())
     }
 
+    fn begin_bulk(&mut self) -> Result<()> {
+        for (name, _) in crate::schema::projection_indexes(crate::schema::Dialect::Sqlite) {
+            self.conn.execute_batch(&format!("DROP INDEX IF EXISTS q.{name}"))?;
+        }
+        Ok(())
+    }
+
+    fn end_bulk(&mut self) -> Result<()> {
+        let missing = {
+            let mut q = self.conn.prepare("SELECT name FROM q.sqlite_master WHERE type = 'index'")?;
+            let present = q.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            crate::schema::projection_indexes(crate::schema::Dialect::Sqlite)
+                .iter()
+                .filter(|(name, _)| !present.iter().any(|p| p == name))
+                .collect::<Vec<_>>()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        // An index build sorts its rows: with helper threads and a sort buffer of the size of
+        // the page cache raised for the while.
+        self.conn.pragma_update(None, "threads", 2)?;
+        self.conn.pragma_update(Some(Q), "cache_size", -BULK_SORT_KIB)?;
+        let built = missing
+            .iter()
+            .try_for_each(|(name, on)| self.conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS q.{name} ON {on}")));
+        self.conn.pragma_update(Some(Q), "cache_size", -QUERY_CACHE_KIB)?;
+        self.conn.pragma_update(None, "threads", 0)?;
+        Ok(built?)
+    }
+
     fn order(&mut self, order_id: &str) -> Result<Option<(OrderRow, String)>> {
         let row = self
             .conn
             .query_row(
-                "SELECT seq, member, merchant, amount_fen, commission_fen, minted_units, at, command FROM q.orders WHERE order_id = ?1",
+                "SELECT o.seq, o.member, o.merchant, o.amount_fen, o.commission_fen, o.minted_units, o.at, j.command
+                 FROM q.orders o JOIN main.journal j ON j.seq = o.seq WHERE o.order_id = ?1",
                 [order_id],
                 |r| {
                     Ok((
@@ -363,8 +420,7 @@ impl ProjectionStore for Sqlite {
                             commission_fen: r.get(4)?,
                             minted_units: r.get(5)?,
                             at: r.get(6)?,
-                            command: None,
-                        },
+                                    },
                         r.get::<_, Option<String>>(7)?.unwrap_or_default(),
                     ))
                 },
@@ -434,7 +490,6 @@ impl ProjectionStore for Sqlite {
                 commission_fen: r.get(5)?,
                 minted_units: r.get(6)?,
                 at: r.get(7)?,
-                command: None,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

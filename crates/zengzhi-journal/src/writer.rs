@@ -83,8 +83,40 @@ pub struct WriterStats {
     pub entries: AtomicU64,
     /// The size of the largest group commit so far.
     pub largest_batch: AtomicU64,
+    /// Per group commit: the engine's part (apply, journal lines, chain hashes): the time the
+    /// writer holds the state and nothing else runs on it.
+    pub apply_time: Histogram,
+    /// Per group commit: the journal append, durable (fsync) when it returns.
+    pub append_time: Histogram,
     /// The head of the journal: sequence number and hash.
     pub head: Mutex<(u64, Hash)>,
+}
+
+/// Upper bounds of [`Histogram`]'s buckets, microseconds (the last bucket is everything above).
+pub const HISTOGRAM_BOUNDS_US: [u64; 12] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000];
+
+/// A latency histogram updated from one thread and read from any: per-bucket counts (not
+/// cumulative), the sum and the largest value seen, microseconds.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    pub buckets: [AtomicU64; HISTOGRAM_BOUNDS_US.len() + 1],
+    pub sum_us: AtomicU64,
+    pub max_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, elapsed: std::time::Duration) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let i = HISTOGRAM_BOUNDS_US.iter().position(|&b| us <= b).unwrap_or(HISTOGRAM_BOUNDS_US.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
 }
 
 impl WriterStats {
@@ -327,6 +359,7 @@ impl State {
     /// Applies commands, appends the accepted ones in one transaction, returns the outcomes.
     /// On a storage error the engine is ahead of the storage: the caller must reload it.
     fn commit(&mut self, commands: Vec<(Command<'static>, Option<String>)>) -> Result<Vec<Outcome>> {
+        let started = std::time::Instant::now();
         // A caller's `at` must be one the replay reader accepts; a command with a bad one is
         // rejected here and never reaches the engine or the journal.
         let (commands, ats): (Vec<Command<'static>>, Vec<Option<String>>) = commands.into_iter().unzip();
@@ -365,8 +398,11 @@ impl State {
             outcomes.push(Outcome { result, seq: Some(seq), at: Some(at.clone()) });
             entries.push(Entry { seq, at, command: line, hash });
         }
+        self.stats.apply_time.observe(started.elapsed());
         if !entries.is_empty() {
+            let appending = std::time::Instant::now();
             self.backend.append(&entries)?;
+            self.stats.append_time.observe(appending.elapsed());
             self.since_snapshot += entries.len() as u64;
             self.head = (seq, prev);
             self.stats.entries.fetch_add(entries.len() as u64, Ordering::Relaxed);

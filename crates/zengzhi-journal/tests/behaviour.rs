@@ -38,6 +38,8 @@ both_backends!(
     corrupt_entry_covered_by_snapshot_found_by_verify,
     projector_tables_match_the_engine,
     projector_buckets_every_valid_at_form,
+    projector_from_a_snapshot_writes_the_same_tables,
+    bulk_load_writes_the_same_tables_and_builds_the_indexes,
     history_reads_match_the_tables,
     newer_schema_version_is_refused,
     concurrent_submitters_get_gapless_seqs,
@@ -711,6 +713,117 @@ fn check_tables(store: &Store, engine: &Engine, orders: &OrderRows, head: u64) {
     assert!(got.iter().filter(|c| c.0 == "day").count() >= 2, "the script crosses midnight in Beijing");
 
     assert_eq!(store.query_int("SELECT watermark FROM projection"), head as i64);
+}
+
+/// Every projected row, in a stable order (ledger rows of one entry in the order written).
+fn dump_tables(store: &Store) -> Vec<String> {
+    let ledger_order = sqlite_or_pg(store, "seq, rowid", "seq, ctid");
+    [
+        "SELECT seq, order_id, member, merchant, amount_fen, commission_fen, minted_units, at FROM orders ORDER BY seq".to_string(),
+        format!("SELECT seq, member, reason, points, locked, cash_fen, coins_fen FROM ledger ORDER BY {ledger_order}"),
+        "SELECT interval, start, open, high, low, close, pool_fen, supply_units FROM candles ORDER BY interval, start".to_string(),
+    ]
+    .iter()
+    .flat_map(|sql| store.query(sql).into_iter().map(|row| format!("{row:?}")))
+    .collect()
+}
+
+/// How many of the query tables' secondary indexes exist.
+fn projection_indexes(store: &Store) -> i64 {
+    store.query_int(sqlite_or_pg(
+        store,
+        "SELECT COUNT(*) FROM q.sqlite_master WHERE type = 'index' AND name IN ('orders_member', 'ledger_member', 'ledger_exits')",
+        "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema()
+           AND indexname IN ('orders_member', 'orders_seq', 'ledger_member', 'ledger_reason')",
+    ))
+}
+
+/// A projector started from a snapshot (the newest at or below the watermark) continues with
+/// exactly the rows one started from entry 1 writes; one whose watermark is below every
+/// snapshot starts from entry 1.
+fn projector_from_a_snapshot_writes_the_same_tables(store: &Store) {
+    let s = script(Engine::new(Rules::default()), "", 40, 400, 9, 0);
+    let run = run_commands(start(store, WriterConfig { snapshot_every: 100, ..WriterConfig::default() }), &s.commands, &[25]);
+    let snapshots: Vec<u64> = store.open().snapshots().expect("snapshots").iter().map(|m| m.seq).collect();
+    assert!(snapshots.len() >= 2 && snapshots.iter().all(|&q| q < run.head), "snapshots {snapshots:?} below {}", run.head);
+    let newest_below = |w: u64| snapshots.iter().copied().filter(|&q| q <= w).max().unwrap_or(0);
+
+    // From entry 1 all the way: the reference tables.
+    project_all(store);
+    let reference = dump_tables(store);
+    let orders = expected_orders(&s.commands, &run.outcomes);
+    check_tables(store, &s.engine, &orders, run.head);
+
+    // Again, stopping part-way past the first snapshot, then a new projector from there.
+    let mut b = store.open();
+    b.reset_projection().expect("reset");
+    let mut p = Projector::start(b.as_mut()).expect("start");
+    assert_eq!(p.started_from(), 0, "an empty projection starts from entry 1");
+    let first = snapshots.iter().copied().min().expect("a snapshot");
+    while p.watermark() <= first + 7 {
+        assert!(p.project_page(b.as_mut(), 13).expect("page") > 0);
+    }
+    let w = p.watermark();
+    drop(p);
+    let mut p = Projector::start(b.as_mut()).expect("restart");
+    assert_eq!(p.watermark(), w);
+    assert_eq!(p.started_from(), newest_below(w), "the newest snapshot at or below watermark {w}");
+    assert!(p.started_from() > 0);
+    p.catch_up(b.as_mut(), 50).expect("catch up");
+    assert_eq!(dump_tables(store), reference, "the same rows as from entry 1");
+    // Its own snapshot is the writer's at the same entry.
+    let mine = p.snapshot().expect("a snapshot");
+    assert_eq!(mine.meta.seq, run.head);
+    assert_eq!(state_json(&Engine::from_snapshot(&mine.state, Default::default()).expect("loads")), run.live_json);
+}
+
+/// A bulk load (indexes dropped, built at the end) writes exactly the rows of the incremental
+/// path, and the indexes are there afterwards: also when it stops early, and when it is cut
+/// off between pages (a crash) and the next projector starts.
+fn bulk_load_writes_the_same_tables_and_builds_the_indexes(store: &Store) {
+    let s = script(Engine::new(Rules::default()), "", 40, 300, 4, 0);
+    let run = run_commands(start(store, WriterConfig::default()), &s.commands, &[20]);
+    let all = projection_indexes(store);
+    assert!(all >= 3, "the migrations make the indexes ({all})");
+    let mut b = store.open();
+    let mut p = Projector::start(b.as_mut()).expect("start").with_bulk_load_min(u64::MAX);
+    p.catch_up(b.as_mut(), 64).expect("incremental");
+    let reference = dump_tables(store);
+
+    // In bulk, stopped after three pages: the indexes are built at the end all the same.
+    b.reset_projection().expect("reset");
+    let mut p = Projector::start(b.as_mut()).expect("start").with_bulk_load_min(1);
+    let mut pages = 0;
+    p.catch_up_while(b.as_mut(), 40, || {
+        pages += 1;
+        pages <= 3
+    })
+    .expect("bulk, stopped");
+    assert_eq!(p.watermark(), 120);
+    assert_eq!(projection_indexes(store), all, "indexes built when the bulk load stops");
+    // An empty projection again, in bulk to the end.
+    b.reset_projection().expect("reset");
+    let mut p = Projector::start(b.as_mut()).expect("start").with_bulk_load_min(1);
+    assert_eq!(p.catch_up(b.as_mut(), 64).expect("bulk"), run.head);
+    assert_eq!(projection_indexes(store), all);
+    assert_eq!(dump_tables(store), reference, "bulk rows = incremental rows");
+
+    // A crash in the middle of a bulk load: indexes dropped, some pages written, no end.
+    b.reset_projection().expect("reset");
+    b.begin_bulk().expect("begin bulk");
+    assert_eq!(projection_indexes(store), 0);
+    let mut p = Projector::start(b.as_mut()).expect("start").with_bulk_load_min(u64::MAX);
+    assert_eq!(projection_indexes(store), all, "a projector's start builds what a bulk load left out");
+    b.begin_bulk().expect("begin bulk");
+    p.project_page(b.as_mut(), 50).expect("page");
+    drop(p);
+    drop(b);
+    let mut b = store.open();
+    let mut p = Projector::start(b.as_mut()).expect("restart");
+    assert_eq!(projection_indexes(store), all);
+    assert_eq!(p.watermark(), 50);
+    p.catch_up(b.as_mut(), 64).expect("catch up");
+    assert_eq!(dump_tables(store), reference, "resumed rows = incremental rows");
 }
 
 /// The projector writes orders, ledger and candles up to the head; catching up again writes

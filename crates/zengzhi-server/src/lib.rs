@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use zengzhi_core::{Command, Engine};
 use zengzhi_journal::backend::Backend;
-use zengzhi_journal::projector::Projector;
+use zengzhi_journal::projector::{Projector, CATCH_UP_PAGE};
 use zengzhi_journal::writer::{Outcome, Writer, WriterConfig, WriterHandle};
 
 pub mod accounts;
@@ -288,6 +288,9 @@ fn lower_priority(nice: i32) {
 /// restart replays that much more of the journal.
 const SNAPSHOT_EVERY: u64 = 1_000_000;
 
+/// Entries per projection transaction while the query tables keep up with the journal.
+const FOLLOW_PAGE: usize = 500;
+
 /// How long a graceful shutdown spends bringing the query tables up to the journal.
 const SHUTDOWN_CATCH_UP: Duration = Duration::from_secs(10);
 
@@ -328,12 +331,26 @@ impl ProjectorThread {
             // bounded under sustained load (a passive checkpoint does not block the writer).
             const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
             let mut checkpointed = std::time::Instant::now();
+            // Empty tables and a long journal (a first start after an upgrade, a rebuild): one
+            // bulk load first, its indexes built at the end.
+            if projector.watermark() == 0 {
+                match projector.catch_up_while(backend.as_mut(), CATCH_UP_PAGE, || !stopping.load(Ordering::Acquire)) {
+                    Ok(n) if n > 0 => tracing::info!(entries = n, "query tables loaded"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "loading the query tables failed; following the journal instead"),
+                }
+                watermark.store(projector.watermark(), Ordering::Release);
+            }
+            // Small transactions while the tables keep up; while a backlog lasts each page is
+            // twice the last (to CATCH_UP_PAGE): fewer, larger transactions write each index page
+            // once for more rows. A pause between pages: on a machine with few cores the
+            // journal's appends and the requests come first (the thread also runs at low
+            // priority).
+            let mut page = FOLLOW_PAGE;
             while !stopping.load(Ordering::Acquire) {
-                // Small transactions, with a pause between them while there is a backlog: on a
-                // machine with few cores the journal's appends and the requests come first (the
-                // thread also runs at low priority). The tables catch up when the load eases.
-                match projector.project_page(backend.as_mut(), 500) {
+                match projector.project_page(backend.as_mut(), page) {
                     Ok(n) => {
+                        page = if n as usize == page { (page * 2).min(CATCH_UP_PAGE) } else { FOLLOW_PAGE };
                         watermark.store(projector.watermark(), Ordering::Release);
                         if projector.watermark() >= snapshot_at + SNAPSHOT_EVERY {
                             snapshot_at = projector.watermark();
@@ -363,7 +380,7 @@ impl ProjectorThread {
             // time: after a long saturation the backlog can take minutes, and the tables resume
             // after their watermark at the next start anyway.
             if projector
-                .catch_up_until(backend.as_mut(), 5_000, Some(std::time::Instant::now() + SHUTDOWN_CATCH_UP))
+                .catch_up_until(backend.as_mut(), CATCH_UP_PAGE, Some(std::time::Instant::now() + SHUTDOWN_CATCH_UP))
                 .is_ok()
             {
                 watermark.store(projector.watermark(), Ordering::Release);

@@ -85,6 +85,39 @@ impl Metrics {
         ] {
             text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
         }
+        for (name, help, h) in [
+            (
+                "zengzhi_writer_apply_seconds",
+                "Per group commit, the writer's own work (apply, journal lines, hashes)",
+                &writer.apply_time,
+            ),
+            ("zengzhi_writer_append_seconds", "Per group commit, the durable journal append", &writer.append_time),
+        ] {
+            render_histogram(&mut text, name, help, h);
+        }
         text
     }
+}
+
+/// A writer histogram in the text format (cumulative buckets, seconds), with its largest value
+/// as a gauge `{name}_max`.
+fn render_histogram(text: &mut String, name: &str, help: &str, h: &zengzhi_journal::writer::Histogram) {
+    use std::fmt::Write as _;
+    let seconds = |us: u64| format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+    let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let mut cumulative = 0;
+    for (bound, bucket) in zengzhi_journal::writer::HISTOGRAM_BOUNDS_US.iter().zip(&h.buckets) {
+        cumulative += bucket.load(Ordering::Relaxed);
+        let _ = writeln!(text, "{name}_bucket{{le=\"{}\"}} {cumulative}", seconds(*bound));
+    }
+    // The overflow bucket, read once: +Inf is never below the buckets before it.
+    let count = cumulative + h.buckets[zengzhi_journal::writer::HISTOGRAM_BOUNDS_US.len()].load(Ordering::Relaxed);
+    let _ = writeln!(text, "{name}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(text, "{name}_sum {}", seconds(h.sum_us.load(Ordering::Relaxed)));
+    let _ = writeln!(text, "{name}_count {count}");
+    let _ = writeln!(
+        text,
+        "# HELP {name}_max The largest so far\n# TYPE {name}_max gauge\n{name}_max {}",
+        seconds(h.max_us.load(Ordering::Relaxed))
+    );
 }
