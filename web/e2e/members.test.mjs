@@ -66,7 +66,7 @@ test('members: search one, see it in the list, open it; figures and cap progress
   await goto('/members')
   await page.waitForSelector('[data-page="members"] [data-test="members-table"] tr.el-table__row')
   const all = await api('/v1/admin/members')
-  assert.match(await text('[data-page="members"] .foot'), new RegExp(`共 ${group(String(all.total))} 位会员`))
+  assert.match(await text('[data-page="members"] [data-test="list-total"]'), new RegExp(`共 ${group(String(all.total))} 位会员`))
   await shot('members')
   await shot('members', 1920)
 
