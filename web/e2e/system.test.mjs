@@ -300,10 +300,7 @@ test('scheduled and background jobs are the server’s; a chain check is followe
 })
 
 test('an auditor sees the page read-only: no add, disable, create or revoke; what the server refuses it says so', async () => {
-  const auditor = await ctx.userOf('auditor')
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(auditor.username, auditor.password)
-  await ctx.page.waitForSelector('[data-page="dashboard"]')
+  const auditor = await ctx.signInAs('auditor')
   await goto('/system')
   await ctx.page.waitForSelector('[data-page="system"] [data-test="read-only"]')
   const writes = '[data-test="add-user"], [data-test="disable-user"], [data-test="create-key"], [data-test="revoke-key"]'
