@@ -1,7 +1,7 @@
 // The system page's plain logic: its tabs and the log filters as route queries, the filters as
 // API queries, labels for the operation log's actions and links for its targets, and the add-user
 // form's checks (the server's own rules, so a mistake is named before it is sent).
-import type { LocationQuery, LocationQueryRaw, RouteLocationRaw } from 'vue-router'
+import type { LocationQuery, LocationQueryRaw, RouteLocationNormalizedLoaded, RouteLocationRaw } from 'vue-router'
 import type { components, operations } from '@shared/api/schema'
 import { date, one, oneOf } from './query'
 
@@ -137,6 +137,16 @@ export function filterQuery(tab: SystemTab, f: object): LocationQueryRaw {
   const out: LocationQueryRaw = { tab }
   for (const [k, v] of Object.entries(f)) if (typeof v === 'string' && v !== '') out[k] = v
   return out
+}
+
+/** A log tab's filters in the route query: read, written with the tab, reset, followed only on that tab. */
+export function logRoute<F extends object>(tab: SystemTab, parse: (query: LocationQuery) => F) {
+  return {
+    parse,
+    toQuery: (f: F) => filterQuery(tab, f),
+    resetQuery: filterQuery(tab, {}),
+    active: (r: RouteLocationNormalizedLoaded) => r.name === 'system' && systemTab(r.query) === tab,
+  }
 }
 
 export const LOG_PAGE = 100
