@@ -5,7 +5,7 @@
 // (门店, /store/); `npm run build` builds all three. The same goes for `npm run dev` /
 // `npm run dev:m` / `npm run dev:store`.
 import { fileURLToPath } from 'node:url'
-import { defineConfig } from 'vite'
+import { defineConfig, type PluginOption, type UserConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
 import AutoImport from 'unplugin-auto-import/vite'
 import Components from 'unplugin-vue-components/vite'
@@ -13,70 +13,57 @@ import { ElementPlusResolver, VantResolver } from 'unplugin-vue-components/resol
 
 const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url))
 
-const member = defineConfig({
-  root: src('m'),
-  base: '/m/',
-  publicDir: false,
-  resolve: { alias: { '@shared': src('shared'), '@m': src('m') } },
-  plugins: [
-    vue(),
-    // Vant components and their styles, imported per component.
-    Components({ resolvers: [VantResolver()], dts: src('m/components.d.ts'), dirs: [] }),
-  ],
-  build: {
-    outDir: fileURLToPath(new URL('./dist/m', import.meta.url)),
-    emptyOutDir: true,
-    reportCompressedSize: true,
-    chunkSizeWarningLimit: 300,
-  },
-  server: {
-    port: 5174,
-    proxy: { '/v1': process.env.ZENGZHI_API ?? 'http://127.0.0.1:8080' },
-  },
+/**
+ * One page's build: its folder under src/ is the root, served at /<name>/ and built into
+ * dist/<name>/; `alias` is its own import alias beside @shared; `plugins` come after vue().
+ * `npm run dev` for the page proxies /v1 to a running `zengzhi serve` (ZENGZHI_API, default :8080).
+ */
+function page(name: 'admin' | 'm' | 'store', o: { alias: string; plugins: PluginOption[]; chunkSizeWarningLimit: number; port?: number }): UserConfig {
+  return {
+    root: src(name),
+    base: `/${name}/`,
+    publicDir: false,
+    resolve: { alias: { '@shared': src('shared'), [o.alias]: src(o.alias.slice(1)) } },
+    plugins: [vue(), ...o.plugins],
+    build: {
+      outDir: fileURLToPath(new URL(`./dist/${name}`, import.meta.url)),
+      emptyOutDir: true,
+      reportCompressedSize: true,
+      chunkSizeWarningLimit: o.chunkSizeWarningLimit,
+    },
+    server: {
+      port: o.port,
+      proxy: { '/v1': process.env.ZENGZHI_API ?? 'http://127.0.0.1:8080' },
+    },
+  }
+}
+
+// The member app (会员, /m/): Vant components and their styles, imported per component.
+const member = page('m', {
+  alias: '@m',
+  plugins: [Components({ resolvers: [VantResolver()], dts: src('m/components.d.ts'), dirs: [] })],
+  chunkSizeWarningLimit: 300,
+  port: 5174,
 })
 
-// The store owner's page (门店, /store/): Vant on demand, like the member app.
-const store = defineConfig({
-  root: src('store'),
-  base: '/store/',
-  publicDir: false,
-  resolve: { alias: { '@shared': src('shared'), '@m': src('m') } },
-  plugins: [vue(), Components({ resolvers: [VantResolver()], dts: src('store/components.d.ts'), dirs: [] })],
-  build: {
-    outDir: fileURLToPath(new URL('./dist/store', import.meta.url)),
-    emptyOutDir: true,
-    reportCompressedSize: true,
-    // the ECharts chunk (loaded on demand for the chart) is the big one
-    chunkSizeWarningLimit: 500,
-  },
-  server: {
-    port: 5175,
-    proxy: { '/v1': process.env.ZENGZHI_API ?? 'http://127.0.0.1:8080' },
-  },
+// The store owner's page (门店, /store/): Vant on demand, like the member app; the ECharts chunk
+// (loaded on demand for the chart) is the big one.
+const store = page('store', {
+  alias: '@m',
+  plugins: [Components({ resolvers: [VantResolver()], dts: src('store/components.d.ts'), dirs: [] })],
+  chunkSizeWarningLimit: 500,
+  port: 5175,
 })
 
-const admin = defineConfig({
-  root: src('admin'),
-  base: '/admin/',
-  publicDir: false,
-  resolve: { alias: { '@shared': src('shared'), '@admin': src('admin') } },
+// The operator console (后台, /admin/): ElMessage / ElMessageBox and their styles imported where
+// used, Element Plus components and their styles per component.
+const admin = page('admin', {
+  alias: '@admin',
   plugins: [
-    vue(),
-    // ElMessage / ElMessageBox and their styles, imported where used.
     AutoImport({ resolvers: [ElementPlusResolver()], dts: src('admin/auto-imports.d.ts') }),
-    // Element Plus components and their styles, imported per component.
     Components({ resolvers: [ElementPlusResolver()], dts: src('admin/components.d.ts'), dirs: [] }),
   ],
-  build: {
-    outDir: fileURLToPath(new URL('./dist/admin', import.meta.url)),
-    emptyOutDir: true,
-    reportCompressedSize: true,
-    chunkSizeWarningLimit: 700,
-  },
-  server: {
-    // `npm run dev`: the API of a running `zengzhi serve` (ZENGZHI_API, default :8080).
-    proxy: { '/v1': process.env.ZENGZHI_API ?? 'http://127.0.0.1:8080' },
-  },
+  chunkSizeWarningLimit: 700,
 })
 
 export default defineConfig(({ mode }) => (mode === 'm' ? member : mode === 'store' ? store : admin))

@@ -116,11 +116,23 @@ export function demo({ extraArgs = [], env = {} } = {}) {
       await page.click('[data-test="sign-in"]')
     },
 
+    /** Signs in afresh with a user name and password and waits for the dashboard. */
+    async signInTo(username, password) {
+      await ctx.freshSignIn()
+      await ctx.signInWithPassword(username, password)
+      await ctx.page.waitForSelector('[data-page="dashboard"]')
+    },
+
     /** Signs in as the demo's superadmin and waits for the dashboard. */
     async signInAsAdmin() {
-      await ctx.freshSignIn()
-      await ctx.signInWithPassword('admin', ctx.DEMO_PASSWORD)
-      await ctx.page.waitForSelector('[data-page="dashboard"]')
+      await ctx.signInTo('admin', ctx.DEMO_PASSWORD)
+    },
+
+    /** A new operator account of a role (see userOf), signed in through the page. */
+    async signInAs(role) {
+      const user = await ctx.userOf(role)
+      await ctx.signInTo(user.username, user.password)
+      return user
     },
 
     /** A new operator account of a role, and its bearer token. */

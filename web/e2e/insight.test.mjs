@@ -6,32 +6,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { demo, fen } from './harness.mjs'
+import { inked, shownCount, shownMoney, zhPart } from './readings.mjs'
 
 const ctx = demo()
 const { api, shot, goto } = ctx
 
 // The test's own reading of how the console shows figures.
-const group = (s) => s.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-const shownCount = (s) => group(String(s))
-const shownMoney = (s) => {
-  const neg = s.startsWith('-')
-  const [i, f = ''] = (neg ? s.slice(1) : s).split('.')
-  return (neg ? '-¥' : '¥') + group(i.replace(/^0+(?=\d)/, '')) + '.' + f.padEnd(2, '0').slice(0, 2)
-}
 const text = async (sel) => (await ctx.page.textContent(sel))?.trim()
-const zhOf = (message) => message.split(' / ').filter((p) => /[\u4e00-\u9fff]/.test(p)).join(' — ') || message
-
-/** Inked pixels of the first canvas under a selector (as console.test.mjs counts them). */
-async function inked(sel) {
-  return ctx.page.evaluate((sel) => {
-    const c = document.querySelector(`${sel} canvas`)
-    const g = c.getContext('2d')
-    const { data } = g.getImageData(0, 0, c.width, c.height)
-    let n = 0
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++
-    return n
-  }, sel)
-}
 
 async function confirmBox() {
   await ctx.page.locator('.el-message-box').getByRole('button', { name: '确认' }).click()
@@ -59,12 +40,12 @@ test('dashboard: today’s cards are the server’s comparison after a new order
   // the per-day chart
   await ctx.page.waitForSelector('[data-test="daily-chart-flow"] canvas')
   await ctx.page.waitForTimeout(500)
-  const n = await inked('[data-test="daily-chart-flow"]')
+  const n = await inked(ctx.page.locator('[data-test="daily-chart-flow"] canvas').first())
   assert.ok(n > 2000, `only ${n} inked pixels in the daily chart`)
   await ctx.page.getByText('盈利池与价格', { exact: true }).click()
   await ctx.page.waitForSelector('[data-test="daily-chart-pool"] canvas')
   await ctx.page.waitForTimeout(500)
-  assert.ok((await inked('[data-test="daily-chart-pool"]')) > 2000, 'the pool chart is drawn')
+  assert.ok((await inked(ctx.page.locator('[data-test="daily-chart-pool"] canvas').first())) > 2000, 'the pool chart is drawn')
 
   // the leaderboards
   const boards = await api('/v1/admin/leaderboards?days=7&limit=10')
@@ -191,7 +172,7 @@ test('coins CSV: one invalid row applies nothing; fixed, every row is granted an
   const statuses = (await ctx.page.locator('[data-test="coins-row-status"]').allTextContents()).map((s) => s.trim())
   assert.deepEqual(statuses, expected.rows.map((r) => (r.ok ? '有效（未发放）' : '无效')))
   const messages = (await ctx.page.locator('[data-test="coins-row-message"]').allTextContents()).map((s) => s.trim())
-  assert.deepEqual(messages, expected.rows.map((r) => (r.message ? zhOf(r.message) : '')))
+  assert.deepEqual(messages, expected.rows.map((r) => (r.message ? zhPart(r.message) : '')))
   assert.ok(messages[1].includes(ghost))
   assert.equal(await coinsOf(a), a0, 'nothing applied')
   assert.equal(await coinsOf(b), b0, 'nothing applied')
@@ -230,18 +211,13 @@ test('only superadmin and finance may start the chain check: an auditor sees no 
   assert.equal(refused.status, 403)
   assert.equal((await refused.json()).error, 'forbidden')
 
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(auditor.username, auditor.password)
-  await ctx.page.waitForSelector('[data-page="dashboard"]')
+  await ctx.signInTo(auditor.username, auditor.password)
   await goto('/finance')
   await ctx.page.waitForSelector('[data-test="verify"]')
   await ctx.page.waitForSelector('[data-test="daily-table"]')
   assert.equal(await ctx.page.locator('[data-test="verify-now"]').count(), 0)
 
-  const cashier = await ctx.userOf('finance')
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(cashier.username, cashier.password)
-  await ctx.page.waitForSelector('[data-page="dashboard"]')
+  const cashier = await ctx.signInAs('finance')
   await goto('/finance')
   await ctx.page.waitForSelector('[data-test="verify-now"]')
   // finance may not grant coins: the card is there, its buttons are not usable

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { demo } from './harness.mjs'
+import { group, shownMoney, shownPoints } from './readings.mjs'
 
 // one hour's refund window: an order posted now stays pending for the whole run
 const confDir = mkdtempSync(join(tmpdir(), 'zengzhi-e2e-conf-'))
@@ -21,20 +22,6 @@ after(() => rmSync(confDir, { recursive: true, force: true }))
 const ctx = demo({ extraArgs: ['--config', confFile] })
 const { api, shot, goto } = ctx
 
-const group = (s) => s.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-/** The console's way of showing money: ¥, thousands grouped, 2 decimals. */
-const shownMoney = (s) => {
-  const neg = s.startsWith('-')
-  const [i, f = ''] = (neg ? s.slice(1) : s).split('.')
-  return (neg ? '-¥' : '¥') + group(i) + '.' + f.padEnd(2, '0').slice(0, 2)
-}
-/** Points: 2 to 4 decimals, truncated, thousands grouped. */
-const shownPoints = (s) => {
-  const [i, f = ''] = s.split('.')
-  let d = f.slice(0, 4)
-  while (d.length > 2 && d.endsWith('0')) d = d.slice(0, -1)
-  return group(i) + '.' + d.padEnd(2, '0')
-}
 /** A rate (fraction, up to 6 decimals) as the bar's "52.34%" (truncated). */
 const shownPercent = (rate) => {
   const [i, f = ''] = rate.split('.')
@@ -66,7 +53,7 @@ test('members: search one, see it in the list, open it; figures and cap progress
   await goto('/members')
   await page.waitForSelector('[data-page="members"] [data-test="members-table"] tr.el-table__row')
   const all = await api('/v1/admin/members')
-  assert.match(await text('[data-page="members"] .foot'), new RegExp(`共 ${group(String(all.total))} 位会员`))
+  assert.match(await text('[data-page="members"] [data-test="list-total"]'), new RegExp(`共 ${group(String(all.total))} 位会员`))
   await shot('members')
   await shot('members', 1920)
 
@@ -80,14 +67,15 @@ test('members: search one, see it in the list, open it; figures and cap progress
   await page.fill('[data-test="search"]', chosen.member)
   await page.press('[data-test="search"]', 'Enter')
   await page.waitForFunction(() => location.hash.includes('q='))
-  await page.waitForFunction(
-    (id) => {
-      const ids = [...document.querySelectorAll('[data-test="members-table"] [data-test="member-id"]')].map((e) => e.textContent.trim())
-      return ids.length >= 1 && ids.includes(id)
-    },
-    chosen.member,
-  )
+  // the unfiltered page may hold the member too: wait for the search's own rows, as many as the API's
   const found = await api(`/v1/admin/members?q=${encodeURIComponent(chosen.member)}&sort=points&order=desc`)
+  await page.waitForFunction(
+    ({ id, n }) => {
+      const ids = [...document.querySelectorAll('[data-test="members-table"] [data-test="member-id"]')].map((e) => e.textContent.trim())
+      return ids.length === n && ids.includes(id)
+    },
+    { id: chosen.member, n: found.items.length },
+  )
   assert.equal(await rowsOf('members-table').count(), found.items.length)
 
   // the list's own figures for that row
@@ -243,10 +231,7 @@ test('orders: a pending order is refunded through the confirmation; the API then
 
 test('an auditor sees the orders but no refund button; an operator sees it and no export', async () => {
   const page = ctx.page
-  const auditor = await ctx.userOf('auditor')
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(auditor.username, auditor.password)
-  await page.waitForSelector('[data-page="dashboard"]')
+  const auditor = await ctx.signInAs('auditor')
   await goto('/orders?status=pending')
   await page.waitForSelector('[data-test="orders-table"] tr.el-table__row')
   assert.ok((await rowsOf('orders-table').count()) >= 1, 'a pending order is listed')
@@ -254,10 +239,7 @@ test('an auditor sees the orders but no refund button; an operator sees it and n
   assert.equal(await page.locator('[data-test="export"]').count(), 1, 'auditors may export')
   await shot('orders-auditor')
 
-  const operator = await ctx.userOf('operator')
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(operator.username, operator.password)
-  await page.waitForSelector('[data-page="dashboard"]')
+  const operator = await ctx.signInAs('operator')
   assert.equal(await page.locator('aside [data-section="orders"]').count(), 1, 'orders is in the operator’s menu')
   await goto('/orders?status=pending')
   await page.waitForSelector('[data-test="orders-table"] tr.el-table__row')

@@ -8,6 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import jsQR from 'jsqr'
 import { demo, fen } from './harness.mjs'
+import { shownMoney, shownPoints } from './readings.mjs'
 
 const JWT_SECRET = `e2e-${randomBytes(16).toString('hex')}`
 const ctx = demo({ env: { ZENGZHI_MEMBER_JWT_SECRET: JWT_SECRET } })
@@ -17,18 +18,6 @@ const { api, shot } = ctx
 const units = (s) => {
   const [i, f = ''] = s.split('.')
   return BigInt(i + f.padEnd(8, '0'))
-}
-const group = (s) => s.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-/** The member app's way of showing points: 2 to 4 decimals, truncated, thousands grouped. */
-const shownPoints = (s) => {
-  const [i, f = ''] = s.split('.')
-  let d = f.slice(0, 4)
-  while (d.length > 2 && d.endsWith('0')) d = d.slice(0, -1)
-  return group(i) + '.' + d.padEnd(2, '0')
-}
-const shownMoney = (s) => {
-  const [i, f = ''] = s.split('.')
-  return '¥' + group(i) + '.' + f.padEnd(2, '0').slice(0, 2)
 }
 const b64url = (x) => Buffer.from(x).toString('base64url')
 function jwt(claims, secret) {

@@ -8,27 +8,11 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import jsQR from 'jsqr'
 import { demo, fen, web } from './harness.mjs'
+import { decodeQr, inked, shownMoney, zhPart } from './readings.mjs'
 
 const ctx = demo()
 const { api, shot, goto } = ctx
-
-/** The console's way of showing money: "¥1,234.50" (the test's own reading of the API string). */
-const shownMoney = (s) => {
-  const f = fen(s)
-  const neg = f < 0n
-  const abs = (neg ? -f : f).toString().padStart(3, '0')
-  const int = abs.slice(0, -2).replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-  return `${neg ? '-' : ''}¥${int}.${abs.slice(-2)}`
-}
-/** The zh-CN part of the server's bilingual message (as the console picks it). */
-const zhPart = (message) =>
-  message
-    .split(' / ')
-    .filter((p) => /[\u4e00-\u9fff]/.test(p))
-    .map((p) => p.trim())
-    .join(' — ')
 
 async function rawApi(path, { method = 'GET', body, token = ctx.TOKEN } = {}) {
   const res = await fetch(ctx.apiBase + path, {
@@ -37,35 +21,6 @@ async function rawApi(path, { method = 'GET', body, token = ctx.TOKEN } = {}) {
     body: body ? JSON.stringify(body) : undefined,
   })
   return { status: res.status, body: await res.json().catch(() => null) }
-}
-
-/** Pixels of an image element (or of a data URL) drawn on a canvas in the page, decoded in Node. */
-async function decodeQr(page, { selector, dataUrl }) {
-  const { w, h, data } = await page.evaluate(
-    async ({ selector, dataUrl }) => {
-      let img
-      if (selector) img = document.querySelector(selector)
-      else {
-        img = new Image()
-        img.src = dataUrl
-      }
-      await img.decode()
-      const size = 600
-      const c = document.createElement('canvas')
-      c.width = size
-      c.height = size
-      const g = c.getContext('2d')
-      g.fillStyle = '#fff'
-      g.fillRect(0, 0, size, size)
-      // a quiet zone around the code
-      g.drawImage(img, 40, 40, size - 80, size - 80)
-      return { w: size, h: size, data: Array.from(g.getImageData(0, 0, size, size).data) }
-    },
-    { selector, dataUrl },
-  )
-  const code = jsQR(Uint8ClampedArray.from(data), w, h)
-  assert.ok(code, 'a QR code could be decoded')
-  return code.data
 }
 
 /** The code of a region by its names, from the table the console ships. */
@@ -86,16 +41,6 @@ async function chooseRegion(page, scope, labels) {
   }
   await page.waitForSelector('.el-cascader__dropdown', { state: 'hidden' })
 }
-
-const inked = (page, selector) =>
-  page.evaluate((selector) => {
-    const c = document.querySelector(selector)
-    const g = c.getContext('2d')
-    const { data } = g.getImageData(0, 0, c.width, c.height)
-    let n = 0
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++
-    return n
-  }, selector)
 
 test('stores: the list is the server’s; creating one through the dialog; its detail, QR code and PNG', async () => {
   await ctx.signInAsAdmin()
@@ -220,7 +165,7 @@ test('store detail of a demo store: figures, 30-day chart, bound members as the 
   assert.ok(detail.daily.length === 30 && detail.daily.some((d) => d.orders > 0), 'the demo store has days with orders')
   await page.waitForSelector('[data-test="flow-chart"] canvas')
   await page.waitForTimeout(300)
-  const n = await inked(page, '[data-test="flow-chart"] canvas')
+  const n = await inked(page.locator('[data-test="flow-chart"] canvas'))
   assert.ok(n > 2000, `only ${n} inked pixels in the flow chart`)
   // bound members: the first page's ids
   assert.ok(detail.members_total > 0, 'the demo store has bound members')
@@ -356,10 +301,7 @@ test('shareholders: the preview per shareholder is the server’s; setting one; 
 
 test('an auditor sees the pages without the create, appoint, set or distribute actions; an operator cannot distribute', async () => {
   const page = ctx.page
-  const auditor = await ctx.userOf('auditor')
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(auditor.username, auditor.password)
-  await page.waitForSelector('[data-page="dashboard"]')
+  const auditor = await ctx.signInAs('auditor')
   await goto('/stores')
   await page.waitForSelector('[data-test="stores-table"] .el-table__body tr')
   assert.equal(await page.locator('[data-test="create-store"]').count(), 0)
@@ -377,10 +319,7 @@ test('an auditor sees the pages without the create, appoint, set or distribute a
   const refused = await rawApi('/v1/admin/stores', { method: 'POST', token: auditor.token, body: { merchant: 'no', region: '440305' } })
   assert.equal(refused.status, 403)
 
-  const operator = await ctx.userOf('operator')
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(operator.username, operator.password)
-  await page.waitForSelector('[data-page="dashboard"]')
+  const operator = await ctx.signInAs('operator')
   await goto('/shareholders')
   await page.waitForSelector('[data-test="set-shareholder"]')
   assert.equal(await page.locator('[data-test="distribute"]').count(), 0)

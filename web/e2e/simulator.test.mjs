@@ -7,28 +7,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { demo } from './harness.mjs'
+import { inked, shownMoney } from './readings.mjs'
 
 const ctx = demo()
 const { api, shot, goto } = ctx
 
-const group = (s) => s.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-const shownMoney = (s) => {
-  const neg = s.startsWith('-')
-  const [i, f = ''] = (neg ? s.slice(1) : s).split('.')
-  return (neg ? '-¥' : '¥') + group(i) + '.' + f.padEnd(2, '0').slice(0, 2)
-}
 /** The test's own reading of how the page writes a share. */
 const pct = (v) => `${(v * 100).toFixed(1)}%`
-
-async function inked(handle) {
-  return handle.evaluate((c) => {
-    const g = c.getContext('2d')
-    const { data } = g.getImageData(0, 0, c.width, c.height)
-    let n = 0
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) n++
-    return n
-  })
-}
 
 async function pickPreset(name) {
   await ctx.page.click('[data-test="preset"]')

@@ -9,39 +9,11 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import jsQR from 'jsqr'
-import { ARTIFACTS, demo, fen } from './harness.mjs'
+import { ARTIFACTS, demo } from './harness.mjs'
+import { decodeQr, shownCount, shownMoney } from './readings.mjs'
 
 const ctx = demo()
 const { api, shot } = ctx
-
-/** The page's way of showing money: "¥1,234.50" (the test's own reading of the API string). */
-const shownMoney = (s) => {
-  const f = fen(s)
-  const abs = (f < 0n ? -f : f).toString().padStart(3, '0')
-  return `${f < 0n ? '-' : ''}¥${abs.slice(0, -2).replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${abs.slice(-2)}`
-}
-const shownCount = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-
-/** Pixels of an image element drawn on a canvas in the page, decoded in Node. */
-async function decodeQr(page, selector) {
-  const { w, h, data } = await page.evaluate(async (selector) => {
-    const img = document.querySelector(selector)
-    await img.decode()
-    const size = 600
-    const c = document.createElement('canvas')
-    c.width = size
-    c.height = size
-    const g = c.getContext('2d')
-    g.fillStyle = '#fff'
-    g.fillRect(0, 0, size, size)
-    g.drawImage(img, 40, 40, size - 80, size - 80)
-    return { w: size, h: size, data: Array.from(g.getImageData(0, 0, size, size).data) }
-  }, selector)
-  const code = jsQR(Uint8ClampedArray.from(data), w, h)
-  assert.ok(code, 'a QR code could be decoded')
-  return code.data
-}
 
 let store // a row of /v1/admin/stores
 let token
@@ -100,7 +72,7 @@ test('the store page shows its figures as the API has them, and its QR code', as
 
   // The QR code decodes to the store's join link.
   await page.waitForSelector('[data-test="store-qr"]')
-  const link = await decodeQr(page, '[data-test="store-qr"]')
+  const link = await decodeQr(page, { selector: '[data-test="store-qr"]' })
   assert.equal(link, me.join_link)
   assert.equal(new URL(link).searchParams.get('store'), store.id)
   assert.equal(await text('[data-test="join-link"]'), me.join_link)
@@ -193,10 +165,7 @@ test("the console's store detail gives a working store page link", async () => {
   assert.equal(log.items[0].target, `merchant:${store.id}`)
   assert.ok(!JSON.stringify(log).includes(url.split('#token=')[1]), 'the token is not logged')
   // A read-only role does not get the button.
-  const auditor = await ctx.userOf('auditor')
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(auditor.username, auditor.password)
-  await page.waitForSelector('[data-page="dashboard"]')
+  const auditor = await ctx.signInAs('auditor')
   await ctx.goto(`/stores/${store.id}`)
   await page.waitForSelector('[data-test="store-title"]')
   assert.equal(await page.locator('[data-test="store-page"]').count(), 0)

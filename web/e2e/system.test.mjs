@@ -56,7 +56,7 @@ test('a super admin adds an operator through the UI; it signs in; disabled throu
   const dialog = ctx.page.locator('[data-test="add-user-dialog"]')
   await dialog.waitFor()
   // nothing filled in: the problems in words, nothing sent
-  await ctx.page.click('[data-test="save-user"]')
+  await ctx.page.click('[data-test="add-user-submit"]')
   await dialog.getByText('请填写用户名').waitFor()
   await dialog.getByText('密码至少需要 10 个字符').waitFor()
   await ctx.page.fill('[data-test="new-username"]', '李 四')
@@ -69,7 +69,7 @@ test('a super admin adds an operator through the UI; it signs in; disabled throu
   // a taken name: the server's message
   await ctx.page.fill('[data-test="new-username"]', 'admin')
   await ctx.page.fill('[data-test="new-password2"]', CLERK_PASSWORD)
-  await ctx.page.click('[data-test="save-user"]')
+  await ctx.page.click('[data-test="add-user-submit"]')
   const err = await ctx.page.waitForSelector('[data-test="add-user-error"]')
   assert.match(await err.textContent(), /该用户名已存在/)
   await shot('system-users-add-error')
@@ -78,7 +78,7 @@ test('a super admin adds an operator through the UI; it signs in; disabled throu
   await ctx.page.fill('[data-test="new-username"]', CLERK)
   await ctx.page.click('[data-test="new-role"]')
   await ctx.page.locator('.el-select-dropdown__item:visible', { hasText: '运营' }).click()
-  await ctx.page.click('[data-test="save-user"]')
+  await ctx.page.click('[data-test="add-user-submit"]')
   await dialog.waitFor({ state: 'hidden' })
   await row('users-table', CLERK).waitFor()
   const mine = (await api('/v1/admin/users')).items.find((u) => u.username === CLERK)
@@ -114,7 +114,7 @@ test('an API key is created through the UI, shown once, works, is gone from the 
   await ctx.page.click('[data-test="create-key"]')
   await ctx.page.locator('[data-test="create-key-dialog"] [data-scope="readonly"]').click()
   await ctx.page.fill('[data-test="new-label"]', LABEL)
-  await ctx.page.click('[data-test="save-key"]')
+  await ctx.page.click('[data-test="create-key-submit"]')
   const shown = ctx.page.locator('[data-test="new-key-dialog"]')
   await shown.locator('[data-test="new-key"]').waitFor()
   assert.match(await shown.locator('[data-test="new-key-warning"]').textContent(), /不会再次显示/)
@@ -300,10 +300,7 @@ test('scheduled and background jobs are the server’s; a chain check is followe
 })
 
 test('an auditor sees the page read-only: no add, disable, create or revoke; what the server refuses it says so', async () => {
-  const auditor = await ctx.userOf('auditor')
-  await ctx.freshSignIn()
-  await ctx.signInWithPassword(auditor.username, auditor.password)
-  await ctx.page.waitForSelector('[data-page="dashboard"]')
+  const auditor = await ctx.signInAs('auditor')
   await goto('/system')
   await ctx.page.waitForSelector('[data-page="system"] [data-test="read-only"]')
   const writes = '[data-test="add-user"], [data-test="disable-user"], [data-test="create-key"], [data-test="revoke-key"]'

@@ -1,16 +1,10 @@
 // Saving text (a CSV) as a file in the browser.
 import { ref } from 'vue'
+import { saveBlob } from '@shared/download'
 import { errorText } from './components/useAsync'
 
 export function saveText(name: string, text: string, type = 'text/csv;charset=utf-8') {
-  const url = URL.createObjectURL(new Blob([text], { type }))
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  document.body.appendChild(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 1000)
+  saveBlob(new Blob([text], { type }), name)
 }
 
 /**

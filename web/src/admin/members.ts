@@ -3,6 +3,7 @@
 import type { LocationQuery, LocationQueryRaw } from 'vue-router'
 import type { components } from '@shared/api/schema'
 import { parseScaled, scaledToString } from '@shared/format'
+import { date, one, oneOf } from './query'
 
 type Schemas = components['schemas']
 export type MemberRow = Schemas['MemberRow']
@@ -43,19 +44,6 @@ export interface OrderFilters {
   page_size: number
 }
 
-const one = (v: LocationQuery[string] | undefined): string => {
-  const s = Array.isArray(v) ? v[0] : v
-  return typeof s === 'string' ? s : ''
-}
-const oneOf = <T extends string>(v: LocationQuery[string] | undefined, allowed: readonly T[]): T | '' => {
-  const s = one(v)
-  return (allowed as readonly string[]).includes(s) ? (s as T) : ''
-}
-const DATE = /^\d{4}-\d{2}-\d{2}$/
-const date = (v: LocationQuery[string] | undefined) => {
-  const s = one(v)
-  return DATE.test(s) ? s : ''
-}
 const positive = (v: LocationQuery[string] | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER) => {
   const n = Number(one(v))
   return Number.isInteger(n) && n >= 1 && n <= max ? n : fallback

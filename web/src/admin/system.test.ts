@@ -10,6 +10,7 @@ import {
   auditApiQuery,
   auditFilters,
   filterQuery,
+  logRoute,
   jobPercent,
   scheduledResult,
   loginApiQuery,
@@ -130,5 +131,19 @@ describe('system page helpers', () => {
     expect(scheduledResult('ok: something else')).toEqual({ ok: true, raw: 'ok: something else' })
     expect(scheduledResult('failed: disk full')).toEqual({ ok: false, raw: 'failed: disk full' })
     expect(scheduledResult(null)).toBeNull()
+  })
+})
+
+describe('logRoute', () => {
+  const r = logRoute('audit', auditFilters)
+  it('writes the filters with the tab, and resets to the tab alone', () => {
+    expect(r.toQuery({ who: 'user:admin', action: '', target: '', from: '', to: '' })).toEqual({ tab: 'audit', who: 'user:admin' })
+    expect(r.resetQuery).toEqual({ tab: 'audit' })
+  })
+  it('follows the system page on its own tab only', () => {
+    const at = (name: string, tab: string) => ({ name, query: { tab } }) as unknown as Parameters<typeof r.active>[0]
+    expect(r.active(at('system', 'audit'))).toBe(true)
+    expect(r.active(at('system', 'logins'))).toBe(false)
+    expect(r.active(at('members', 'audit'))).toBe(false)
   })
 })

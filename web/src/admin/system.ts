@@ -1,8 +1,9 @@
 // The system page's plain logic: its tabs and the log filters as route queries, the filters as
 // API queries, labels for the operation log's actions and links for its targets, and the add-user
 // form's checks (the server's own rules, so a mistake is named before it is sent).
-import type { LocationQuery, LocationQueryRaw, RouteLocationRaw } from 'vue-router'
+import type { LocationQuery, LocationQueryRaw, RouteLocationNormalizedLoaded, RouteLocationRaw } from 'vue-router'
 import type { components, operations } from '@shared/api/schema'
+import { date, one, oneOf } from './query'
 
 type Schemas = components['schemas']
 export type UserItem = Schemas['UserItem']
@@ -96,20 +97,9 @@ export function targetRoute(target: string | null | undefined): RouteLocationRaw
   return null
 }
 
-const one = (v: LocationQuery[string] | undefined): string => {
-  const s = Array.isArray(v) ? v[0] : v
-  return typeof s === 'string' ? s : ''
-}
-const DATE = /^\d{4}-\d{2}-\d{2}$/
-const date = (v: LocationQuery[string] | undefined) => {
-  const s = one(v)
-  return DATE.test(s) ? s : ''
-}
-
 /** The tab in the route query, or null when there is none (or not one of ours). */
 export function systemTab(query: LocationQuery): SystemTab | null {
-  const s = one(query.tab)
-  return (TABS as readonly string[]).includes(s) ? (s as SystemTab) : null
+  return oneOf(query.tab, TABS) || null
 }
 
 export interface AuditFilters {
@@ -138,13 +128,8 @@ export function auditFilters(query: LocationQuery): AuditFilters {
 }
 
 export function loginFilters(query: LocationQuery): LoginFilters {
-  const s = one(query.success)
   const r = range(date(query.from), date(query.to))
-  return {
-    username: one(query.username).trim(),
-    success: (LOGIN_OUTCOMES as readonly string[]).includes(s) ? (s as LoginOutcome) : '',
-    ...r,
-  }
+  return { username: one(query.username).trim(), success: oneOf(query.success, LOGIN_OUTCOMES), ...r }
 }
 
 /** Filters as a route query: the tab and what is set, nothing empty. */
@@ -152,6 +137,16 @@ export function filterQuery(tab: SystemTab, f: object): LocationQueryRaw {
   const out: LocationQueryRaw = { tab }
   for (const [k, v] of Object.entries(f)) if (typeof v === 'string' && v !== '') out[k] = v
   return out
+}
+
+/** A log tab's filters in the route query: read, written with the tab, reset, followed only on that tab. */
+export function logRoute<F extends object>(tab: SystemTab, parse: (query: LocationQuery) => F) {
+  return {
+    parse,
+    toQuery: (f: F) => filterQuery(tab, f),
+    resetQuery: filterQuery(tab, {}),
+    active: (r: RouteLocationNormalizedLoaded) => r.name === 'system' && systemTab(r.query) === tab,
+  }
 }
 
 export const LOG_PAGE = 100

@@ -92,15 +92,3 @@ export async function drawPoster(qr: HTMLImageElement, text: PosterText): Promis
   if (!blob) throw new Error('PNG')
   return blob
 }
-
-/** Offers a blob as a download named `name`. */
-export function download(blob: Blob, name: string) {
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  document.body.appendChild(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 1000)
-}

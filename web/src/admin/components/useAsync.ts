@@ -33,3 +33,8 @@ export function errorText(e: unknown): string {
 export function errorCode(e: unknown): string | undefined {
   return e instanceof ApiError ? e.code : undefined
 }
+
+/** Whether the server refused the request to this role (403): a notice, not an error to retry. */
+export function isRefusal(e: unknown): e is ApiError {
+  return e instanceof ApiError && e.status === 403
+}
