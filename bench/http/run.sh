@@ -4,7 +4,8 @@
 #   bench/http/run.sh [SECONDS] [single|batch|both]      (ZENGZHI_BIN=path: another binary)
 #
 # Starts the release binary on a fresh SQLite store (fsync on) at 127.0.0.1:18181, registers
-# 1,000 members and 10 stores through the API, then runs:
+# 1,000 members and 10 stores through the API, then runs (sampling the projection lag and the
+# WAL size once a second meanwhile):
 #   1. single orders: POST /v1/orders, 64 connections, 2 wrk threads;
 #   2. batches:       POST /v1/orders/batch with 1,000 orders each, 8 connections.
 # wrk's own report (requests/s, latency percentiles, non-2xx count) is printed for each; for
@@ -47,13 +48,56 @@ for m in range(1000):
     post("/v1/members", body)
 print("set-up: 10 stores, 1000 members")
 PY
+# Once a second while wrk runs: how far the query tables are behind the journal (entries, and
+# the seconds of the journal's own rate those entries are), and the journal's WAL size.
+sample() {
+  python3 - "$URL" "$DATA" "$1" <<'PY' &
+import os, sys, time, urllib.request
+url, data, label = sys.argv[1], sys.argv[2], sys.argv[3]
+def gauges():
+    text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+    g = dict(l.split(" ", 1) for l in text.splitlines() if l.startswith("zengzhi_") and "{" not in l)
+    return int(g["zengzhi_journal_head"]), int(g["zengzhi_projection_watermark"])
+wal = os.path.join(data, "zengzhi.db-wal")
+worst, worst_s, wal_max, prev = 0, 0.0, 0, None
+stop = os.path.join(data, "stop-sampling")
+while not os.path.exists(stop):
+    t = time.time()
+    try:
+        head, projected = gauges()
+    except Exception:
+        time.sleep(1); continue
+    if prev is not None and head > prev[0]:
+        rate = (head - prev[0]) / (t - prev[1])
+        lag = head - projected
+        if lag > worst:
+            worst, worst_s = lag, lag / rate
+    prev = (head, t)
+    if os.path.exists(wal):
+        wal_max = max(wal_max, os.path.getsize(wal))
+    time.sleep(max(0, 1 - (time.time() - t)))
+print(f"{label}: projection lag at most {worst} entries (~{worst_s:.1f} s of the journal's rate), "
+      f"zengzhi.db-wal at most {wal_max / 2**20:.0f} MiB", flush=True)
+PY
+  SAMPLER=$!
+}
+end_sample() { touch "$DATA/stop-sampling"; wait "$SAMPLER" || true; rm -f "$DATA/stop-sampling"; }
+writer_figures() {
+  curl -s "$URL/metrics" | awk '/^zengzhi_writer_(apply|append)_seconds_max /{printf "  %s %.1f ms\n", $1, $2 * 1000}'
+}
 if [ "$WHICH" != batch ]; then
   echo "== single orders: POST /v1/orders, 64 connections, ${SECONDS_EACH}s"
+  sample single
   wrk -t2 -c64 -d"${SECONDS_EACH}s" --latency -s bench/http/orders.lua "$URL"
+  end_sample
+  writer_figures
 fi
 if [ "$WHICH" != single ]; then
   echo "== batches: POST /v1/orders/batch (1000 orders each), 8 connections, ${SECONDS_EACH}s"
+  sample batch
   BENCH_BATCH=1000 BENCH_CONNECTIONS=8 wrk -t2 -c8 -d"${SECONDS_EACH}s" --latency -s bench/http/orders.lua "$URL"
+  end_sample
+  writer_figures
 fi
 curl -s "$URL/v1/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("orders in the engine:", s["orders"], " exits:", s["exits"], " price:", s["price"])'
 # The query tables (history, candles, order lookups) are projected behind the journal at low
