@@ -422,3 +422,23 @@ impl State {
         Ok(self.head.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn histogram_buckets_by_upper_bound_with_sum_and_max() {
+        let h = Histogram::default();
+        for us in [0, 100, 101, 4_999, 5_000, 5_001, 2_000_000] {
+            h.observe(Duration::from_micros(us));
+        }
+        let counts: Vec<u64> = h.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        // ≤ 100 µs: 0 and 100; ≤ 250: 101; ≤ 5,000: 4,999 and 5,000; ≤ 10,000: 5,001; above 1 s: 2 s.
+        assert_eq!(counts, [2, 1, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(h.count(), 7);
+        assert_eq!(h.sum_us.load(Ordering::Relaxed), 100 + 101 + 4_999 + 5_000 + 5_001 + 2_000_000);
+        assert_eq!(h.max_us.load(Ordering::Relaxed), 2_000_000);
+    }
+}
