@@ -49,7 +49,7 @@ enum Cmd {
     Whatif(simulate::WhatIfArgs),
     /// Draw a simulation's report again from DIR/report-data.json.
     Report(simulate::ReportArgs),
-    /// Benchmarks: `bench engine`, `bench replay`, `bench journal`, `bench recovery`, `bench simulate`.
+    /// Benchmarks: `bench engine`, `bench replay`, `bench journal`, `bench recovery`, `bench project`, `bench simulate`.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
     /// Test support: submit commands until killed, printing every durable acknowledgement.
