@@ -374,11 +374,7 @@ fn journal(args: JournalBenchArgs) -> Result<()> {
     let writer = Writer::start(backend, WriterConfig { snapshot_every: args.snapshot_every, ..WriterConfig::default() })?;
     anyhow::ensure!(writer.recovered_head == 0, "the store is not empty ({} entries): use a fresh one", writer.recovered_head);
     let handle = writer.handle();
-    let work = Workload { members: args.members, stores: 1_000.min(args.members), orders: args.orders, sell_per_mille: 0, seed: 11 };
-    let setup: Vec<_> = work.setup().map(|c| (owned(c), None)).collect();
-    for chunk in setup.chunks(10_000) {
-        handle.submit_many(chunk.to_vec())?;
-    }
+    let work = set_up_orders(&handle, args.members, args.orders)?;
     let bar = bar(args.orders, args.json, "落盘 durable {bar:40} {pos}/{len} {per_sec}");
     let per_client = args.orders / args.clients as u64;
     let started = Instant::now();
@@ -413,6 +409,17 @@ fn journal(args: JournalBenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The workload of the storage benchmarks (`members` members, up to 1,000 stores, `orders`
+/// orders, no sells), its set-up (members, stores, agents) submitted through `handle`.
+fn set_up_orders(handle: &zengzhi_journal::writer::WriterHandle, members: u32, orders: u64) -> Result<Workload> {
+    let work = Workload { members, stores: 1_000.min(members), orders, sell_per_mille: 0, seed: 11 };
+    let setup: Vec<_> = work.setup().map(|c| (owned(c), None)).collect();
+    for chunk in setup.chunks(10_000) {
+        handle.submit_many(chunk.to_vec())?;
+    }
+    Ok(work)
 }
 
 /// Submits `per_client` generated orders from each of `clients` threads, `batch` orders a
@@ -481,11 +488,7 @@ fn project(args: ProjectBenchArgs) -> Result<()> {
         let writer = Writer::start(backend, WriterConfig { snapshot_every: 0, ..WriterConfig::default() })?;
         if writer.recovered_head == 0 {
             let handle = writer.handle();
-            let work = Workload { members: args.members, stores: 1_000.min(args.members), orders: args.entries, sell_per_mille: 0, seed: 11 };
-            let setup: Vec<_> = work.setup().map(|c| (owned(c), None)).collect();
-            for chunk in setup.chunks(10_000) {
-                handle.submit_many(chunk.to_vec())?;
-            }
+            let work = set_up_orders(&handle, args.members, args.entries)?;
             let bar = bar(args.entries, args.json, "写入日志 journal {bar:40} {pos}/{len} {per_sec}");
             submit_orders(&handle, &work, 1, args.entries, 1_000, 4, &bar)?;
             bar.finish_and_clear();
