@@ -514,7 +514,12 @@ fn project(args: ProjectBenchArgs) -> Result<()> {
             "store": describe,
             "entries": projected,
             "page": args.page,
-            "indexes": if args.incremental { "kept up row by row" } else { "built at the end" },
+            // The projector loads in bulk only from BULK_LOAD_MIN entries on.
+            "indexes": if args.incremental || head < zengzhi_journal::projector::BULK_LOAD_MIN {
+                "kept up row by row"
+            } else {
+                "built at the end"
+            },
             "seconds": elapsed.as_secs_f64(),
             "entries_per_s": per_second(projected, elapsed).round(),
         }))
