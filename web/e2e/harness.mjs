@@ -67,6 +67,8 @@ export function demo({ extraArgs = [], env = {} } = {}) {
     dataDir: undefined,
     apiBase: undefined,
     consoleBase: undefined,
+    /** Console messages of the browser about blocked content (see `before`). */
+    cspViolations: [],
     browser: undefined,
     page: undefined,
     staticServer: undefined,
@@ -200,6 +202,11 @@ export function demo({ extraArgs = [], env = {} } = {}) {
       if (u.pathname.startsWith('/admin/')) ctx.fetched.add(u.pathname)
     })
     ctx.page.on('pageerror', (e) => console.error('page error:', e.message))
+    // Served by the binary, the pages carry its Content Security Policy: anything it blocks
+    // (an inline script or style sheet, a remote or unexpected source) fails the suite.
+    ctx.page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/.test(m.text())) ctx.cspViolations.push(m.text())
+    })
   })
 
   after(async () => {
@@ -211,6 +218,7 @@ export function demo({ extraArgs = [], env = {} } = {}) {
       await new Promise((r) => proc.once('exit', r))
     }
     if (ctx.dataDir) await rm(ctx.dataDir, { recursive: true, force: true })
+    assert.deepEqual(ctx.cspViolations, [], 'the pages broke their Content Security Policy')
   })
 
   return ctx

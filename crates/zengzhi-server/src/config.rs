@@ -83,6 +83,79 @@ pub struct Config {
     pub member_jwt: MemberJwtConfig,
     /// The platform's sign-up page that `/join` forwards to (`ref` / `store` passed on).
     pub join_url: Option<String>,
+    /// What one client may ask of the service: see [`Limits`].
+    pub limits: Limits,
+}
+
+/// Limits on connections and requests (`[limits]` in the file). A client over one is told so
+/// (408, 429 or 503 with `Retry-After`, 431 for headers) and nothing else is affected.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The request line and headers together, bytes (at least 8192; default 16 KiB).
+    pub max_header_bytes: usize,
+    /// The request line and headers must arrive within this (seconds; default 10): a client
+    /// sending a byte at a time is cut off.
+    pub header_timeout_s: u64,
+    /// A request's whole body must arrive within this of its headers (seconds; default 30).
+    pub body_timeout_s: u64,
+    /// Connections open at once (default 4096); one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Requests per credential or client address: see [`RateLimits`].
+    pub rate: RateLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 16 * 1024,
+            header_timeout_s: 10,
+            body_timeout_s: 30,
+            max_connections: 4096,
+            rate: RateLimits::default(),
+        }
+    }
+}
+
+/// Token buckets, one per caller: `per_s` requests a second on average, up to `burst` at once
+/// (`per_s = 0`: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub per_s: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    pub const OFF: Rate = Rate { per_s: 0, burst: 0 };
+}
+
+/// Who gets a bucket of their own (`[limits.rate]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Per API key (integration, read or admin). Off by default: keys belong to the platform's
+    /// servers, whose traffic is the members' orders.
+    pub api_key: Rate,
+    /// Per member or store token (default 20/s, bursts of 60).
+    pub member: Rate,
+    /// Per operator session (default 50/s, bursts of 200: a console page loads many parts).
+    pub session: Rate,
+    /// Per client address, for requests without a credential; and, a second bucket at the same
+    /// rate, for requests whose credential was refused (401), which when empty refuses all the
+    /// address's requests: guessing tokens costs the guesser (default 30/s, bursts of 120).
+    pub address: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            api_key: Rate::OFF,
+            member: Rate { per_s: 20, burst: 60 },
+            session: Rate { per_s: 50, burst: 200 },
+            address: Rate { per_s: 30, burst: 120 },
+        }
+    }
 }
 
 /// JWT member tokens (`sub` = the member id, `exp` required): HS256 with a shared secret,
@@ -125,6 +198,7 @@ impl Default for Config {
             demo_password: None,
             member_jwt: MemberJwtConfig::default(),
             join_url: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -155,6 +229,7 @@ struct FileConfig {
     #[serde(default)]
     member_jwt: MemberJwtConfig,
     join_url: Option<String>,
+    limits: Option<Limits>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -211,6 +286,25 @@ impl Config {
             c.trust_forwarded_for = f.trust_forwarded_for.unwrap_or(c.trust_forwarded_for);
             c.member_jwt = f.member_jwt;
             c.join_url = f.join_url.or(c.join_url);
+            if let Some(limits) = f.limits {
+                if limits.max_header_bytes < 8192 {
+                    return Err(format!("limits.max_header_bytes: {} is below the smallest, 8192", limits.max_header_bytes));
+                }
+                if limits.header_timeout_s == 0 || limits.body_timeout_s == 0 || limits.max_connections == 0 {
+                    return Err("limits: header_timeout_s, body_timeout_s and max_connections must be at least 1".into());
+                }
+                for (name, rate) in [
+                    ("api_key", limits.rate.api_key),
+                    ("member", limits.rate.member),
+                    ("session", limits.rate.session),
+                    ("address", limits.rate.address),
+                ] {
+                    if rate.per_s > 0 && rate.burst == 0 {
+                        return Err(format!("limits.rate.{name}: burst must be at least 1 when per_s is set"));
+                    }
+                }
+                c.limits = limits;
+            }
             if let Some(v) = f.schedule.release_locked_at {
                 c.release_locked_at = hhmm(&v)?;
             }
@@ -295,6 +389,25 @@ mod tests {
         assert!(Config::load(Some(&file)).unwrap_err().contains("projector_nice"));
         std::fs::write(&file, "projector_nice = -5\n").unwrap();
         assert!(Config::load(Some(&file)).unwrap_err().contains("projector_nice"));
+        // Limits: what is given replaces the default, the rest keeps it.
+        std::fs::write(&file, "[limits]\nmax_connections = 10\n[limits.rate]\nmember = { per_s = 5, burst = 9 }\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.limits.max_connections, 10);
+        assert_eq!(c.limits.header_timeout_s, Limits::default().header_timeout_s);
+        assert_eq!(c.limits.rate.member, Rate { per_s: 5, burst: 9 });
+        assert_eq!(c.limits.rate.session, RateLimits::default().session);
+        assert_eq!(Config::default().limits.rate.api_key, Rate::OFF);
+        for (text, named) in [
+            ("[limits]\nmax_header_bytes = 100\n", "max_header_bytes"),
+            ("[limits]\nheader_timeout_s = 0\n", "header_timeout_s"),
+            ("[limits.rate]\napi_key = { per_s = 5, burst = 0 }\n", "api_key"),
+            ("[limits.rate]\nmember = { per_s = 5 }\n", "burst"),
+            ("[limits]\nnope = 1\n", "nope"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let e = Config::load(Some(&file)).unwrap_err();
+            assert!(e.contains(named), "{text}: {e}");
+        }
     }
 
     #[test]

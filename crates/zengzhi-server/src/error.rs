@@ -54,6 +54,12 @@ api_codes! {
     /// A request the router could not read (not made by a handler).
     InvalidRequest = "invalid_request",
     PayloadTooLarge = "payload_too_large",
+    /// The request's body did not arrive in time (`limits.body_timeout_s`).
+    RequestTimeout = "request_timeout",
+    /// As many connections as the service takes are open (`limits.max_connections`).
+    TooManyConnections = "too_many_connections",
+    /// Too many requests from this key, token, session or address lately (see `Retry-After`).
+    RateLimited = "rate_limited",
     MethodNotAllowed = "method_not_allowed",
     UnsupportedMediaType = "unsupported_media_type",
     /// Any other failure outside the handlers.

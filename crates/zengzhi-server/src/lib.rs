@@ -29,6 +29,8 @@ pub mod demo;
 pub mod error;
 pub mod exports;
 pub mod guards;
+pub mod limits;
+pub mod listen;
 pub mod metrics;
 pub mod routes;
 pub mod scheduler;
@@ -145,6 +147,8 @@ pub struct AppState {
     pub keys: guards::KeyCache,
     /// Recent failed logins by account and by address.
     pub login_limiter: std::sync::Mutex<accounts::LoginLimiter>,
+    /// Requests per credential and per address (`[limits.rate]`).
+    pub rate_limiter: limits::RateLimiter,
     /// The per-day figures and the background jobs of the insight routes.
     pub insight: routes::insight::InsightState,
 }
@@ -490,6 +494,7 @@ impl Service {
             withdrawal_lock: tokio::sync::Mutex::new(()),
             keys: guards::KeyCache::default(),
             login_limiter: std::sync::Mutex::new(accounts::LoginLimiter::default()),
+            rate_limiter: limits::RateLimiter::new(&config.limits.rate),
             insight: Default::default(),
         });
         let resumed =
@@ -599,13 +604,10 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
     // The API, and the web pages embedded in the binary (the console at /admin/, / redirects there).
     let app = service.router().merge(web::router());
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let state = service.state().clone();
+    let server = tokio::spawn(listen::serve(listener, app, state, async {
+        let _ = rx.await;
+    }));
     Ok(Running { addr, shutdown, server, service })
 }
 

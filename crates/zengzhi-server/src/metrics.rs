@@ -11,6 +11,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    rate_limited: IntCounterVec,
+    connections_refused: prometheus::IntCounter,
 }
 
 impl Default for Metrics {
@@ -33,14 +35,37 @@ impl Metrics {
             &["route"],
         )
         .expect("valid metric");
+        let rate_limited = IntCounterVec::new(
+            Opts::new("zengzhi_rate_limited_total", "Requests refused by a rate limit, by the kind of bucket"),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let connections_refused = prometheus::IntCounter::new(
+            "zengzhi_connections_refused_total",
+            "Connections answered 503 because max_connections were open",
+        )
+        .expect("valid metric");
         registry.register(Box::new(requests.clone())).expect("registered once");
         registry.register(Box::new(latency.clone())).expect("registered once");
-        Metrics { registry, requests, latency }
+        registry.register(Box::new(rate_limited.clone())).expect("registered once");
+        registry.register(Box::new(connections_refused.clone())).expect("registered once");
+        for kind in crate::limits::Kind::ALL {
+            rate_limited.with_label_values(&[kind.as_str()]);
+        }
+        Metrics { registry, requests, latency, rate_limited, connections_refused }
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
         self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn rate_limited(&self, kind: &str) {
+        self.rate_limited.with_label_values(&[kind]).inc();
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     /// The text exposition format, with the writer's, the projector's (`projected`: the last

@@ -3,9 +3,15 @@
 //! script. `/` redirects to the console. A path under a page that is not a file (a client-side
 //! route) is answered with that page's `index.html`. Built files with a content hash in their
 //! name are cached for a year; `index.html` is never cached, so a new build is seen at once.
+//!
+//! Every response, the API's too, carries [`security_headers`]: the pages a Content Security
+//! Policy without inline or remote scripts, no framing by other sites, no referrer; the API
+//! `default-src 'none'`. No CORS header is ever sent: browsers on other origins cannot read
+//! the API (the platform's servers call it directly; the pages are same-origin).
 
 use axum::extract::Path;
 use axum::http::{header, HeaderValue};
+use axum::middleware::map_response;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -34,7 +40,34 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
                 get(move |Path(path): Path<String>| async move { file(page, &path) }),
             );
     }
-    router
+    router.layer(map_response(security_headers))
+}
+
+/// The pages' Content Security Policy: scripts, styles' files, fonts and requests from this
+/// origin only. Inline `style` attributes are allowed (the component libraries position popups
+/// with them); images may also be `data:`/`blob:` URLs (QR codes and the share poster are drawn
+/// in the page).
+pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+form-action 'self'; frame-ancestors 'none'";
+
+/// Everything else (JSON, CSV, images): nothing may run, nothing may frame it.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// The security headers of every response (a header a handler set itself is kept).
+pub async fn security_headers(mut response: Response) -> Response {
+    let html = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let headers = response.headers_mut();
+    let csp = if html { PAGE_CSP } else { API_CSP };
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// Whether the console was built into this binary.

@@ -12,7 +12,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use zengzhi_server::config::Secret;
+use zengzhi_server::config::{Rate, Secret};
 use zengzhi_server::{AppState, Config, Service};
 
 /// The bootstrap admin token of every test app.
@@ -23,6 +23,26 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// Instantiates each `async fn name(backend: Backend)` test body once per backend, as
+/// `sqlite::name` and `postgres::name` (multi-threaded tokio tests, two workers).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::app::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::app::Backend::Postgres).await
+            })*
+        }
+    };
 }
 
 /// A throwaway store: a scratch directory, or a PostgreSQL schema of its own (dropped at the end).
@@ -48,7 +68,8 @@ impl TempStore {
     }
 
     /// A configuration of the service over this store (admin token [`ADMIN_TOKEN`], no
-    /// scheduled jobs, a fast projector).
+    /// scheduled jobs, a fast projector, no rate limits: in process every request comes from
+    /// one unknown address; the tests of the limits set their own).
     pub fn config(&self) -> Config {
         let mut c = Config { data_dir: self.dir.join("data"), ..Config::default() };
         if let Some((url, schema)) = &self.pg {
@@ -60,6 +81,12 @@ impl TempStore {
         c.dividends_at = None;
         c.projector_interval_ms = 5;
         c.projector_nice = 0;
+        c.limits.rate = zengzhi_server::config::RateLimits {
+            api_key: Rate::OFF,
+            member: Rate::OFF,
+            session: Rate::OFF,
+            address: Rate::OFF,
+        };
         c
     }
 }
@@ -199,6 +226,22 @@ impl TestApp {
                 panic!("{line} was rejected: {code}");
             }
         }
+    }
+
+    /// Journals commands at the times they give (`at`, RFC 3339), as the platform's replays do;
+    /// panics if any is rejected.
+    pub async fn submit_at<L: AsRef<str>>(&self, lines: &[L]) {
+        let commands: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                let line = l.as_ref();
+                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+                (crate::cmd(line), v["at"].as_str().map(str::to_string))
+            })
+            .collect();
+        let writer = self.state().writer.clone();
+        let outcomes = tokio::task::spawn_blocking(move || writer.submit_many(commands)).await.unwrap().unwrap();
+        assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
     }
 
     /// Applies commands through the writer; the rejection code of each one rejected.

@@ -298,7 +298,12 @@ pub fn build_app(state: Arc<AppState>) -> Router {
         .merge(member::demo_router(state.config.demo))
         .fallback(|| async { ApiError::not_found("no such route / 没有这个接口") })
         .layer(DefaultBodyLimit::max(limit))
+        // From the outside in: security headers → observed (metrics, JSON errors) → rate
+        // limits → the body read within its deadline → the route.
+        .layer(middleware::from_fn_with_state(state.clone(), crate::limits::body_deadline))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::limits::rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::map_response(crate::web::security_headers))
         .with_state(state)
 }
 
