@@ -5,6 +5,9 @@ use serde_json::{json, Value};
 use zengzhi_server::accounts::{Role, MAX_FAILURES_PER_ACCOUNT};
 use zengzhi_testkit::app::{spawn_app, spawn_app_with, Backend, TestApp};
 
+// Each of these runs on SQLite and on PostgreSQL (`sqlite::name`, `postgres::name`).
+zengzhi_testkit::on_both_backends!(sign_in_me_and_out, disable_and_rate_limit);
+
 const PASSWORD: &str = "correct horse battery";
 
 fn login_body(name: &str, password: &str) -> Value {
@@ -80,16 +83,6 @@ async fn sign_in_me_and_out(backend: Backend) {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_me_and_out_sqlite() {
-    sign_in_me_and_out(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_me_and_out_postgres() {
-    sign_in_me_and_out(Backend::Postgres).await;
-}
-
 async fn disable_and_rate_limit(backend: Backend) {
     let app = spawn_app(backend, "accounts-disable").await;
     // Users through the API (superadmin only).
@@ -153,16 +146,6 @@ async fn disable_and_rate_limit(backend: Backend) {
     // Another account is not blocked by zhao's failures.
     app.login("root", PASSWORD).await;
     app.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disable_and_rate_limit_sqlite() {
-    disable_and_rate_limit(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disable_and_rate_limit_postgres() {
-    disable_and_rate_limit(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,9 @@ use zengzhi_server::accounts::Role;
 use zengzhi_server::guards::Access;
 use zengzhi_testkit::app::{spawn_app_with, Backend, TestApp};
 
+// Each of these runs on SQLite and on PostgreSQL (`sqlite::name`, `postgres::name`).
+zengzhi_testkit::on_both_backends!(authorisation_matrix);
+
 /// The callers of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {
@@ -329,7 +332,7 @@ async fn call(
     ctx.app.request(&method.to_uppercase(), uri, token.as_deref(), body).await
 }
 
-async fn matrix(backend: Backend) {
+async fn authorisation_matrix(backend: Backend) {
     let app = spawn_app_with(backend, "matrix", |c| c.settlement_delay_s = 3600).await;
     // Points and cash for alice (through the engine: orders posted over HTTP wait an hour).
     app.submit(&[
@@ -413,14 +416,4 @@ async fn matrix(backend: Backend) {
         "bob sees his own withdrawals only: {mine}"
     );
     ctx.app.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn authorisation_matrix_sqlite() {
-    matrix(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn authorisation_matrix_postgres() {
-    matrix(Backend::Postgres).await;
 }

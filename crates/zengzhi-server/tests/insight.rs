@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 use zengzhi_server::accounts::Role;
 use zengzhi_testkit::app::{spawn_app, Backend, TestApp};
 
+// Each of these runs on SQLite and on PostgreSQL (`sqlite::name`, `postgres::name`).
+zengzhi_testkit::on_both_backends!(daily_figures, verify_job, coins_batch);
+
 /// Today in Beijing, worked out here.
 fn beijing_today() -> String {
     let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap();
@@ -101,16 +104,6 @@ async fn daily_figures(backend: Backend) {
     assert_eq!(row["day_in"], "440.00");
     assert_eq!(row["pool"], proof["conservation"]["money_where"]["pool"]);
     app.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn daily_figures_sqlite() {
-    daily_figures(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn daily_figures_postgres() {
-    daily_figures(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,16 +212,6 @@ async fn verify_job(backend: Backend) {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_job_sqlite() {
-    verify_job(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_job_postgres() {
-    verify_job(Backend::Postgres).await;
-}
-
 async fn coins_batch(backend: Backend) {
     let app = spawn_app(backend, "insight-coins").await;
     economy(&app).await;
@@ -278,14 +261,4 @@ async fn coins_batch(backend: Backend) {
     let audit = app.admin_get("/v1/admin/audit?action=grant_coins_batch").await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 2, "the two applied batches");
     app.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn coins_batch_sqlite() {
-    coins_batch(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn coins_batch_postgres() {
-    coins_batch(Backend::Postgres).await;
 }

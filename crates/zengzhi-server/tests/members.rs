@@ -14,20 +14,6 @@ fn fen(v: &Value) -> i128 {
     y.parse::<i128>().unwrap() * 100 + f.parse::<i128>().unwrap()
 }
 
-/// Journals commands at the times they give (`at`), as the platform's replays do.
-async fn submit_at(app: &TestApp, lines: &[&str]) {
-    let commands: Vec<_> = lines
-        .iter()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (zengzhi_testkit::cmd(l), v["at"].as_str().map(str::to_string))
-        })
-        .collect();
-    let writer = app.state().writer.clone();
-    let outcomes = tokio::task::spawn_blocking(move || writer.submit_many(commands)).await.unwrap().unwrap();
-    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
-}
-
 fn ids(page: &Value) -> Vec<String> {
     page["items"].as_array().unwrap().iter().map(|r| r["member"].as_str().unwrap().to_string()).collect()
 }
@@ -44,7 +30,7 @@ fn strs(v: &[&str]) -> Vec<String> {
 /// root ← a ← c, root ← b, root ← d (through the store `shop`, owned by root); a bought 1000,
 /// b 500. Beijing times: root 11-01 10:00, b 11-02 23:00, a 11-03 01:00, c 11-05 08:00, d now.
 async fn economy(app: &TestApp) {
-    submit_at(app, &[
+    app.submit_at(&[
         r#"{"op":"register_member","member":"root","at":"2026-11-01T02:00:00Z"}"#,
         r#"{"op":"register_member","member":"b","referrer":"root","at":"2026-11-02T15:00:00Z"}"#,
         r#"{"op":"register_member","member":"a","referrer":"root","at":"2026-11-02T17:00:00Z"}"#,
@@ -218,7 +204,7 @@ async fn detail_ledger_orders_and_referrals(backend: Backend) {
 
 async fn order_list_and_console_refund(backend: Backend) {
     let app = spawn_app_with(backend, "members-orders", |c| c.settlement_delay_s = 3600).await;
-    submit_at(&app, &[
+    app.submit_at(&[
         r#"{"op":"register_member","member":"m1","at":"2026-10-31T00:00:00Z"}"#,
         r#"{"op":"register_member","member":"m2","at":"2026-10-31T00:00:00Z"}"#,
         r#"{"op":"register_merchant","merchant":"s1","at":"2026-10-31T00:00:00Z"}"#,

@@ -8,6 +8,9 @@ use serde_json::{json, Value};
 use zengzhi_server::accounts::Role;
 use zengzhi_testkit::app::{spawn_app, Backend, TestApp};
 
+// Each of these runs on SQLite and on PostgreSQL (`sqlite::name`, `postgres::name`).
+zengzhi_testkit::on_both_backends!(stores, shareholders);
+
 const PASSWORD: &str = "network test password";
 
 fn s(v: &Value) -> &str {
@@ -290,22 +293,6 @@ async fn shareholders(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stores_sqlite() {
-    stores(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stores_postgres() {
-    stores(Backend::Postgres).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_sqlite() {
     agents(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shareholders_sqlite() {
-    shareholders(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shareholders_postgres() {
-    shareholders(Backend::Postgres).await;
 }

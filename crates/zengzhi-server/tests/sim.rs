@@ -9,6 +9,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use zengzhi_testkit::app::{spawn_app, Backend, TestApp};
 
+// Each of these runs on SQLite and on PostgreSQL (`sqlite::name`, `postgres::name`).
+zengzhi_testkit::on_both_backends!(whatif);
+
 /// A short scenario (a few runs finish in well under a second).
 const SHORT: &str = "name = \"short\"\nhorizon_days = 40\n[arrivals]\nrate = 5.0\n";
 
@@ -241,14 +244,4 @@ async fn whatif(backend: Backend) {
     let e = app.post("/v1/admin/sim/whatif", Some(&app.admin), &json!({"exit": {"multiple": "x"}})).await.err(422, "invalid_rules");
     assert_eq!(e["problems"][0]["path"], "exit.multiple");
     app.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whatif_sqlite() {
-    whatif(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whatif_postgres() {
-    whatif(Backend::Postgres).await;
 }

@@ -6,7 +6,10 @@
 
 use serde_json::{json, Value};
 use zengzhi_server::accounts::Role;
-use zengzhi_testkit::app::{spawn_app, Backend, TestApp};
+use zengzhi_testkit::app::{spawn_app, Backend};
+
+// Each of these runs on SQLite and on PostgreSQL (`sqlite::name`, `postgres::name`).
+zengzhi_testkit::on_both_backends!(storefront);
 
 const PASSWORD: &str = "storefront test password";
 
@@ -19,20 +22,6 @@ fn yuan(fen: i64) -> String {
 fn days_ago(days: i64) -> String {
     let t = time::OffsetDateTime::now_utc() - time::Duration::days(days);
     t.format(&time::format_description::well_known::Rfc3339).unwrap()
-}
-
-/// Journals commands at the times they give (`at`), as the platform's replays do.
-async fn submit_at(app: &TestApp, lines: &[String]) {
-    let commands: Vec<_> = lines
-        .iter()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (zengzhi_testkit::cmd(l), v["at"].as_str().map(str::to_string))
-        })
-        .collect();
-    let writer = app.state().writer.clone();
-    let outcomes = tokio::task::spawn_blocking(move || writer.submit_many(commands)).await.unwrap().unwrap();
-    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
 }
 
 async fn storefront(backend: Backend) {
@@ -68,7 +57,7 @@ async fn storefront(backend: Backend) {
     lines.push(order("o20", "m1", "nanshan-tea", "300", 20));
     lines.push(order("o5", "m2", "nanshan-tea", "40.10", 5));
     lines.push(order("x1", "m3", "dg-cafe", "80", 5));
-    submit_at(&app, &lines).await;
+    app.submit_at(&lines).await;
     app.submit(&[
         r#"{"op":"order","order":"t1","member":"m1","merchant":"nanshan-tea","amount":"1000"}"#,
         r#"{"op":"order","order":"t2","member":"m2","merchant":"nanshan-tea","amount":"250.50"}"#,
@@ -195,14 +184,4 @@ async fn storefront(backend: Backend) {
     let v = app.get("/v1/store/me", Some(&expired)).await.err(401, "unauthorized");
     assert!(v["message"].as_str().unwrap().contains("expired"), "{v}");
     app.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storefront_sqlite() {
-    storefront(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storefront_postgres() {
-    storefront(Backend::Postgres).await;
 }

@@ -115,17 +115,7 @@ impl MemberStore for Sqlite {
 
     fn held_orders(&mut self) -> Result<Vec<PendingOrder>> {
         let mut q = self.connection().prepare_cached(HELD_SQL)?;
-        let rows = q.query_map([], |r| {
-            Ok(PendingOrder {
-                order_id: r.get(0)?,
-                command: r.get(1)?,
-                received_at: r.get(2)?,
-                settle_after_unix: r.get::<_, i64>(3)? as u64,
-                status: r.get(4)?,
-                seq: r.get::<_, Option<i64>>(5)?.map(|s| s as u64),
-                error: r.get(6)?,
-            })
-        })?;
+        let rows = q.query_map([], super::sqlite::pending_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 }
@@ -180,17 +170,6 @@ impl MemberStore for Postgres {
 
     fn held_orders(&mut self) -> Result<Vec<PendingOrder>> {
         let rows = self.client().query(HELD_SQL, &[])?;
-        Ok(rows
-            .iter()
-            .map(|r| PendingOrder {
-                order_id: r.get(0),
-                command: r.get(1),
-                received_at: r.get(2),
-                settle_after_unix: r.get::<_, i64>(3) as u64,
-                status: r.get(4),
-                seq: r.get::<_, Option<i64>>(5).map(|s| s as u64),
-                error: r.get(6),
-            })
-            .collect())
+        Ok(rows.iter().map(super::postgres::pending_row).collect())
     }
 }

@@ -405,7 +405,7 @@ fn withdrawal_row(r: &::postgres::Row) -> Withdrawal {
     }
 }
 
-fn pending_row(r: &::postgres::Row) -> PendingOrder {
+pub(super) fn pending_row(r: &::postgres::Row) -> PendingOrder {
     PendingOrder {
         order_id: r.get(0),
         command: r.get(1),

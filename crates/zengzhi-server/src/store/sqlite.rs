@@ -415,7 +415,7 @@ fn withdrawal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Withdrawal> {
     })
 }
 
-fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingOrder> {
+pub(super) fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingOrder> {
     Ok(PendingOrder {
         order_id: r.get(0)?,
         command: r.get(1)?,
