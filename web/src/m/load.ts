@@ -1,24 +1,30 @@
 // A page's data (loading, the answer, or the error in words) and the member's steps.
 import { ref, type Ref } from 'vue'
-import { errorText } from './api'
+import { errorText } from '@shared/api'
 import { isPositiveAmount } from './lib'
 
-export function useLoad<T>(fetcher: () => Promise<T>) {
+/**
+ * Loads at once unless `immediate` is false (then `reload()` starts it; `loading` is true until
+ * it ends). `describe` puts a failure in words, or answers null to show none (the store page's
+ * refused token, which it shows its own way); by default the error's message.
+ */
+export function useLoad<T>(fetcher: () => Promise<T>, opts: { immediate?: boolean; describe?: (e: unknown) => string | null } = {}) {
   const data = ref<T | null>(null) as Ref<T | null>
   const loading = ref(true)
   const error = ref<string | null>(null)
+  const describe = opts.describe ?? errorText
   async function reload() {
     loading.value = true
     error.value = null
     try {
       data.value = await fetcher()
     } catch (e) {
-      error.value = errorText(e)
+      error.value = describe(e)
     } finally {
       loading.value = false
     }
   }
-  void reload()
+  if (opts.immediate !== false) void reload()
   return { data, loading, error, reload }
 }
 
