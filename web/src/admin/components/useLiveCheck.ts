@@ -1,4 +1,4 @@
-import { onBeforeUnmount, ref, shallowRef, type Ref } from 'vue'
+import { onScopeDispose, ref, shallowRef, type Ref } from 'vue'
 
 /**
  * A server check of what is being typed, sent `delay` ms after the last change: call `schedule()`
@@ -38,6 +38,6 @@ export function useLiveCheck<T>(request: () => (() => Promise<T>) | null, delay 
       }
     }, delay)
   }
-  onBeforeUnmount(() => clearTimeout(timer))
+  onScopeDispose(() => clearTimeout(timer))
   return { result, error, busy, schedule }
 }
