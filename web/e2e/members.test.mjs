@@ -141,6 +141,8 @@ test('member detail: ledger with a reasons filter, orders, and the referral tree
   const tree = await api(`/v1/admin/members/${id}/referrals?depth=1`)
   assert.ok(tree.nodes.length >= 2)
   assert.equal(tree.direct, chosen.direct_referrals)
+  // the tree of the deeper level stays until the new one is read; at the top it has as many nodes
+  await page.waitForFunction(() => document.querySelector('[data-test="referral-summary"]')?.textContent.includes('（1 层以内）'))
   await page.waitForFunction((n) => document.querySelectorAll('[data-test="referral-tree"] > .el-tree-node').length === n, tree.nodes.length)
   assert.match(await text('[data-test="referral-summary"]'), new RegExp(`直推 ${tree.direct} 人，显示 ${tree.nodes.length} 人（1 层以内）`))
   const shownIds = await page.locator('[data-test="referral-tree"] > .el-tree-node [data-test="tree-member"]').allTextContents()

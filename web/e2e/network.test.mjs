@@ -154,7 +154,8 @@ test('store detail of a demo store: figures, 30-day chart, bound members as the 
   const { items } = await api('/v1/admin/stores?page_size=100')
   const busy = items.reduce((a, b) => (fen(b.last_30_days.gmv) > fen(a.last_30_days.gmv) ? b : a))
   await goto(`/stores/${busy.id}`)
-  await page.waitForSelector('[data-test="store-info"]')
+  // the page may still show the store of the test before until the route has changed
+  await page.waitForFunction((id) => document.querySelector('[data-test="store-info"] [data-test="detail-id"]')?.textContent.trim() === id, busy.id)
   const detail = await api(`/v1/admin/stores/${busy.id}`)
   const fig = async (k) => (await page.textContent(`[data-test="fig-${k}"] [data-test="value"]`)).trim()
   assert.equal(await fig('gmv30'), shownMoney(detail.store.last_30_days.gmv))
