@@ -73,8 +73,7 @@ test('the price chart is drawn (the canvas is not blank) for each interval', asy
   }
   const risk = await ctx.page.textContent('[data-test="risk-payout"]')
   assert.match(risk, /^¥[\d,]+\.\d{2}$/)
-  await shot('dashboard')
-  await shot('dashboard', 1920)
+  await shot('dashboard', 1280, 1920)
 })
 
 test('withdrawals: pay one, batch-pay two, each once; the server agrees', async () => {
@@ -178,8 +177,7 @@ test('reconciliation balances', async () => {
   await ctx.page.waitForSelector('[data-test="balanced"]')
   const proof = await api('/v1/proof')
   assert.equal((await ctx.page.textContent('[data-test="journal-length"]')).replace(/,/g, ''), String(proof.journal_length))
-  await shot('finance')
-  await shot('finance', 1920)
+  await shot('finance', 1280, 1920)
 })
 
 test('English is one switch away and is remembered', async () => {

@@ -84,14 +84,16 @@ export function demo({ extraArgs = [], env = {} } = {}) {
       return JSON.parse(text)
     },
 
-    /** A full-page screenshot at a width; fails when the page is wider than the window. */
-    async shot(name, width = 1280, height) {
+    /** Full-page screenshots at each width (1280 by default); fails when the page is wider than the window. */
+    async shot(name, ...widths) {
       const page = ctx.page
-      await page.setViewportSize({ width, height: height ?? (width === 1280 ? 800 : width < 800 ? 812 : 1080) })
-      await page.waitForTimeout(300)
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-      assert.ok(overflow <= 0, `${name} at ${width}px: ${overflow}px wider than the window`)
-      await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`), fullPage: true })
+      for (const width of widths.length ? widths : [1280]) {
+        await page.setViewportSize({ width, height: width === 1280 ? 800 : width < 800 ? 812 : 1080 })
+        await page.waitForTimeout(300)
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+        assert.ok(overflow <= 0, `${name} at ${width}px: ${overflow}px wider than the window`)
+        await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`), fullPage: true })
+      }
     },
 
     async goto(hash) {

@@ -57,8 +57,7 @@ test('dashboard: today’s cards are the server’s comparison after a new order
     const r = (await ctx.page.locator('[data-test="board-referrers"] .el-table__body tr').first().locator('td').allTextContents()).map((s) => s.trim())
     assert.deepEqual(r, ['1', boards.referrers[0].member, shownMoney(boards.referrers[0].rewards)])
   }
-  await shot('insight-dashboard')
-  await shot('insight-dashboard', 1920)
+  await shot('insight-dashboard', 1280, 1920)
 })
 
 test('finance: each day’s totals are the server’s; verify now shows progress and ends with the job’s result', async () => {
@@ -91,8 +90,7 @@ test('finance: each day’s totals are the server’s; verify now shows progress
   assert.equal(await text('[data-test="verify-checked"]'), `已校验 ${shownCount(job.checked)} / ${shownCount(job.total)} 条`)
   assert.match(await text('[data-test="verify-result"]'), new RegExp(`校验通过：${shownCount(job.result.entries)} 条`))
   assert.equal(await text('[data-test="verify-head"]'), job.result.head_hash)
-  await shot('insight-finance')
-  await shot('insight-finance', 1920)
+  await shot('insight-finance', 1280, 1920)
 })
 
 test('rules: a compliance warning shows while typing, before applying; the confirmation diffs; the history names who', async () => {
@@ -141,8 +139,7 @@ test('rules: a compliance warning shows while typing, before applying; the confi
   assert.equal((await row.locator('[data-test="history-who"]').textContent()).trim(), last.who)
   assert.match(await row.textContent(), /封顶倍数/)
   assert.ok((await row.textContent()).includes(`${before} → 2`))
-  await shot('insight-rules-history')
-  await shot('insight-rules-history', 1920)
+  await shot('insight-rules-history', 1280, 1920)
 })
 
 test('coins CSV: one invalid row applies nothing; fixed, every row is granted and the members’ coins grow', async () => {
@@ -188,8 +185,7 @@ test('coins CSV: one invalid row applies nothing; fixed, every row is granted an
   assert.deepEqual(ok, ['成功', '成功'])
   assert.equal(await coinsOf(a), a0 + 1234n)
   assert.equal(await coinsOf(b), b0 + 150n)
-  await shot('insight-operations')
-  await shot('insight-operations', 1920)
+  await shot('insight-operations', 1280, 1920)
 })
 
 test('coins for one member: confirmed, granted, the API shows it', async () => {

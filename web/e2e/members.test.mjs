@@ -54,8 +54,7 @@ test('members: search one, see it in the list, open it; figures and cap progress
   await page.waitForSelector('[data-page="members"] [data-test="members-table"] tr.el-table__row')
   const all = await api('/v1/admin/members')
   assert.match(await text('[data-page="members"] [data-test="list-total"]'), new RegExp(`共 ${group(String(all.total))} 位会员`))
-  await shot('members')
-  await shot('members', 1920)
+  await shot('members', 1280, 1920)
 
   // sort by points, highest first: the first row is the API's
   await page.locator('[data-test="members-table"] th', { hasText: '积分' }).first().locator('.caret-wrapper').click()
@@ -108,8 +107,7 @@ test('member detail: ledger with a reasons filter, orders, and the referral tree
   await page.waitForSelector('[data-test="ledger-table"] tr.el-table__row')
   const ledger = await api(`/v1/admin/members/${id}/ledger?limit=50`)
   assert.equal(await rowsOf('ledger-table').count(), ledger.items.length)
-  await shot('member-ledger')
-  await shot('member-ledger', 1920)
+  await shot('member-ledger', 1280, 1920)
   // only purchases
   await page.click('[data-test="ledger-reasons"]')
   await page.locator('.el-select-dropdown__item:visible', { hasText: '消费获得积分' }).click()
@@ -132,19 +130,19 @@ test('member detail: ledger with a reasons filter, orders, and the referral tree
     assert.equal(await rowsOf('orders-table').count(), orders.items.length)
     assert.equal(await text('[data-page="member"] [data-test="orders-table"] [data-test="order-id"]'), orders.items[0].order)
   }
-  await shot('member-orders')
-  await shot('member-orders', 1920)
+  await shot('member-orders', 1280, 1920)
 
   // 推荐关系, one level: as many top nodes as the API's invitees
   await page.getByRole('tab', { name: '推荐关系' }).click()
   await page.waitForSelector('[data-test="referral-tree"] .el-tree-node')
-  await shot('member-referrals')
-  await shot('member-referrals', 1920)
+  await shot('member-referrals', 1280, 1920)
   await page.click('[data-test="referral-depth"]')
   await page.locator('.el-select-dropdown__item:visible', { hasText: /^1 层$/ }).click()
   const tree = await api(`/v1/admin/members/${id}/referrals?depth=1`)
   assert.ok(tree.nodes.length >= 2)
   assert.equal(tree.direct, chosen.direct_referrals)
+  // the tree of the deeper level stays until the new one is read; at the top it has as many nodes
+  await page.waitForFunction(() => document.querySelector('[data-test="referral-summary"]')?.textContent.includes('（1 层以内）'))
   await page.waitForFunction((n) => document.querySelectorAll('[data-test="referral-tree"] > .el-tree-node').length === n, tree.nodes.length)
   assert.match(await text('[data-test="referral-summary"]'), new RegExp(`直推 ${tree.direct} 人，显示 ${tree.nodes.length} 人（1 层以内）`))
   const shownIds = await page.locator('[data-test="referral-tree"] > .el-tree-node [data-test="tree-member"]').allTextContents()
@@ -191,8 +189,7 @@ test('orders: a pending order is refunded through the confirmation; the API then
 
   await goto('/orders')
   await page.waitForSelector('[data-page="orders"] [data-test="orders-table"] tr.el-table__row')
-  await shot('orders')
-  await shot('orders', 1920)
+  await shot('orders', 1280, 1920)
   await page.getByRole('tab', { name: '待结算' }).click()
   await page.waitForFunction(() => location.hash.includes('status=pending'))
   await page.waitForFunction(() => document.querySelectorAll('[data-test="orders-table"] .el-table__body-wrapper tr.el-table__row').length === 2)

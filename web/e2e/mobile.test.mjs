@@ -68,8 +68,7 @@ test('a member arrives with a token in the fragment: points, value, cap progress
   for (const p of fetched) gz += gzipSync(Buffer.from(await (await fetch(ctx.consoleBase + p)).arrayBuffer())).length
   console.log(`member app first load: ${fetched.size} files, ${(gz / 1024).toFixed(1)} KB gzipped`)
   assert.ok(gz <= 250 * 1024, `first load is ${gz} bytes gzipped`)
-  await shot('m-home', 375)
-  await shot('m-home', 320)
+  await shot('m-home', 375, 320)
 })
 
 test('the English switch', async () => {
@@ -96,8 +95,7 @@ test('sell: preview, confirmation, then the new balance and a higher price', asy
   assert.equal(fen(preview.kept_in_pool) + fen(preview.payout), fen(preview.gross))
   assert.ok((await text('[data-test="preview-payout"]')).includes(shownMoney(preview.payout)))
   assert.ok((await text('[data-test="preview-gross"]')).includes(shownMoney(preview.gross)))
-  await shot('m-sell', 375)
-  await shot('m-sell', 320)
+  await shot('m-sell', 375, 320)
   await page.click('[data-test="sell-open"]')
   await page.waitForSelector('[data-test="confirm-sheet"]')
   await shot('m-sell-confirm', 375)
@@ -131,8 +129,7 @@ test('withdraw: a request shows as 待审核, its amount reserved', async () => 
   assert.equal(fen(after.withdrawable), fen(before.withdrawable) - fen(amount))
   const mine = await api('/v1/me/withdrawals', { token: member.token })
   assert.ok(mine.items.some((w) => w.status === 'pending' && fen(w.amount) === fen(amount)))
-  await shot('m-withdraw', 375)
-  await shot('m-withdraw', 320)
+  await shot('m-withdraw', 375, 320)
 })
 
 test('invite: the QR code decodes to my referral link; referrals listed', async () => {
@@ -156,8 +153,7 @@ test('invite: the QR code decodes to my referral link; referrals listed', async 
   assert.match(m.referral_link, new RegExp(`/join\\?ref=${member.member}$`))
   const refs = await api('/v1/me/referrals', { token: member.token })
   assert.equal(await page.locator('[data-test="direct"]').count(), refs.direct.length)
-  await shot('m-invite', 375)
-  await shot('m-invite', 320)
+  await shot('m-invite', 375, 320)
 })
 
 test('history: the ledger with reasons in words; redeem and rules', async () => {
@@ -166,8 +162,7 @@ test('history: the ledger with reasons in words; redeem and rules', async () => 
   await page.waitForSelector('[data-test="ledger-item"]')
   // The sale of the test above is the newest entry.
   assert.match(await text('[data-test="ledger-item"]'), /卖出积分/)
-  await shot('m-history', 375)
-  await shot('m-history', 320)
+  await shot('m-history', 375, 320)
 
   await open(member.token, '/redeem')
   await page.waitForSelector('[data-test="redeem-amount"] input')
@@ -177,8 +172,7 @@ test('history: the ledger with reasons in words; redeem and rules', async () => 
   await page.waitForSelector('[data-test="redeemed"]')
   const after = await me()
   assert.ok(units(after.points) < units(before.points), 'points were spent')
-  await shot('m-redeem', 375)
-  await shot('m-redeem', 320)
+  await shot('m-redeem', 375, 320)
 
   await open(member.token, '/rules')
   await page.waitForSelector('[data-test="rules-stays"]')
@@ -186,8 +180,7 @@ test('history: the ledger with reasons in words; redeem and rules', async () => 
   assert.equal(rules.retention, '0.2')
   assert.match(await text('[data-test="rules-sell"]'), /20% 的价值留在资金池，你拿到 80%/)
   assert.match(await text('[data-test="rules-stays"]'), /价格就停在原处/)
-  await shot('m-rules', 375)
-  await shot('m-rules', 320)
+  await shot('m-rules', 375, 320)
 })
 
 test('a JWT minted with the configured secret opens /m/; one signed with another key is refused', async () => {
@@ -200,8 +193,7 @@ test('a JWT minted with the configured secret opens /m/; one signed with another
   await open(jwt({ sub: member.member, exp }, 'another-secret-entirely'))
   await page.waitForSelector('[data-page="no-token"]')
   assert.match(await text('[data-test="token-problem"]'), /会员令牌无效/)
-  await shot('m-refused', 375)
-  await shot('m-refused', 320)
+  await shot('m-refused', 375, 320)
 })
 
 test('/join?ref= in the demo registers a new member under the referrer and opens their page', async () => {
@@ -210,8 +202,7 @@ test('/join?ref= in the demo registers a new member under the referrer and opens
   await page.goto(`${ctx.consoleBase}/join?ref=${member.member}`)
   await page.waitForSelector('[data-test="join-title"]')
   assert.match(await text('[data-test="join-title"]'), new RegExp(`${member.member} 邀请你加入`))
-  await shot('join', 375)
-  await shot('join', 320)
+  await shot('join', 375, 320)
   await page.click('[data-test="join-demo"]')
   await page.waitForSelector('[data-page="home"] [data-test="points"]')
   assert.equal(await text('[data-test="points"]'), '0.00')
@@ -227,6 +218,5 @@ test('/m/demo lists demo members to enter as', async () => {
   const page = ctx.page
   await page.goto(`${ctx.consoleBase}/m/demo`)
   await page.waitForSelector('[data-test="demo-member"]')
-  await shot('m-demo', 375)
-  await shot('m-demo', 320)
+  await shot('m-demo', 375, 320)
 })

@@ -59,8 +59,7 @@ test('stores: the list is the server’s; creating one through the dialog; its d
   assert.deepEqual(today.map((s) => s.trim()), first.items.map((s) => shownMoney(s.today.gmv)))
   // the region table is not part of the page until a region is chosen
   assert.ok(![...ctx.fetched].some((p) => p.includes('gbt2260')), 'the region table is loaded lazily')
-  await shot('stores')
-  await shot('stores', 1920)
+  await shot('stores', 1280, 1920)
 
   // an owner and a recruiter from the API
   const members = await api('/v1/admin/members?page_size=2')
@@ -155,7 +154,8 @@ test('store detail of a demo store: figures, 30-day chart, bound members as the 
   const { items } = await api('/v1/admin/stores?page_size=100')
   const busy = items.reduce((a, b) => (fen(b.last_30_days.gmv) > fen(a.last_30_days.gmv) ? b : a))
   await goto(`/stores/${busy.id}`)
-  await page.waitForSelector('[data-test="store-info"]')
+  // the page may still show the store of the test before until the route has changed
+  await page.waitForFunction((id) => document.querySelector('[data-test="store-info"] [data-test="detail-id"]')?.textContent.trim() === id, busy.id)
   const detail = await api(`/v1/admin/stores/${busy.id}`)
   const fig = async (k) => (await page.textContent(`[data-test="fig-${k}"] [data-test="value"]`)).trim()
   assert.equal(await fig('gmv30'), shownMoney(detail.store.last_30_days.gmv))
@@ -172,8 +172,7 @@ test('store detail of a demo store: figures, 30-day chart, bound members as the 
   const shown = await page.locator('[data-test="bound-members"] .el-table__body-wrapper tr td:first-child').allTextContents()
   assert.deepEqual(shown.map((s) => s.trim()), detail.members.map((m) => m.id))
   await page.waitForSelector('[data-test="store-qr"]')
-  await shot('store-detail')
-  await shot('store-detail', 1920)
+  await shot('store-detail', 1280, 1920)
 })
 
 test('agents: the tree shows the server’s agents and the platform’s share; appointing one', async () => {
@@ -197,8 +196,7 @@ test('agents: the tree shows the server’s agents and the platform’s share; a
       assert.equal(text, '未任命代理，该级分成归平台')
     }
   }
-  await shot('agents')
-  await shot('agents', 1920)
+  await shot('agents', 1280, 1920)
 
   // a city without an agent: appoint a member there through the dialog
   const open = tree.regions.find((r) => r.level === 'city' && r.platform_keeps_share && r.names.length === 2)
@@ -264,8 +262,7 @@ test('shareholders: the preview per shareholder is the server’s; setting one; 
   const card = async (k) => (await page.textContent(`[data-test="card-${k}"] [data-test="value"]`)).trim()
   assert.equal(await card('pool'), shownMoney(view.dividend_pool))
   assert.equal(await card('preview-total'), shownMoney(view.preview_total))
-  await shot('shareholders')
-  await shot('shareholders', 1920)
+  await shot('shareholders', 1280, 1920)
 
   // a new shareholder through the form: the server lists it and the previews change with it
   const { items } = await api('/v1/admin/members?page=4&page_size=1')

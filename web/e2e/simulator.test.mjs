@@ -94,8 +94,7 @@ test('a short simulation runs with a progress bar to its report: honest metrics 
   assert.ok(bytes.includes(Buffer.from('timeseries.csv')) && bytes.includes(Buffer.from('scenario.toml')))
   const [scenario] = await Promise.all([ctx.page.waitForEvent('download'), ctx.page.click('[data-test="download-toml"]')])
   assert.equal(await readFile(await scenario.path(), 'utf8'), job.scenario_toml)
-  await shot('simulator-report')
-  await shot('simulator-report', 1920)
+  await shot('simulator-report', 1280, 1920)
 })
 
 test('a long run is cancelled: it stops short of its total', async () => {
@@ -142,6 +141,5 @@ test('a what-if with another exit multiple shows the difference the server works
   const row = await ctx.page.textContent('[data-test="whatif-members"] .el-table__body tr')
   assert.ok(row.includes(first.member) && row.includes(shownMoney(first.difference)), row)
   assert.ok((await ctx.page.textContent('[data-test="better-worse"]')).includes(String(w.members_total)))
-  await shot('simulator-whatif')
-  await shot('simulator-whatif', 1920)
+  await shot('simulator-whatif', 1280, 1920)
 })

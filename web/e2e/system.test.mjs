@@ -90,8 +90,7 @@ test('a super admin adds an operator through the UI; it signs in; disabled throu
   const ok = await login(CLERK, CLERK_PASSWORD)
   assert.equal(ok.status, 200)
   assert.deepEqual(await api('/v1/auth/me', { token: ok.body.token }), { username: CLERK, role: 'operator' })
-  await shot('system-users')
-  await shot('system-users', 1920)
+  await shot('system-users', 1280, 1920)
 
   // disabled through the UI
   await row('users-table', CLERK).locator('[data-test="disable-user"]').click()
@@ -142,8 +141,7 @@ test('an API key is created through the UI, shown once, works, is gone from the 
   const r = row('keys-table', info.fingerprint)
   assert.match(await r.textContent(), new RegExp(LABEL))
   assert.match(await r.locator('[data-test="key-status"]').textContent(), /有效/)
-  await shot('system-keys')
-  await shot('system-keys', 1920)
+  await shot('system-keys', 1280, 1920)
 
   await r.locator('[data-test="revoke-key"]').click()
   await confirm('吊销')
@@ -181,8 +179,7 @@ test('the operation log lists those actions by their user, newest first; the act
     assert.notEqual(label, a)
     assert.match(label, /[\u4e00-\u9fff]/)
   }
-  await shot('system-audit')
-  await shot('system-audit', 1920)
+  await shot('system-audit', 1280, 1920)
 
   // the full detail on expanding a row
   const keysRow = row('audit-table', created.fingerprint).filter({ has: ctx.page.locator('[data-action="keys_create"]') })
@@ -261,8 +258,7 @@ test('the login log shows a wrong password and a disabled account, with their re
   assert.equal(await first.locator('[data-test="login-username"]').textContent(), 'admin')
   assert.equal(await first.locator('[data-test="login-reason"]').getAttribute('data-reason'), 'wrong_password')
   assert.equal((await first.locator('[data-test="login-reason"]').textContent()).trim(), '密码错误')
-  await shot('system-logins')
-  await shot('system-logins', 1920)
+  await shot('system-logins', 1280, 1920)
 
   // by user name: the operator's attempts, its refused one labelled as disabled
   await ctx.page.fill('[data-test="filter-username"]', CLERK)
@@ -295,8 +291,7 @@ test('scheduled and background jobs are the server’s; a chain check is followe
   assert.equal(done.state, 'done')
   assert.equal(done.result?.ok, true)
   assert.match(await ctx.page.locator('[data-test="job-result"]').first().textContent(), new RegExp(`通过（${done.result.entries.toLocaleString('en-US')} 条）`))
-  await shot('system-jobs')
-  await shot('system-jobs', 1920)
+  await shot('system-jobs', 1280, 1920)
 })
 
 test('an auditor sees the page read-only: no add, disable, create or revoke; what the server refuses it says so', async () => {

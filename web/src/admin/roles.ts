@@ -35,6 +35,9 @@ export type Action =
   | 'stores.page'
   | 'sim.run'
 
+/** Every role, in the order the console lists them. */
+export const ROLES = ['superadmin', 'operator', 'finance', 'auditor'] as const satisfies readonly Role[]
+
 export const SECTIONS: Section[] = [
   'dashboard',
   'members',
@@ -79,6 +82,16 @@ export function canSee(role: Role | undefined, section: Section): boolean {
 
 export function can(role: Role | undefined, action: Action): boolean {
   return !!role && (DOES[role] ?? []).includes(action)
+}
+
+/** The roles that may take `action`, in ROLES order. */
+export function whoCan(action: Action): Role[] {
+  return ROLES.filter((r) => can(r, action))
+}
+
+/** The roles that see `section`, in ROLES order. */
+export function whoSees(section: Section): Role[] {
+  return ROLES.filter((r) => canSee(r, section))
 }
 
 export function isRole(v: unknown): v is Role {

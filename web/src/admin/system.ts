@@ -19,7 +19,6 @@ export type LoginQuery = Omit<NonNullable<operations['login_log']['parameters'][
 export const TABS = ['users', 'keys', 'audit', 'logins', 'jobs'] as const
 export type SystemTab = (typeof TABS)[number]
 
-export const ROLES = ['superadmin', 'operator', 'finance', 'auditor'] as const
 export const KEY_SCOPES = ['admin', 'integration', 'readonly'] as const
 export type KeyScope = (typeof KEY_SCOPES)[number]
 export const LOGIN_REASONS = ['ok', 'unknown_user', 'wrong_password', 'disabled', 'rate_limited'] as const

@@ -28,7 +28,3 @@ export async function demoCall<T>(method: 'GET' | 'POST', path: string, body?: u
   }
   return data as T
 }
-
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
-}

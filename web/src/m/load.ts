@@ -1,24 +1,30 @@
 // A page's data (loading, the answer, or the error in words) and the member's steps.
 import { ref, type Ref } from 'vue'
-import { errorText } from './api'
+import { errorText } from '@shared/api'
 import { isPositiveAmount } from './lib'
 
-export function useLoad<T>(fetcher: () => Promise<T>) {
+/**
+ * Loads at once unless `immediate` is false (then `reload()` starts it; `loading` is true until
+ * it ends). `describe` puts a failure in words, or answers null to show none (the store page's
+ * refused token, which it shows its own way); by default the error's message.
+ */
+export function useLoad<T>(fetcher: () => Promise<T>, opts: { immediate?: boolean; describe?: (e: unknown) => string | null } = {}) {
   const data = ref<T | null>(null) as Ref<T | null>
   const loading = ref(true)
   const error = ref<string | null>(null)
+  const describe = opts.describe ?? errorText
   async function reload() {
     loading.value = true
     error.value = null
     try {
       data.value = await fetcher()
     } catch (e) {
-      error.value = errorText(e)
+      error.value = describe(e)
     } finally {
       loading.value = false
     }
   }
-  void reload()
+  if (opts.immediate !== false) void reload()
   return { data, loading, error, reload }
 }
 
@@ -60,3 +66,47 @@ export function useAmountAction(invalid: () => string, send: (amount: string) =>
   }
   return { amount, busy, problem, submit }
 }
+
+/** A page of a list read as it scrolls, and whether it was the last. */
+export interface ScrollPage<T> {
+  items: T[]
+  last: boolean
+}
+
+/**
+ * A list read page by page as it scrolls (the state van-list binds, see ScrollList.vue): `next`
+ * reads the page after the `count` items read so far. A failure is put in words by `describe`;
+ * when that answers null (a refused token, shown elsewhere) the list shows no error.
+ */
+export function useScrollList<T>(next: (count: number) => Promise<ScrollPage<T>>, describe: (e: unknown) => string | null = errorText) {
+  const items = ref<T[]>([]) as Ref<T[]>
+  const loading = ref(false)
+  const finished = ref(false)
+  const error = ref(false)
+  const problem = ref<string | null>(null)
+  async function more() {
+    loading.value = true
+    try {
+      const page = await next(items.value.length)
+      items.value.push(...page.items)
+      finished.value = page.last
+      error.value = false
+    } catch (e) {
+      const text = describe(e)
+      if (text !== null) {
+        error.value = true
+        problem.value = text
+      }
+    } finally {
+      loading.value = false
+    }
+  }
+  /** Forgets what was read: the list reads its first page again as it shows. */
+  function reset() {
+    items.value = []
+    finished.value = false
+  }
+  return { items, loading, finished, error, problem, more, reset }
+}
+
+export type ScrollList<T> = ReturnType<typeof useScrollList<T>>

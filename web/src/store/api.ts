@@ -8,7 +8,3 @@ export const api = createClient({
   lang: currentLang,
   onUnauthorized: (e) => dropToken(e.message),
 })
-
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
-}

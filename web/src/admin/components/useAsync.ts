@@ -24,11 +24,7 @@ export function useAsync<T>(load: () => Promise<T>, immediate = true) {
   return { data, loading, error, run }
 }
 
-export function errorText(e: unknown): string {
-  if (e instanceof ApiError) return e.message
-  if (e instanceof Error) return e.message
-  return String(e)
-}
+export { errorText } from '@shared/api'
 
 export function errorCode(e: unknown): string | undefined {
   return e instanceof ApiError ? e.code : undefined

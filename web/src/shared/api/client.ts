@@ -57,6 +57,11 @@ export class ApiError extends Error {
   }
 }
 
+/** An error in words: its message (an ApiError's is already in the chosen language). */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}
+
 // Errors the client makes itself, in the server's own "中文 / English" form.
 const CLIENT_MESSAGES = {
   network_error: '无法连接服务器，请检查网络后重试 / Cannot reach the server; check the network and retry',

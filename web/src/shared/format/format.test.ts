@@ -13,6 +13,7 @@ import {
   scaledToString,
   PLACEHOLDER,
 } from './index'
+import { expectCases } from '../test-cases'
 
 describe('parseScaled / scaledToString', () => {
   it('reads decimal strings exactly, beyond the range of floats', () => {
@@ -45,12 +46,7 @@ describe('parseScaled / scaledToString', () => {
 
 describe('formatMoney', () => {
   it('shows yuan with ¥, separators and 2 decimals', () => {
-    expect(formatMoney('1234.56')).toBe('¥1,234.56')
-    expect(formatMoney('1000')).toBe('¥1,000.00')
-    expect(formatMoney('1000.5')).toBe('¥1,000.50')
-    expect(formatMoney('0.01')).toBe('¥0.01')
-    expect(formatMoney('0')).toBe('¥0.00')
-    expect(formatMoney('-12.3')).toBe('-¥12.30')
+    expectCases(formatMoney, [['1234.56', '¥1,234.56'], ['1000', '¥1,000.00'], ['1000.5', '¥1,000.50'], ['0.01', '¥0.01'], ['0', '¥0.00'], ['-12.3', '-¥12.30']])
   })
   it('keeps every digit of large amounts', () => {
     expect(formatMoney('98765432109876543.21')).toBe('¥98,765,432,109,876,543.21')
@@ -88,11 +84,7 @@ describe('formatPrice / formatRate / formatCount', () => {
     expect(formatPrice('1234.5', 4)).toBe('¥1,234.5000')
   })
   it('shows rates as percentages', () => {
-    expect(formatRate('0.003')).toBe('0.3%')
-    expect(formatRate('0.2')).toBe('20%')
-    expect(formatRate('0.000001')).toBe('0.0001%')
-    expect(formatRate('1')).toBe('100%')
-    expect(formatRate('0')).toBe('0%')
+    expectCases(formatRate, [['0.003', '0.3%'], ['0.2', '20%'], ['0.000001', '0.0001%'], ['1', '100%'], ['0', '0%']])
   })
   it('counts', () => {
     expect(formatCount(4960)).toBe('4,960')

@@ -1,6 +1,19 @@
 // The messages of one area of the front end, in both languages; spread into zh-CN.ts and en.ts.
 // Every key of zh must exist in en (checked by a test).
 // This area: the console's members list and detail (会员) and the orders page (订单).
+/** A ledger entry's reason, as the console and (but for the exit) the member app word it in Chinese. */
+export const LEDGER_REASONS_ZH = {
+  order: '消费获得积分',
+  reward: '推广奖励',
+  sell: '卖出积分',
+  redeem: '积分兑换',
+  withdraw: '零钱提现',
+  exit: '封顶出局',
+  release: '锁定积分释放',
+  dividend: '股东分红',
+  coins: '发放消费币',
+}
+
 export const zh = {
   members: {
     search: '搜索会员编号',
@@ -59,17 +72,7 @@ export const zh = {
     ledger: {
       reasons: '流水类型',
       allReasons: '全部类型',
-      reason: {
-        order: '消费获得积分',
-        reward: '推广奖励',
-        sell: '卖出积分',
-        redeem: '积分兑换',
-        withdraw: '零钱提现',
-        exit: '封顶出局',
-        release: '锁定积分释放',
-        dividend: '股东分红',
-        coins: '发放消费币',
-      },
+      reason: LEDGER_REASONS_ZH,
       empty: '暂无流水',
     },
     referrals: {

@@ -1,6 +1,8 @@
 // The messages of one area of the front end, in both languages; spread into zh-CN.ts and en.ts.
 // Every key of zh must exist in en (checked by a test).
 // The member app (会员, /m/) and the /join landing page.
+import { LEDGER_REASONS_ZH } from './members'
+
 export const zh = {
   m: {
     title: '增值 会员',
@@ -109,15 +111,8 @@ export const zh = {
       coins: '消费币',
       seq: '第 {seq} 笔',
       reason: {
-        order: '消费获得积分',
-        reward: '推广奖励',
-        sell: '卖出积分',
-        redeem: '积分兑换',
-        withdraw: '零钱提现',
+        ...LEDGER_REASONS_ZH,
         exit: '封顶出局（积分按价值卖出）',
-        release: '锁定积分释放',
-        dividend: '股东分红',
-        coins: '发放消费币',
         other: '其他变动（{reason}）',
       },
     },
