@@ -295,8 +295,9 @@ fn sqlite_backup_under_load_restores_and_verifies() {
     let src = Store::sqlite(&dir.join("src"));
     let dst = Store::sqlite(&dir.join("dst"));
     let empty = Store::sqlite(&dir.join("empty"));
-    let url = zengzhi_testkit::pg::url().to_string();
-    backup_under_load_and_restore(&src, &dst, &empty, &dir, &["--database-url", &url, "--pg-schema", "unused"]);
+    // The mismatch is found in the file: the server is never asked.
+    let nowhere = "postgres://nobody@127.0.0.1:1/none";
+    backup_under_load_and_restore(&src, &dst, &empty, &dir, &["--database-url", nowhere, "--pg-schema", "unused"]);
     // The backup file reads as a SQLite database after its two header lines (documented).
     let bytes = std::fs::read(dir.join("store.zzb")).unwrap();
     let newline = |from: usize| from + bytes[from..].iter().position(|&b| b == b'\n').unwrap() + 1;
