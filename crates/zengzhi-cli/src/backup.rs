@@ -603,14 +603,15 @@ fn sqlite_holds_data(db: &Path) -> Result<Option<String>> {
 fn restore_sqlite(opened: &mut Opened, data_dir: &Path, force: bool, shown: &str) -> Result<(String, RestoredCheck)> {
     let db = data_dir.join("zengzhi.db");
     let target = format!("sqlite:{}", db.display());
-    if db.exists() {
-        if let Some(what) = sqlite_holds_data(&db)? {
-            if !force {
-                bail!(
-                    "the target {target} already holds a store ({what}); restore replaces it only with --force \
-                     (stop the service using it first)"
-                );
-            }
+    if db.exists() && !force {
+        match sqlite_holds_data(&db) {
+            Ok(None) => {}
+            Ok(Some(what)) => bail!(
+                "the target {target} already holds a store ({what}); restore replaces it only with --force \
+                 (stop the service using it first)"
+            ),
+            // A damaged store is what a restore is for, but only when asked.
+            Err(e) => bail!("the target {target} cannot be read ({e:#}); restore replaces it only with --force"),
         }
     }
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -733,8 +734,8 @@ fn restore_postgres(
         );
     }
     let mut client = pg_connect(url)?;
-    if let Some(what) = pg_holds_data(&mut client, schema)? {
-        if !force {
+    if !force {
+        if let Some(what) = pg_holds_data(&mut client, schema)? {
             bail!(
                 "the target {target} already holds a store ({what}); restore replaces it only with --force \
                  (stop the service using it first)"
