@@ -372,3 +372,26 @@ fn postgres_changed_journal_is_refused_at_its_entry() {
     src.drop_pg();
     dst.drop_pg();
 }
+
+/// A target whose `zengzhi.db` is not a database (a damaged store) is replaced only with
+/// --force.
+#[test]
+fn sqlite_damaged_target_is_replaced_only_with_force() {
+    let dir = scratch_dir("backup-damaged-target");
+    let src = Store::sqlite(&dir.join("src"));
+    let dst = Store::sqlite(&dir.join("dst"));
+    let mut loader = Loader::start(&src, 3);
+    loader.wait_for(40);
+    loader.stop();
+    let backup = dir.join("b.zzb");
+    ok(src.run(&["backup", "--out", backup.to_str().unwrap()]));
+    std::fs::create_dir_all(dir.join("dst")).unwrap();
+    let garbage = vec![0x42u8; 8192];
+    std::fs::write(dir.join("dst").join("zengzhi.db"), &garbage).unwrap();
+    let err = refused(dst.run(&["restore", backup.to_str().unwrap()]));
+    assert!(err.contains("cannot be read") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(dir.join("dst").join("zengzhi.db")).unwrap(), garbage);
+    ok(dst.run(&["restore", backup.to_str().unwrap(), "--force"]));
+    ok(dst.run(&["verify"]));
+    assert_eq!(dst.entries(), src.entries());
+}
