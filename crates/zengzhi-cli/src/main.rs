@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod backup;
 mod bench;
 mod seed;
 mod serve;
@@ -41,6 +42,10 @@ enum Cmd {
     ExportJournal(store::ExportArgs),
     /// Check the journal's hash chain, replay everything, check every invariant and snapshot.
     Verify(store::VerifyArgs),
+    /// Copy a store into one file while the service runs (consistent: one moment's state).
+    Backup(backup::BackupArgs),
+    /// Put a backup file back into a store: checked whole, chain verified, then swapped in.
+    Restore(backup::RestoreArgs),
     /// Bring the query tables (orders, ledger, exits, rewards, candles) up to the journal.
     Project(store::ProjectArgs),
     /// Simulate a scenario (Monte-Carlo, sweeps, charts, report.html); `--preset seed` prints the seed's table.
@@ -98,6 +103,8 @@ fn main() -> ExitCode {
         Cmd::ExportJournal(args) => store::export_journal(args),
         Cmd::Verify(args) => store::verify_store(args),
         Cmd::Project(args) => store::project(args),
+        Cmd::Backup(args) => backup::backup(args),
+        Cmd::Restore(args) => backup::restore(args),
         Cmd::CrashLoad(args) => store::crash_load(args),
     };
     match outcome {
