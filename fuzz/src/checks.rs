@@ -83,11 +83,6 @@ impl Twin {
         let r2 = self.naive.apply(command).map(|_| ());
         assert_eq!(r, r2, "indexed and naive cascades disagree on {command:?}");
         let after = self.indexed.to_snapshot();
-        assert_eq!(
-            fingerprint(&self.indexed),
-            fingerprint(&self.naive),
-            "indexed and naive cascades give different states: {command:?}"
-        );
         match r {
             Err(_) => assert!(before == after, "a rejected {command:?} changed the state"),
             Ok(()) => {
@@ -99,10 +94,12 @@ impl Twin {
         r
     }
 
-    /// The state survives a snapshot: it decodes, and encodes again to the same bytes.
+    /// Both cascade modes reached the same state (compared once, at the end, to keep an
+    /// execution short), and it survives a snapshot: the bytes decode to the same state.
     fn check_snapshot(&self) {
         let bytes = self.indexed.to_snapshot();
         let print = fingerprint(&self.indexed);
+        assert!(print == fingerprint(&self.naive), "indexed and naive cascades reached different states");
         for mode in [CascadeMode::Indexed, CascadeMode::NaiveScan] {
             let back = Engine::from_snapshot(&bytes, mode).unwrap_or_else(|e| panic!("own snapshot rejected: {e}"));
             assert!(fingerprint(&back) == print, "a snapshot does not read back to the same state");
@@ -341,7 +338,7 @@ pub fn snapshot(data: &[u8]) {
 fn base_snapshot() -> &'static [u8] {
     static SNAP: OnceLock<Vec<u8>> = OnceLock::new();
     SNAP.get_or_init(|| {
-        build(
+        let e = build(
             CascadeMode::Indexed,
             &[
                 r#"{"op":"start_campaign","campaign":"c1","rate":"0.05","budget":"100"}"#,
@@ -350,8 +347,16 @@ fn base_snapshot() -> &'static [u8] {
                 r#"{"op":"inject","amount":"5000"}"#,
                 r#"{"op":"release_locked"}"#,
             ],
-        )
-        .to_snapshot()
+        );
+        // The order ids are listed in hash-set order, which differs from one engine to the
+        // next: list them sorted, so that an edit means the same byte on every run.
+        let ids: [&[u8]; 3] = [b"\x02o1", b"\x02o2", b"\x02o3"];
+        let mut bytes = e.to_snapshot();
+        let at = (0..bytes.len() - 9)
+            .find(|&i| ids.iter().all(|id| bytes[i..i + 9].chunks(3).any(|c| c == *id)))
+            .expect("the base snapshot lists o1, o2 and o3");
+        bytes[at..at + 9].copy_from_slice(b"\x02o1\x02o2\x02o3");
+        bytes
     })
 }
 
@@ -363,6 +368,11 @@ const INTERESTING: [i64; 12] =
 /// a kind (set a byte, flip bits, write an interesting 64-bit or 32-bit value, cut the rest)
 /// and a value. The edited bytes must hold to the `snapshot` properties.
 pub fn snapshot_mutate(data: &[u8]) {
+    snapshot(&mutated(data));
+}
+
+/// The base snapshot with the edits of `data` (see [`snapshot_mutate`]).
+pub fn mutated(data: &[u8]) -> Vec<u8> {
     let mut bytes = base_snapshot().to_vec();
     for edit in data.chunks_exact(4).take(16) {
         if bytes.is_empty() {
@@ -386,7 +396,7 @@ pub fn snapshot_mutate(data: &[u8]) {
             _ => bytes.truncate(at),
         }
     }
-    snapshot(&bytes);
+    bytes
 }
 
 /// The API's write routes that turn a body into commands: the op, the field the route fills

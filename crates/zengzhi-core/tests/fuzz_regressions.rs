@@ -69,3 +69,21 @@ fn a_snapshot_whose_money_does_not_add_up_is_refused() {
         assert!(err.0.contains("invariant"), "{}: {err}", path.display());
     }
 }
+
+/// The second finding: a member's rewards total near `i64::MAX` (and, from the first run, totals
+/// that do not add up) in an edited snapshot; the next order's reward overflowed. Such edits are
+/// refused now, with the broken bound named; the base snapshot still decodes.
+#[test]
+fn an_edited_snapshot_out_of_bounds_is_refused() {
+    assert!(Engine::from_snapshot(&checks::mutated(&[]), CascadeMode::Indexed).is_ok());
+    for (path, bytes) in regressions("snapshot_mutate") {
+        let err = Engine::from_snapshot(&checks::mutated(&bytes), CascadeMode::NaiveScan).err();
+        let err = err.unwrap_or_else(|| panic!("{} decodes", path.display()));
+        let expected = match path.file_name().and_then(|n| n.to_str()) {
+            Some("money-does-not-add-up") => "7.3 money adds up",
+            Some("rewards-overflow") => "rewards above the commissions",
+            _ => "",
+        };
+        assert!(err.0.contains(expected), "{}: {err}", path.display());
+    }
+}
