@@ -281,7 +281,11 @@ fn probe_commands(e: &Engine) -> Vec<Command<'static>> {
         Command::DistributeDividends,
         Command::Inject { amount_fen: Fen::from_fen(12_345) },
         Command::EndCampaign,
-        Command::StartCampaign { campaign: "fz-c".into(), rate_ppm: Ppm::from_ppm(100_000), budget_fen: Fen::from_fen(500) },
+        Command::StartCampaign {
+            campaign: "fz-c".into(),
+            rate_ppm: Ppm::from_ppm(100_000),
+            budget_fen: Fen::from_fen(500),
+        },
         Command::RegisterMember { member: "fz-new".into(), referrer: None },
     ];
     let merchant = e.merchants().next().map(|(id, _)| Cow::Owned(id.to_string()));
