@@ -4,7 +4,7 @@
 //! length and value and returns an error for bytes that do not make a valid state; it never
 //! panics. The exit index is not stored: it is rebuilt from the members.
 
-use crate::command::valid_id;
+use crate::command::{valid_id, Level};
 use crate::engine::{Aggregates, Campaign, CascadeMode, Engine, Member, Merchant, Totals, NONE};
 use crate::num::{Fen, Ppm, Units};
 use crate::rules::Rules;
@@ -221,6 +221,10 @@ impl Engine {
             1 => Some((r.fen("reference pool")?, r.units("reference supply")?)),
             _ => return Err(bad("bad flag")),
         };
+        // A reference price is recorded only while supply > 0; an order divides by its pool.
+        if e.last_positive.is_some_and(|(p, s)| !p.is_positive() || !s.is_positive()) {
+            return Err(bad("reference price not positive"));
+        }
         e.platform_revenue = r.fen("platform revenue")?;
         e.dividend_pool = r.fen("dividend pool")?;
         e.totals = Totals {
@@ -257,6 +261,9 @@ impl Engine {
             m.exits = r.u32()?;
             m.referrer = r.member_ref(members)?;
             m.agent_levels = r.u8()?;
+            if m.agent_levels & !7 != 0 {
+                return Err(bad("bad agent levels"));
+            }
             e.members.push(m);
         }
         let merchants = r.count(2 + 8 + 12)?;
@@ -294,11 +301,27 @@ impl Engine {
             }),
             _ => return Err(bad("bad flag")),
         };
+        if e.campaign.as_ref().is_some_and(|c| c.rate_ppm > Ppm::ONE || !e.campaign_ids.contains(&c.id)) {
+            return Err(bad("bad campaign"));
+        }
         let agents = r.count(12)?;
         for _ in 0..agents {
             let key = r.u64()?;
             let m = r.member_ref(members)?;
-            if m == NONE || e.agents.insert(key, m).is_some() {
+            // The key is a level bit and a region normalised to it, held by that member.
+            let level = match key >> 32 {
+                1 => Level::District,
+                2 => Level::City,
+                4 => Level::Province,
+                _ => return Err(bad("bad agent")),
+            };
+            let region = key as u32;
+            if m == NONE
+                || region > 999_999
+                || level.normalise(region) != region
+                || e.members[m as usize].agent_levels & level as u8 == 0
+                || e.agents.insert(key, m).is_some()
+            {
                 return Err(bad("bad agent"));
             }
         }
@@ -317,7 +340,42 @@ impl Engine {
         if e.aggregates.member_held != e.supply {
             return Err(bad("supply does not add up"));
         }
+        // Bytes that decode must also hold a state the engine could have reached: money and
+        // coins add up, nothing negative, nobody over the cap (SPEC §7). Commands assume it.
+        crate::invariants::check_state(&e).map_err(|v| bad(&v.to_string()))?;
+        check_bounds(&e)?;
         e.rebuild_index();
         Ok(e)
     }
+}
+
+/// The bounds a reached state keeps and commands rely on to add without overflow: money in fits
+/// in `i64` (every balance and payout total is a part of it), rewards are a part of the
+/// commissions, a cycle's consumption is a part of the lifetime's, every order id was counted
+/// and every exit too, and campaign money is within the budgets that could have been given.
+fn check_bounds(e: &Engine) -> Read<()> {
+    let t = &e.totals;
+    if t.money_in() > i128::from(i64::MAX) {
+        return Err(bad("money in does not fit"));
+    }
+    let (mut rewards, mut exits) = (0i128, 0u128);
+    for m in &e.members {
+        if m.cycle_consumption_fen > m.lifetime_consumption_fen {
+            return Err(bad("cycle consumption above lifetime consumption"));
+        }
+        rewards += i128::from(m.rewards_fen);
+        exits += u128::from(m.exits);
+    }
+    if rewards > i128::from(t.commissions_fen) {
+        return Err(bad("rewards above the commissions"));
+    }
+    if u128::from(t.orders) != e.order_ids.len() as u128 || u128::from(t.exits) != exits || t.exits > t.orders {
+        return Err(bad("order or exit count does not add up"));
+    }
+    let budgets = e.campaign_ids.len() as i128 * i128::from(crate::num::MAX_MONEY_ARG_FEN);
+    let remaining = e.campaign.as_ref().map_or(0, |c| i128::from(c.remaining_fen));
+    if i128::from(t.subsidies_fen) + i128::from(t.subsidy_returned_fen) + remaining > budgets {
+        return Err(bad("campaign money above the budgets"));
+    }
+    Ok(())
 }

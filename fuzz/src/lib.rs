@@ -1,0 +1,3 @@
+//! The fuzz targets' shared checks (see `checks`).
+
+pub mod checks;
