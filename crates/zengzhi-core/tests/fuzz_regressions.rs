@@ -12,17 +12,25 @@ use std::path::PathBuf;
 
 use zengzhi_core::engine::{CascadeMode, Engine};
 
-fn regressions(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions").join(target);
+/// The files of `fuzz/<folder>/<target>/` (none if the folder does not exist).
+fn files(folder: &str, target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz").join(folder).join(target);
     let mut files: Vec<_> =
         std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     files.sort();
     files.into_iter().map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect()
 }
 
-/// Runs `check` on every kept input of `target`; returns how many there were.
+fn regressions(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    files("regressions", target)
+}
+
+/// Runs `check` on every kept finding of `target` and every input of its seed corpus; returns
+/// how many there were (the seeds, made from the conformance cases and the rules example, keep
+/// each property exercised on stable even where the fuzzer has found nothing).
 fn run(target: &str, check: fn(&[u8])) -> usize {
-    let inputs = regressions(target);
+    let mut inputs = regressions(target);
+    inputs.extend(files("corpus", target));
     for (path, bytes) in &inputs {
         if std::panic::catch_unwind(|| check(bytes)).is_err() {
             panic!("{} fails its fuzz property again", path.display());
@@ -33,22 +41,22 @@ fn run(target: &str, check: fn(&[u8])) -> usize {
 
 #[test]
 fn command_line_regressions() {
-    run("command_line", checks::command_line);
+    assert!(run("command_line", checks::command_line) > 0, "no inputs for command_line");
 }
 
 #[test]
 fn amounts_regressions() {
-    run("amounts", checks::amounts);
+    assert!(run("amounts", checks::amounts) > 0, "no inputs for amounts");
 }
 
 #[test]
 fn rules_toml_regressions() {
-    run("rules_toml", checks::rules_toml);
+    assert!(run("rules_toml", checks::rules_toml) > 0, "no inputs for rules_toml");
 }
 
 #[test]
 fn http_bodies_regressions() {
-    run("http_bodies", checks::http_bodies);
+    assert!(run("http_bodies", checks::http_bodies) > 0, "no inputs for http_bodies");
 }
 
 #[test]
