@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH="${1:-60}"
 BIN="${ZENGZHI_BIN:-target/release/zengzhi}"
 [ -x "$BIN" ] || { echo "no zengzhi binary at $BIN: cargo build --release -p zengzhi-cli" >&2; exit 1; }
-OUT=target/schemathesis
+OUT="$PWD/target/schemathesis"
 VENV="$OUT/venv"
 mkdir -p "$OUT"
 PYTHON="${PYTHON:-python3}"
@@ -81,8 +81,9 @@ failed=0
 run() {
   local who="$1" token="$2"; shift 2
   echo "== schemathesis as $who (${SECONDS_EACH} s)"
-  if ! "$VENV/bin/st" "${CONFIG[@]}" run "$URL/v1/openapi.json" -H "Authorization: Bearer $token" --checks "$CHECKS" \
-      --max-time "$SECONDS_EACH" --workers 2 --generation-deterministic --generation-database none --no-color "$@" >"$OUT/$who.txt" 2>&1; then
+  # (run from $OUT: schemathesis keeps a working folder, .schemathesis/, where it runs)
+  if ! (cd "$OUT" && "$VENV/bin/st" "${CONFIG[@]}" run "$URL/v1/openapi.json" -H "Authorization: Bearer $token" --checks "$CHECKS" \
+      --max-time "$SECONDS_EACH" --workers 2 --generation-deterministic --no-color "$@" >"$OUT/$who.txt" 2>&1); then
     failed=1
     cat "$OUT/$who.txt"
   fi
