@@ -14,6 +14,25 @@ import { ElementPlusResolver, VantResolver } from 'unplugin-vue-components/resol
 const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url))
 
 /**
+ * Fonts come from the page itself, never from another site: Vant's icon font lists a copy on a
+ * CDN after the one inlined as a data: URL. The pages' Content Security Policy (`font-src 'self'
+ * data:`) would block it anyway; the built CSS drops such remote sources (privacy, and
+ * deployments without the internet); the browser tests fail on any policy violation.
+ */
+const remoteFontSource = /,\s*url\((?:https?:)?\/\/[^)]*\)\s*format\([^)]*\)/g
+const localFontsOnly: PluginOption = {
+  name: 'local-fonts-only',
+  enforce: 'post',
+  generateBundle(_, bundle) {
+    for (const file of Object.values(bundle)) {
+      if (file.type === 'asset' && file.fileName.endsWith('.css') && typeof file.source === 'string') {
+        file.source = file.source.replace(remoteFontSource, '')
+      }
+    }
+  },
+}
+
+/**
  * One page's build: its folder under src/ is the root, served at /<name>/ and built into
  * dist/<name>/; `alias` is its own import alias beside @shared; `plugins` come after vue().
  * `npm run dev` for the page proxies /v1 to a running `zengzhi serve` (ZENGZHI_API, default :8080).
@@ -24,7 +43,7 @@ function page(name: 'admin' | 'm' | 'store', o: { alias: string; plugins: Plugin
     base: `/${name}/`,
     publicDir: false,
     resolve: { alias: { '@shared': src('shared'), [o.alias]: src(o.alias.slice(1)) } },
-    plugins: [vue(), ...o.plugins],
+    plugins: [vue(), ...o.plugins, localFontsOnly],
     build: {
       outDir: fileURLToPath(new URL(`./dist/${name}`, import.meta.url)),
       emptyOutDir: true,
