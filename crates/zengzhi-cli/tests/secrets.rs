@@ -89,7 +89,13 @@ fn no_secret_reaches_a_log_a_metric_or_an_error() {
         ("a member token", member.as_str()),
         ("a made-up key", guessed),
     ];
-    for (output, text) in [("the log", &log), ("the metrics", &metrics), ("the audit log", &audit), ("the sign-in log", &logins), ("the banner", &banner)] {
+    for (output, text) in [
+        ("the log", &log),
+        ("the metrics", &metrics),
+        ("the audit log", &audit),
+        ("the sign-in log", &logins),
+        ("the banner", &banner),
+    ] {
         assert!(!text.is_empty(), "{output} is empty");
         for (what, secret) in secrets {
             assert!(!text.contains(secret), "{what} is in {output}:\n{text}");

@@ -231,7 +231,11 @@ pub async fn body_deadline(State(state): State<Arc<AppState>>, request: Request,
         Ok(Err(e)) => {
             let too_large = e.into_inner().downcast_ref::<http_body_util::LengthLimitError>().is_some();
             return if too_large {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ApiCode::PayloadTooLarge, "the request body is too large / 请求体过大")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ApiCode::PayloadTooLarge,
+                    "the request body is too large / 请求体过大",
+                )
             } else {
                 ApiError::bad_request(ApiCode::InvalidRequest, "the request body could not be read / 请求体读取失败")
             }

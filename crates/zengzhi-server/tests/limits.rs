@@ -301,7 +301,9 @@ async fn withdrawal_races(backend: Backend) {
     let requests: Vec<_> = (0..24)
         .map(|_| {
             let (app, alice) = (app.clone(), alice.clone());
-            tokio::spawn(async move { app.post("/v1/me/withdraw", Some(&alice), &serde_json::json!({"amount": money(each)})).await })
+            tokio::spawn(async move {
+                app.post("/v1/me/withdraw", Some(&alice), &serde_json::json!({"amount": money(each)})).await
+            })
         })
         .collect();
     let mut accepted = Vec::new();
@@ -320,7 +322,8 @@ async fn withdrawal_races(backend: Backend) {
         for _ in 0..2 {
             let (app, id) = (app.clone(), id.clone());
             tasks.push(tokio::spawn(async move {
-                app.post(&format!("/v1/admin/withdrawals/{id}/pay"), Some(&app.admin.clone()), &serde_json::json!({})).await
+                app.post(&format!("/v1/admin/withdrawals/{id}/pay"), Some(&app.admin.clone()), &serde_json::json!({}))
+                    .await
             }));
         }
         let (app, alice) = (app.clone(), alice.clone());

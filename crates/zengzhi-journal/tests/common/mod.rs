@@ -531,10 +531,16 @@ pub fn script(mut engine: Engine, prefix: &str, members: u32, ops: u32, seed: u6
                 let money = zengzhi_core::num::format_money;
                 let mut extra = String::new();
                 if member.cash_fen > Fen::ZERO && rng.below(4) == 0 {
-                    extra.push_str(&format!(r#","pay_cash":"{}""#, money(member.cash_fen.min(Fen::from_fen(amount / 3)))));
+                    extra.push_str(&format!(
+                        r#","pay_cash":"{}""#,
+                        money(member.cash_fen.min(Fen::from_fen(amount / 3)))
+                    ));
                 }
                 if member.coins_fen > Fen::ZERO && rng.below(2) == 0 {
-                    extra.push_str(&format!(r#","pay_coins":"{}""#, money(member.coins_fen.min(Fen::from_fen(amount / 3)))));
+                    extra.push_str(&format!(
+                        r#","pay_coins":"{}""#,
+                        money(member.coins_fen.min(Fen::from_fen(amount / 3)))
+                    ));
                 }
                 if rng.below(15) == 0 {
                     // Self-operated goods: no merchant, an explicit commission.
