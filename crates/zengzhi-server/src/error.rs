@@ -217,6 +217,12 @@ impl ApiError {
         self.code = code;
         self
     }
+    /// The error's response, telling the client to wait `secs` seconds (`Retry-After`).
+    pub fn retry_after(self, secs: u64) -> Response {
+        let mut r = self.into_response();
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        r
+    }
     /// The error as its JSON body.
     pub fn body(&self) -> ErrorBody {
         ErrorBody { error: self.code, message: self.message.clone(), problems: self.problems.clone() }

@@ -183,14 +183,12 @@ impl RateLimiter {
 
 fn too_many(wait: Duration) -> Response {
     let secs = u64::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u64::MAX).max(1);
-    let mut r = ApiError::new(
+    ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         ApiCode::RateLimited,
         format!("请求过于频繁，请 {secs} 秒后再试 / too many requests; try again in {secs} s"),
     )
-    .into_response();
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    r
+    .retry_after(secs)
 }
 
 /// The rate limits of [`RateLimiter`] (see the module's documentation).

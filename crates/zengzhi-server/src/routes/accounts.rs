@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
@@ -127,14 +127,12 @@ pub async fn login(
     if let Some(wait) = blocked {
         record_login(&state, &username, &address, false, "rate_limited").await;
         let secs = wait.as_secs().max(1);
-        let mut r = ApiError::new(
+        return Ok(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             ApiCode::TooManyAttempts,
             format!("登录失败次数过多，请 {secs} 秒后再试 / too many failed sign-ins; try again in {secs} s"),
         )
-        .into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return Ok(r);
+        .retry_after(secs));
     }
     let name = username.clone();
     let user = state.read(move |b| b.user_get(&name)).await?;
