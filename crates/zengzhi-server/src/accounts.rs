@@ -153,6 +153,18 @@ impl LoginLimiter {
         a.max(b)
     }
 
+    /// Starts a sign-in: `Err(wait)` when blocked; otherwise the attempt is counted as a failure
+    /// at once, before its password is checked, so that many attempts sent together cannot all
+    /// pass this check while the first ones are still being verified. A successful attempt
+    /// takes its count back with [`LoginLimiter::succeeded`].
+    pub fn attempt(&mut self, account: &str, address: &str, now: Instant) -> Result<(), Duration> {
+        if let Some(wait) = self.blocked(account, address, now) {
+            return Err(wait);
+        }
+        self.failed(account, address, now);
+        Ok(())
+    }
+
     pub fn failed(&mut self, account: &str, address: &str, now: Instant) {
         self.by_account.entry(account.to_string()).or_default().push(now);
         self.by_address.entry(address.to_string()).or_default().push(now);
@@ -163,9 +175,16 @@ impl LoginLimiter {
         }
     }
 
-    /// A successful login clears the account's failures (not the address's).
-    pub fn succeeded(&mut self, account: &str) {
+    /// A successful sign-in (started by [`LoginLimiter::attempt`] at `started`) clears the
+    /// account's failures and takes back its own count from the address (the address's other
+    /// failures stay).
+    pub fn succeeded(&mut self, account: &str, address: &str, started: Instant) {
         self.by_account.remove(account);
+        if let Some(times) = self.by_address.get_mut(address) {
+            if let Some(i) = times.iter().rposition(|t| *t == started) {
+                times.remove(i);
+            }
+        }
     }
 
     fn wait(map: &mut HashMap<String, Vec<Instant>>, key: &str, max: usize, now: Instant) -> Option<Duration> {
@@ -255,8 +274,29 @@ mod tests {
         }
         assert!(limiter.blocked("someone-new", "1.2.3.4", t0).is_some());
         assert_eq!(limiter.blocked("someone-new", "5.6.7.8", t0), None);
-        // Success clears the account's count only.
-        limiter.succeeded("user0");
+    }
+
+    #[test]
+    fn attempts_count_before_they_are_verified_and_a_success_takes_its_count_back() {
+        let mut limiter = LoginLimiter::default();
+        let t0 = Instant::now();
+        // Attempts started together: the account's limit is reached by attempts still being
+        // verified, whatever their outcome will be.
+        for i in 0..MAX_FAILURES_PER_ACCOUNT {
+            assert_eq!(limiter.attempt("admin", "1.2.3.4", t0), Ok(()), "attempt {i}");
+        }
+        assert_eq!(limiter.attempt("admin", "1.2.3.4", t0), Err(FAILURE_WINDOW));
+        // One of them succeeds: the account is free again, the address keeps the others.
+        limiter.succeeded("admin", "1.2.3.4", t0);
+        assert_eq!(limiter.attempt("admin", "5.6.7.8", t0), Ok(()));
+        assert_eq!(limiter.by_address["1.2.3.4"].len(), MAX_FAILURES_PER_ACCOUNT - 1);
+        // Success clears the account's count, not the address's failures by other accounts.
+        let mut limiter = LoginLimiter::default();
+        for i in 0..MAX_FAILURES_PER_ADDRESS {
+            limiter.failed(&format!("user{i}"), "1.2.3.4", t0);
+        }
+        limiter.succeeded("user0", "1.2.3.4", t0 + Duration::from_secs(1));
         assert!(limiter.blocked("user0", "1.2.3.4", t0).is_some());
+        assert_eq!(limiter.blocked("user0", "5.6.7.8", t0), None);
     }
 }

@@ -18,8 +18,9 @@
 //! - [`StoreToken`]: a store token (the store's page reads its own store only).
 //!
 //! API keys are looked up by their SHA-256 in the store; verified keys are cached for
-//! [`KEY_CACHE_TTL`] (an unknown key is never cached), so a revoked key stops working within
-//! that time and the hot path does not touch the store. Operator sessions (`zs_…` tokens) are
+//! [`KEY_CACHE_TTL`] (an unknown key is never cached), so the hot path does not touch the store;
+//! a revocation clears this process's cache at once (another process of the program trusts its
+//! copy for at most that time). Operator sessions (`zs_…` tokens) are
 //! looked up in the store on every request, never cached: a logged-out session or a disabled
 //! user's session fails at once. The key path never looks at sessions.
 
@@ -170,6 +171,13 @@ impl KeyCache {
             keys.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
         }
         keys.insert(hash, (scope, Instant::now()));
+    }
+
+    /// Forgets the keys with this fingerprint (a revocation in this process takes effect at
+    /// once; other processes stop trusting their copy within [`KEY_CACHE_TTL`]).
+    pub fn forget(&self, fingerprint: &str) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.retain(|hash, _| !zengzhi_journal::hex(hash).starts_with(fingerprint));
     }
 }
 

@@ -1,17 +1,19 @@
 //! Limits and abuse: rate limits per credential and per address (in process), and, over a real
 //! socket, the header timeout (slow-loris), header size, body deadline and connection count;
-//! the security headers and closed CORS of every response.
+//! the security headers and closed CORS of every response; sign-in guessing in bursts.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use zengzhi_server::accounts::{Role, FAILURE_WINDOW, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS};
 use zengzhi_server::config::{Limits, Rate, RateLimits};
 use zengzhi_server::web::{API_CSP, PAGE_CSP};
 use zengzhi_testkit::app::{spawn_app_with, Backend, TempStore};
 
 const OFF: Rate = Rate::OFF;
+const PASSWORD: &str = "correct horse battery";
 
 // Each of these runs on SQLite and on PostgreSQL (`sqlite::name`, `postgres::name`).
 zengzhi_testkit::on_both_backends!(withdrawal_races);
@@ -358,6 +360,74 @@ async fn withdrawal_races(backend: Backend) {
     assert!(paid_total <= cash, "paid {paid_total} of {cash}");
     assert_eq!(fen(&me["cash"]), cash - paid_total, "the cash left is what was not paid out");
     assert!(fen(&me["withdrawable"]) >= 0);
+    let app = std::sync::Arc::into_inner(app).expect("the tasks are done");
+    app.shutdown().await;
+}
+
+/// Sends `bodies` to the sign-in route all at once; the statuses in the order sent.
+async fn sign_in_burst(app: &std::sync::Arc<zengzhi_testkit::app::TestApp>, bodies: Vec<Value>) -> Vec<u16> {
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let app = app.clone();
+            tokio::spawn(async move { app.post("/v1/auth/login", None, &body).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        let code = r.status.as_u16();
+        match code {
+            401 => assert_eq!(r.err(401, "invalid_credentials")["error"], "invalid_credentials"),
+            429 => {
+                r.err(429, "too_many_attempts");
+                let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=FAILURE_WINDOW.as_secs()).contains(&wait), "{wait}");
+            }
+            other => panic!("a guess answered {other}: {}", r.text()),
+        }
+        statuses.push(code);
+    }
+    statuses
+}
+
+/// A thousand sign-in attempts, sent together: no more passwords are verified than the limits
+/// allow (attempts count before they are verified), the right password is refused while the
+/// account is blocked, and every attempt is in the sign-in log with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_sign_in_attempts_get_no_more_guesses_than_the_limit() {
+    let app = spawn_app_with(Backend::Sqlite, "limits-logins", |_| {}).await;
+    app.user("zhao", Role::Operator, PASSWORD).await;
+    let app = std::sync::Arc::new(app);
+    // 999 wrong guesses at one account at once (in process every request comes from the same
+    // address, "unknown").
+    let guesses = (0..999).map(|i| json!({"username": "zhao", "password": format!("guess number {i}")})).collect();
+    let statuses = sign_in_burst(&app, guesses).await;
+    let verified = statuses.iter().filter(|&&s| s == 401).count();
+    assert_eq!(verified, MAX_FAILURES_PER_ACCOUNT, "only the account's limit is verified");
+    assert_eq!(statuses.len() - verified, 999 - MAX_FAILURES_PER_ACCOUNT);
+    // The thousandth: the right password, still refused while the account is blocked.
+    app.post("/v1/auth/login", None, &json!({"username": "zhao", "password": PASSWORD}))
+        .await
+        .err(429, "too_many_attempts");
+    let log = app.admin_get("/v1/admin/logins?username=zhao&limit=1000").await;
+    let rows = log["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 1000, "every attempt is logged");
+    let count = |reason: &str| rows.iter().filter(|r| r["reason"] == reason).count();
+    assert_eq!(count("wrong_password"), MAX_FAILURES_PER_ACCOUNT);
+    assert_eq!(count("rate_limited"), 1000 - MAX_FAILURES_PER_ACCOUNT);
+    assert!(rows.iter().all(|r| r["success"] == false), "none signed in");
+
+    // A thousand made-up names from the same address: the address's limit counts the guesses
+    // already made at zhao, and then the address is blocked for every account.
+    let names = (0..1000).map(|i| json!({"username": format!("guess{i}"), "password": PASSWORD})).collect();
+    let statuses = sign_in_burst(&app, names).await;
+    let verified = statuses.iter().filter(|&&s| s == 401).count();
+    assert_eq!(verified, MAX_FAILURES_PER_ADDRESS - MAX_FAILURES_PER_ACCOUNT);
+    app.user("li", Role::Auditor, PASSWORD).await;
+    app.post("/v1/auth/login", None, &json!({"username": "li", "password": PASSWORD}))
+        .await
+        .err(429, "too_many_attempts");
     let app = std::sync::Arc::into_inner(app).expect("the tasks are done");
     app.shutdown().await;
 }

@@ -122,9 +122,11 @@ pub async fn login(
     let LoginBody { username, password } = json_body(&body)?;
     // As typed, bounded (it goes to the login log even when no such user exists).
     let username: String = username.chars().take(64).collect();
-    let blocked =
-        state.login_limiter.lock().unwrap_or_else(|e| e.into_inner()).blocked(&username, &address, Instant::now());
-    if let Some(wait) = blocked {
+    // Counted before the password is checked (see `LoginLimiter::attempt`): a burst of
+    // concurrent guesses gets no more verifications than the limit.
+    let started = Instant::now();
+    let attempt = state.login_limiter.lock().unwrap_or_else(|e| e.into_inner()).attempt(&username, &address, started);
+    if let Err(wait) = attempt {
         record_login(&state, &username, &address, false, "rate_limited").await;
         let secs = wait.as_secs().max(1);
         return Ok(ApiError::new(
@@ -152,7 +154,6 @@ pub async fn login(
     let (name, role) = match verdict {
         Ok(found) => found,
         Err(reason) => {
-            state.login_limiter.lock().unwrap_or_else(|e| e.into_inner()).failed(&username, &address, Instant::now());
             record_login(&state, &username, &address, false, reason).await;
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -161,7 +162,7 @@ pub async fn login(
             ));
         }
     };
-    state.login_limiter.lock().unwrap_or_else(|e| e.into_inner()).succeeded(&username);
+    state.login_limiter.lock().unwrap_or_else(|e| e.into_inner()).succeeded(&username, &address, started);
     let token = accounts::new_session_token().map_err(ApiError::internal)?;
     let hash = auth::sha256(token.as_bytes());
     let session_user = name.clone();
@@ -367,6 +368,7 @@ pub async fn revoke_key(
             "多个密钥的指纹相同，未吊销 / several keys have that fingerprint; nothing revoked",
         )),
         Revoked::Revoked => {
+            state.keys.forget(&fingerprint);
             let change = Change {
                 target: Some(format!("key:{fingerprint}")),
                 before: Some("active".into()),
