@@ -124,6 +124,11 @@ pub trait JournalStore: Send {
     fn append(&mut self, entries: &[Entry]) -> Result<()>;
     /// Up to `limit` entries with `seq ≥ from`, in order.
     fn read(&mut self, from: u64, limit: usize) -> Result<Vec<Entry>>;
+    /// The sequence numbers and times of up to `limit` entries with `seq ≥ from`, in order
+    /// (without their commands: cheaper to scan for a date).
+    fn entry_times(&mut self, from: u64, limit: usize) -> Result<Vec<(u64, String)>> {
+        Ok(self.read(from, limit)?.into_iter().map(|e| (e.seq, e.at)).collect())
+    }
     /// Stores a snapshot.
     fn save_snapshot(&mut self, snapshot: &SnapshotRecord) -> Result<()>;
     /// All snapshots, newest first.

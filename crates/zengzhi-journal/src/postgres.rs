@@ -142,6 +142,14 @@ impl JournalStore for Postgres {
             .collect()
     }
 
+    fn entry_times(&mut self, from: u64, limit: usize) -> Result<Vec<(u64, String)>> {
+        let rows = self.client.query(
+            "SELECT seq, at FROM journal WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            &[&(from as i64), &(limit as i64)],
+        )?;
+        Ok(rows.into_iter().map(|r| (r.get::<_, i64>(0) as u64, r.get(1))).collect())
+    }
+
     fn save_snapshot(&mut self, s: &SnapshotRecord) -> Result<()> {
         self.client.execute(
             "INSERT INTO snapshots (seq, chain, sha256, state) VALUES ($1, $2, $3, $4)

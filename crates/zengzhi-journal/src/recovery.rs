@@ -146,10 +146,42 @@ pub fn newest_snapshot_through(
 /// chain is not verified again (the writer did at its start). Returns the head's seq too.
 pub fn engine_at_head(backend: &mut dyn Backend) -> Result<(Engine, u64)> {
     let head = backend.head()?.map_or(0, |h| h.0);
-    let (mut engine, after) = newest_snapshot_through(backend, head)?
+    Ok((engine_through(backend, head)?, head))
+}
+
+/// The engine after entry `through`: the newest snapshot at or before it whose bytes check
+/// out, plus the entries after that snapshot up to `through`.
+pub fn engine_through(backend: &mut dyn Backend, through: u64) -> Result<Engine> {
+    let (mut engine, after) = newest_snapshot_through(backend, through)?
         .map_or_else(|| (Engine::new(Rules::default()), 0), |(engine, meta)| (engine, meta.seq));
-    for_each_entry_through(backend, after, head, |e| reapply(&mut engine, e.seq, &e.command).map(|_| ()))?;
-    Ok((engine, head))
+    for_each_entry_through(backend, after, through, |e| reapply(&mut engine, e.seq, &e.command).map(|_| ()))?;
+    Ok(engine)
+}
+
+/// The engine as it was before the first entry journaled at or after `cutoff` (a record
+/// date's balances), and the last entry it includes: the entries' times are scanned without
+/// their commands, then [`engine_through`] starts from the newest snapshot before that entry
+/// instead of replaying the journal from its first entry. An entry whose time does not read
+/// counts as before the cutoff.
+pub fn engine_before(backend: &mut dyn Backend, cutoff: time::OffsetDateTime) -> Result<(Engine, u64)> {
+    let head = backend.head()?.map_or(0, |h| h.0);
+    let mut through = head;
+    let mut from = 1;
+    'pages: while from <= head {
+        let page = backend.entry_times(from, PAGE)?;
+        let Some(&(last, _)) = page.last() else { break };
+        for (seq, at) in &page {
+            if *seq > head {
+                break 'pages;
+            }
+            if crate::time_fmt::parse_at(at).is_some_and(|t| t >= cutoff) {
+                through = seq - 1;
+                break 'pages;
+            }
+        }
+        from = last + 1;
+    }
+    Ok((engine_through(backend, through)?, through))
 }
 
 /// Brings the engine back: newest valid snapshot plus the verified journal tail.

@@ -227,6 +227,12 @@ impl JournalStore for Sqlite {
         Ok(out)
     }
 
+    fn entry_times(&mut self, from: u64, limit: usize) -> Result<Vec<(u64, String)>> {
+        let mut q = self.conn.prepare_cached("SELECT seq, at FROM journal WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
+        let rows = q.query_map(params![from as i64, limit as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     fn save_snapshot(&mut self, s: &SnapshotRecord) -> Result<()> {
         self.conn.execute(
             "INSERT OR REPLACE INTO snapshots (seq, chain, sha256, state) VALUES (?1, ?2, ?3, ?4)",

@@ -12,16 +12,13 @@
 //! early (the client sees a truncated body, never a made-up row).
 
 use std::fmt::Write as _;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderName, HeaderValue};
 use time::{Date, OffsetDateTime};
 use zengzhi_core::num::{format_money, format_points};
-use zengzhi_core::{Engine, Rules};
-use zengzhi_journal::backend::Backend;
-use zengzhi_journal::time_fmt::parse_at;
+use zengzhi_core::Engine;
 
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::AppState;
@@ -97,24 +94,6 @@ pub(crate) fn end_of_day(date: Date) -> ApiResult<OffsetDateTime> {
         .next_day()
         .ok_or_else(|| ApiError::bad_request(ApiCode::InvalidQuery, "date out of range / 日期超出范围"))?;
     Ok(next.midnight().assume_offset(time::macros::offset!(+8)))
-}
-
-/// The engine after the journal's prefix stamped before `cutoff`, and that prefix's last seq.
-pub(crate) fn state_before(
-    backend: &mut dyn Backend,
-    cutoff: OffsetDateTime,
-) -> zengzhi_journal::Result<(Engine, u64)> {
-    let mut engine = Engine::new(Rules::default());
-    let mut through = 0;
-    zengzhi_journal::recovery::scan_entries(backend, 0, |entry| {
-        if parse_at(&entry.at).is_some_and(|t| t >= cutoff) {
-            return Ok(ControlFlow::Break(()));
-        }
-        zengzhi_journal::recovery::reapply(&mut engine, entry.seq, &entry.command)?;
-        through = entry.seq;
-        Ok(ControlFlow::Continue(()))
-    })?;
-    Ok((engine, through))
 }
 
 /// The engine at the journal's head, rebuilt on a pooled connection from the newest snapshot

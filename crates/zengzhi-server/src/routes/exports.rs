@@ -14,7 +14,7 @@ use zengzhi_journal::time_fmt::parse_at;
 
 use super::{ApiRouter, Q};
 use crate::error::{ApiCode, ApiError, ApiResult};
-use crate::exports::{csv_headers, end_of_day, member_row, parse_date, state_before, stream, BLOCK, MEMBER_HEADER};
+use crate::exports::{csv_headers, end_of_day, member_row, parse_date, stream, BLOCK, MEMBER_HEADER};
 use crate::guards::CanRead;
 use crate::AppState;
 
@@ -128,7 +128,7 @@ pub async fn holdings_csv(_: CanRead, State(state): S, Q(q): Q<HoldingsQuery>) -
     let config = state.config.clone();
     let (engine, through) = tokio::task::spawn_blocking(move || -> zengzhi_journal::Result<_> {
         let mut backend = config.open_backend()?;
-        state_before(backend.as_mut(), cutoff)
+        zengzhi_journal::recovery::engine_before(backend.as_mut(), cutoff)
     })
     .await
     .map_err(ApiError::internal)?
