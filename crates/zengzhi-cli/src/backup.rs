@@ -308,7 +308,7 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode> {
         None => backup_sqlite(&args.store.data_dir, &args.out)?,
         Some(url) => backup_postgres(url, &args.store.pg_schema, &args.out)?,
     };
-    println!(
+    out!(
         "备份 backup {} → {}: {} entries (head {}), {} snapshots, {size} bytes, {:.2} s",
         manifest.source,
         args.out.display(),
@@ -529,7 +529,7 @@ pub fn restore(args: RestoreArgs) -> Result<ExitCode> {
     {
         eprintln!("zengzhi: restored, but the operation log entry could not be written: {e:#}");
     }
-    println!(
+    out!(
         "恢复 restore {shown} → {target}: {} entries, chain verified (head {}), {} snapshots checked, {} bytes, {:.2} s",
         verified.entries,
         short(&verified.head),
@@ -537,7 +537,7 @@ pub fn restore(args: RestoreArgs) -> Result<ExitCode> {
         opened.size,
         started.elapsed().as_secs_f64()
     );
-    println!("  查询表 the query tables are rebuilt from the journal at the next start (or `zengzhi project`)");
+    out!("  查询表 the query tables are rebuilt from the journal at the next start (or `zengzhi project`)");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -252,27 +252,27 @@ fn engine(args: EngineArgs) -> Result<()> {
         "exit_index_hot_members": engine.exit_index_hot_len(),
     });
     if args.json {
-        println!("{report}");
+        out!("{report}");
     } else {
-        println!("引擎基准 engine benchmark (one core)");
-        println!(
+        out!("引擎基准 engine benchmark (one core)");
+        out!(
             "  members {}  stores {}  orders {orders}  sells {sells} ({rejected} rejected)",
             args.members, args.stores
         );
-        println!(
+        out!(
             "  in the engine {:.3} s (wall {:.3} s with generating the commands)",
             elapsed.as_secs_f64(),
             wall.as_secs_f64()
         );
-        println!(
+        out!(
             "  orders/s {:.0}  commands/s {:.0}",
             per_second(orders, elapsed),
             per_second(orders + sells, elapsed)
         );
-        println!("  slowest batch of {} commands {:.2} ms", args.batch, slowest.as_secs_f64() * 1000.0);
-        println!("  exits {}  (members in the ordered part of the exit index: {})", engine.totals().exits, engine.exit_index_hot_len());
-        println!("  peak RSS after set-up {:.1} MiB", setup_rss as f64 / 1_048_576.0);
-        println!(
+        out!("  slowest batch of {} commands {:.2} ms", args.batch, slowest.as_secs_f64() * 1000.0);
+        out!("  exits {}  (members in the ordered part of the exit index: {})", engine.totals().exits, engine.exit_index_hot_len());
+        out!("  peak RSS after set-up {:.1} MiB", setup_rss as f64 / 1_048_576.0);
+        out!(
             "  peak RSS {:.1} MiB = {} bytes/member (includes {} order ids)",
             peak as f64 / 1_048_576.0,
             peak / u64::from(args.members),
@@ -333,9 +333,9 @@ fn replay(args: ReplayBenchArgs) -> Result<()> {
         "lines_per_s": per_second(n, elapsed).round(),
     });
     if args.json {
-        println!("{report}");
+        out!("{report}");
     } else {
-        println!(
+        out!(
             "回放基准 replay benchmark: {} lines ({:.1} MB in, {:.1} MB out) in {:.3} s = {:.0} lines/s",
             n,
             text.len() as f64 / 1e6,
@@ -399,10 +399,10 @@ fn journal(args: JournalBenchArgs) -> Result<()> {
         let _ = std::fs::remove_dir_all(dir);
     }
     if args.json {
-        println!("{report}");
+        out!("{report}");
     } else {
-        println!("日志基准 journal benchmark: {describe}");
-        println!(
+        out!("日志基准 journal benchmark: {describe}");
+        out!(
             "  {orders} orders ({accepted} accepted) durable in {:.3} s = {:.0} orders/s (fsync on, group commit)",
             elapsed.as_secs_f64(),
             per_second(orders, elapsed)
@@ -529,9 +529,9 @@ fn project(args: ProjectBenchArgs) -> Result<()> {
     }
     let report = result?;
     if args.json {
-        println!("{report}");
+        out!("{report}");
     } else {
-        println!(
+        out!(
             "投影基准 projection: {} entries into fresh query tables ({}) in {:.3} s = {} entries/s (pages of {})",
             report["entries"], report["store"], report["seconds"].as_f64().unwrap_or(0.0), report["entries_per_s"], args.page
         );
@@ -555,9 +555,9 @@ fn recovery(args: RecoveryBenchArgs) -> Result<()> {
     });
     writer.shutdown()?;
     if args.json {
-        println!("{report}");
+        out!("{report}");
     } else {
-        println!(
+        out!(
             "恢复基准 recovery: {} entries ({}; snapshot after {:?}, {} replayed) in {:.3} s",
             report["entries"], describe, report["from_snapshot"], report["replayed"], elapsed.as_secs_f64()
         );

@@ -7,6 +7,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+/// `println!` for command output: a reader that closes the pipe early (`zengzhi verify | head`)
+/// ends the command quietly (the error reaches `main` as a broken pipe) instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
 mod backup;
 mod bench;
 mod seed;
@@ -214,22 +222,22 @@ fn check_rules(args: CheckRulesArgs) -> Result<ExitCode> {
             "errors": list(&errors),
             "warnings": list(&warnings),
         });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for e in &errors {
-            println!("错误 error   {e}");
+            out!("错误 error   {e}");
         }
         for w in &warnings {
-            println!("警告 warning {w}");
+            out!("警告 warning {w}");
         }
         if errors.is_empty() {
-            println!(
+            out!(
                 "规则有效 / rules are valid ({} 条合规提示 / {} compliance warning(s))",
                 warnings.len(),
                 warnings.len()
             );
         } else {
-            println!("规则无效 / rules are invalid ({} 个错误 / {} error(s))", errors.len(), errors.len());
+            out!("规则无效 / rules are invalid ({} 个错误 / {} error(s))", errors.len(), errors.len());
         }
     }
     Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -93,7 +93,7 @@ fn simulate_to(loaded: &Loaded, runs: u32, seed: u64, out: &Path) -> Result<()> 
         eprintln!("  · {}\n    {}", s.zh, s.en);
     }
     for f in files {
-        println!("{}", f.display());
+        out!("{}", f.display());
     }
     Ok(())
 }
@@ -157,7 +157,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     let data: zengzhi_report::model::ReportData =
         serde_json::from_str(&text).with_context(|| format!("{} 不是报告数据 / is not report data", path.display()))?;
     for f in zengzhi_report::render(&data, &args.dir)? {
-        println!("{}", f.display());
+        out!("{}", f.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -266,9 +266,9 @@ pub fn bench(args: SimBenchArgs) -> Result<()> {
         "threads": zengzhi_sim::montecarlo::threads(),
     });
     if args.json {
-        println!("{report}");
+        out!("{report}");
     } else {
-        println!(
+        out!(
             "模拟基准 simulation benchmark: {} run(s), {} orders in all, {:.2} s = {:.0} orders/s ({} threads)",
             args.runs,
             orders,

@@ -94,7 +94,7 @@ pub fn verify_store(args: VerifyArgs) -> Result<ExitCode> {
         Ok(v) => {
             let ok = v.snapshots_bad.is_empty();
             if args.json {
-                println!(
+                out!(
                     "{}",
                     serde_json::json!({
                         "ok": ok,
@@ -107,23 +107,23 @@ pub fn verify_store(args: VerifyArgs) -> Result<ExitCode> {
                     })
                 );
             } else {
-                println!("日志校验 verify {}", backend.describe());
-                println!("  entries {}  head {}", v.entries, zengzhi_journal::hex(&v.head));
-                println!("  chain verified, every entry re-applied, invariants hold");
-                println!("  snapshots checked {}", v.snapshots_checked);
+                out!("日志校验 verify {}", backend.describe());
+                out!("  entries {}  head {}", v.entries, zengzhi_journal::hex(&v.head));
+                out!("  chain verified, every entry re-applied, invariants hold");
+                out!("  snapshots checked {}", v.snapshots_checked);
                 for bad in &v.snapshots_bad {
-                    println!("  坏快照 bad snapshot: {bad}");
+                    out!("  坏快照 bad snapshot: {bad}");
                 }
-                println!("  state: {}", v.engine_summary);
-                println!("  {}", if ok { "通过 OK" } else { "快照有问题 snapshots need attention" });
+                out!("  state: {}", v.engine_summary);
+                out!("  {}", if ok { "通过 OK" } else { "快照有问题 snapshots need attention" });
             }
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Err(e) => {
             if args.json {
-                println!("{}", serde_json::json!({"ok": false, "error": e.to_string()}));
+                out!("{}", serde_json::json!({"ok": false, "error": e.to_string()}));
             } else {
-                println!("日志校验失败 verification FAILED: {e}");
+                out!("日志校验失败 verification FAILED: {e}");
             }
             Ok(ExitCode::from(1))
         }
@@ -146,7 +146,7 @@ pub fn project(args: ProjectArgs) -> Result<ExitCode> {
     }
     let mut projector = zengzhi_journal::projector::Projector::start(backend.as_mut())?;
     let n = projector.catch_up(backend.as_mut(), zengzhi_journal::projector::CATCH_UP_PAGE)?;
-    println!("查询表 query tables: {n} entries projected, watermark {}", projector.watermark());
+    out!("查询表 query tables: {n} entries projected, watermark {}", projector.watermark());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -94,7 +94,7 @@ pub fn run(cmd: UsersCmd) -> Result<ExitCode> {
             let mut store = args.store.open_service()?;
             for u in store.users()? {
                 let state = if u.disabled { "disabled" } else { "active" };
-                println!("{}\t{}\t{state}\t{}", u.name, u.role, u.created_at);
+                out!("{}\t{}\t{state}\t{}", u.name, u.role, u.created_at);
             }
             Ok(ExitCode::SUCCESS)
         }
