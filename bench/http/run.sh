@@ -16,38 +16,8 @@ SECONDS_EACH="${1:-15}"
 WHICH="${2:-both}"
 case "$WHICH" in single|batch|both) ;; *) echo "usage: $0 [SECONDS] [single|batch|both]" >&2; exit 2;; esac
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
-# ZENGZHI_BIN: measure that binary instead of building this checkout's (e.g. an older build, to
-# compare two in the same sitting).
-BIN="${ZENGZHI_BIN:-}"
-if [ -z "$BIN" ]; then
-  cargo build --release -q -p zengzhi-cli
-  BIN=./target/release/zengzhi
-fi
-DATA="$(mktemp -d)"
-PORT=18181
-URL="http://127.0.0.1:$PORT"
-export ZENGZHI_ADMIN_TOKEN="bench-admin-token"
-export BENCH_RUN="run$$"
-"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" >"$DATA/serve.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
-for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
-python3 - "$URL" <<'PY'
-import json, sys, urllib.request
-url = sys.argv[1]
-def post(path, body):
-    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": "Bearer bench-admin-token"})
-    urllib.request.urlopen(req).read()
-for s in range(10):
-    post("/v1/merchants", {"merchant": f"s{s}", "region": "441900"})
-for m in range(1000):
-    body = {"member": f"m{m}"}
-    if m > 0:
-        body["referrer"] = f"m{(m - 1) // 3}"
-    post("/v1/members", body)
-print("set-up: 10 stores, 1000 members")
-PY
+# Builds (or takes ZENGZHI_BIN), starts the server on a fresh store, registers members and stores.
+source bench/http/start.sh
 # Once a second while wrk runs: how far the query tables are behind the journal (entries, and
 # the seconds of the journal's own rate those entries are), and the journal's WAL size.
 sample() {

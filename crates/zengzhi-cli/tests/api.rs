@@ -610,6 +610,12 @@ fn routes_happy_paths(store: &Store) {
     let orders_line = metrics.lines().find(|l| l.starts_with("zengzhi_orders_total ")).expect("zengzhi_orders_total");
     assert_eq!(orders_line, format!("zengzhi_orders_total {}", stats["orders"]));
     assert!(metrics.contains(&format!("zengzhi_journal_head {}", srv.journal_length())));
+    let engine_bytes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("zengzhi_engine_heap_bytes "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("zengzhi_engine_heap_bytes in {metrics}"));
+    assert!(engine_bytes > 0, "the engine holds members and orders");
     // The projector's watermark never passes the head, and reaches it once the load stops.
     let gauge = |text: &str, name: &str| -> u64 {
         let line = text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {text}"));

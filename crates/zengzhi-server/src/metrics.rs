@@ -70,7 +70,12 @@ impl Metrics {
 
     /// The text exposition format, with the writer's, the projector's (`projected`: the last
     /// journal entry in the query tables) and the engine's figures appended.
-    pub fn render(&self, writer: &WriterStats, projected: u64, (orders, exits, members): (u64, u64, u64)) -> String {
+    pub fn render(
+        &self,
+        writer: &WriterStats,
+        projected: u64,
+        (orders, exits, members, engine_bytes): (u64, u64, u64, u64),
+    ) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         let mut text = String::from_utf8(buf).unwrap_or_default();
@@ -107,6 +112,12 @@ impl Metrics {
             ("zengzhi_orders_total", "counter", "Orders accepted", orders),
             ("zengzhi_exits_total", "counter", "Capped exits", exits),
             ("zengzhi_members", "gauge", "Registered members", members),
+            (
+                "zengzhi_engine_heap_bytes",
+                "gauge",
+                "Heap bytes of the engine's own tables: members, stores, order ids, exit index (approximate)",
+                engine_bytes,
+            ),
         ] {
             text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
         }

@@ -38,7 +38,9 @@ pub async fn healthz(_: Public) -> Json<crate::views::Health> {
 #[utoipa::path(get, path = "/metrics", tag = "public",
     responses((status = 200, description = "The Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics_text(_: Public, State(state): S) -> ApiResult<Response> {
-    let totals = state.query(|e| (e.totals().orders, e.totals().exits, e.member_count() as u64)).await?;
+    let totals = state
+        .query(|e| (e.totals().orders, e.totals().exits, e.member_count() as u64, e.heap_bytes() as u64))
+        .await?;
     let text =
         state.metrics.render(state.writer.stats(), state.watermark.load(std::sync::atomic::Ordering::Acquire), totals);
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], text).into_response())
