@@ -186,6 +186,12 @@ test('invite: my rewards by kind, 直推 as the API reports it', async () => {
   await page.waitForSelector('[data-test="ledger-item"]')
   const items = await page.locator('[data-test="ledger-item"]').allTextContents()
   assert.ok(items.every((t) => !t.includes('其他变动')), items.join('\n'))
+  // A member who just joined has no rewards yet: the list says so.
+  const joined = await api('/v1/demo/join', { method: 'POST', body: { ref: found.m.member }, token: undefined })
+  await open(joined.token, '/invite')
+  await page.waitForSelector('[data-test="rewards-by-kind-empty"]')
+  assert.equal(await page.locator('[data-test^="reward-"]').count(), 0)
+  await shot('m-invite-no-rewards', 375, 320)
 })
 
 test('history: the ledger with reasons in words; redeem and rules', async () => {
