@@ -196,6 +196,10 @@ pub enum Reason {
     Coins,
 }
 
+// A reward's kind makes no reason larger: one byte, as before kinds (recorded changes keep their
+// size).
+const _: () = assert!(std::mem::size_of::<Reason>() == 1);
+
 impl Reason {
     /// Every reason, in the order of the enum (each reward kind in [`RewardKind::ALL`]'s).
     pub const ALL: [Reason; 15] = [
