@@ -156,6 +156,44 @@ test('invite: the QR code decodes to my referral link; referrals listed', async 
   await shot('m-invite', 375, 320)
 })
 
+test('invite: my rewards by kind, 直推 as the API reports it', async () => {
+  const page = ctx.page
+  // A demo member with direct referral rewards.
+  let found
+  for (const m of await api('/v1/demo/members', { token: undefined })) {
+    const refs = await api('/v1/me/referrals', { token: m.token })
+    const direct = refs.rewards_by_kind.find((k) => k.kind === 'direct')
+    if (direct && fen(direct.amount) > 0n) {
+      found = { m, refs, direct }
+      break
+    }
+  }
+  assert.ok(found, 'a demo member has direct referral rewards')
+  await open(found.m.token, '/invite')
+  await page.waitForSelector('[data-test="reward-direct"]')
+  const row = (kind) => text(`[data-test="reward-${kind}"] .van-cell__value`)
+  assert.equal(await row('direct'), shownMoney(found.direct.amount))
+  assert.match(await text('[data-test="reward-direct"] .van-cell__title'), /直推奖励/)
+  assert.equal(await page.locator('[data-test="rewards-by-kind-empty"]').count(), 0)
+  // Every kind with money is listed with its amount; the total is the API's.
+  for (const k of found.refs.rewards_by_kind) {
+    if (fen(k.amount) !== 0n) assert.equal(await row(k.kind), shownMoney(k.amount), k.kind)
+  }
+  assert.equal(await text('[data-test="rewards"]'), shownMoney(found.refs.rewards))
+  await shot('m-invite-rewards', 375, 320)
+  // 明细 words every reason, the rewards by kind too (none is shown as an "other change").
+  await open(found.m.token, '/history')
+  await page.waitForSelector('[data-test="ledger-item"]')
+  const items = await page.locator('[data-test="ledger-item"]').allTextContents()
+  assert.ok(items.every((t) => !t.includes('其他变动')), items.join('\n'))
+  // A member who just joined has no rewards yet: the list says so.
+  const joined = await api('/v1/demo/join', { method: 'POST', body: { ref: found.m.member }, token: undefined })
+  await open(joined.token, '/invite')
+  await page.waitForSelector('[data-test="rewards-by-kind-empty"]')
+  assert.equal(await page.locator('[data-test^="reward-"]').count(), 0)
+  await shot('m-invite-no-rewards', 375, 320)
+})
+
 test('history: the ledger with reasons in words; redeem and rules', async () => {
   const page = ctx.page
   await open(member.token, '/history')

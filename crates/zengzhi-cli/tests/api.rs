@@ -421,7 +421,10 @@ fn routes_happy_paths(store: &Store) {
     assert_eq!(first["items"].as_array().unwrap().len(), seqs.iter().filter(|s| **s == seqs[0]).count());
     let owner_token = srv.member_token("owner");
     let owner_rows = check_ledger_adds_up(&srv, &owner_token);
-    assert!(owner_rows.iter().any(|r| r["reason"] == "reward"), "{owner_rows:?}");
+    assert!(owner_rows.iter().any(|r| s(&r["reason"]).starts_with("reward_")), "{owner_rows:?}");
+    // Each reward names its kind: the promoter's are the recruiter's and the district agent's.
+    let kinds: BTreeSet<&str> = rows.iter().map(|r| s(&r["reason"])).filter(|r| r.starts_with("reward_")).collect();
+    assert_eq!(kinds, BTreeSet::from(["reward_district", "reward_recruiter"]), "{rows:?}");
 
     // Admin: rules with a warning, an invalid value, back again.
     let put = srv.request("PUT", "/v1/admin/rules", admin, Some(br#"{"exit": {"multiple": "2"}}"#.to_vec())).ok();

@@ -11,9 +11,9 @@
 mod common;
 use common::snapshot;
 use zengzhi_core::command::parse_line;
-use zengzhi_core::engine::{Applied, CascadeMode, Engine, Member};
+use zengzhi_core::engine::{Applied, CascadeMode, Engine, Member, Reason, RewardKind};
 use zengzhi_core::invariants::Checker;
-use zengzhi_core::num::{format_money, format_points, format_price, Units};
+use zengzhi_core::num::{format_money, format_points, format_price, Fen, Units};
 use zengzhi_core::rules::Rules;
 
 /// 1 point in units.
@@ -596,6 +596,79 @@ fn rewards_peer_goes_to_a_same_level_referrer_anywhere() {
     }
     // platform part 1_200 − 960 − 120 = 120, nothing left.
     assert_eq!(h.engine.platform_revenue_fen().to_fen(), 3_600 + 120);
+}
+
+#[test]
+fn rewards_changes_name_their_kind() {
+    // Every kind in one order: direct, indirect, recruiter, the three agent levels and a peer at
+    // each level. Expected amounts come from the rules' rates (SPEC §6 step 3).
+    let mut h = Harness::with_toml("[agents]\npeer = \"0.5\"");
+    for id in ["top", "promoter", "dp", "cp", "pp"] {
+        h.ok(&member(id));
+    }
+    h.ok(&member_ref("mid", "top"));
+    h.ok(&member_ref("buyer", "mid"));
+    h.ok(&member_ref("d", "dp"));
+    h.ok(&member_ref("c", "cp"));
+    h.ok(&member_ref("p", "pp"));
+    h.ok(&agent("d", "district", "440305"));
+    h.ok(&agent("dp", "district", "440306"));
+    h.ok(&agent("c", "city", "440300"));
+    h.ok(&agent("cp", "city", "450100"));
+    h.ok(&agent("p", "province", "440000"));
+    h.ok(&agent("pp", "province", "450000"));
+    h.ok(r#"{"op":"register_merchant","merchant":"sz","recruiter":"promoter","region":"440305"}"#);
+    h.engine.record_changes(true);
+    h.ok(&order("o1", "buyer", "sz", "1000"));
+
+    let r = h.engine.rules().clone();
+    let amount = Fen::from_fen(100_000);
+    let due = |rate| amount.mul_rate_floor(rate);
+    let district = due(r.agent_district_ppm);
+    let city = due(r.agent_city_ppm - r.agent_district_ppm);
+    let province = due(r.agent_province_ppm - r.agent_city_ppm);
+    let peer = |x: Fen| x.mul_rate_floor(r.agent_peer_ppm);
+    let expected = [
+        ("mid", RewardKind::Direct, due(r.referral_direct_ppm)),
+        ("top", RewardKind::Indirect, due(r.referral_indirect_ppm)),
+        ("promoter", RewardKind::Recruiter, due(r.referral_merchant_recruiter_ppm)),
+        ("d", RewardKind::District, district),
+        ("dp", RewardKind::Peer, peer(district)),
+        ("c", RewardKind::City, city),
+        ("cp", RewardKind::Peer, peer(city)),
+        ("p", RewardKind::Province, province),
+        ("pp", RewardKind::Peer, peer(province)),
+    ];
+    // Nothing is cut by the budget (the store's default rate times the distribution share).
+    let budget = due(r.default_rate_ppm).mul_rate_floor(r.distribution_share_ppm);
+    let total = expected.iter().map(|e| e.2.to_fen()).sum::<i64>();
+    assert!(total <= budget.to_fen(), "{total} > {budget:?}");
+    assert!(expected.iter().all(|e| e.2.is_positive()));
+
+    let rewards: Vec<(String, RewardKind, Fen)> = h
+        .engine
+        .take_changes()
+        .into_iter()
+        .filter_map(|c| match c.reason {
+            Reason::Reward(kind) => {
+                assert_eq!((c.points, c.locked, c.coins_fen), (Units::ZERO, Units::ZERO, Fen::ZERO));
+                Some((h.engine.member_id(c.member).to_string(), kind, c.cash_fen))
+            }
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(String, RewardKind, Fen)> =
+        expected.into_iter().map(|(id, kind, x)| (id.to_string(), kind, x)).collect();
+    assert_eq!(rewards, expected);
+    for (id, kind, x) in &expected {
+        assert_eq!(h.m(id).rewards_fen, *x, "{id}");
+        assert_eq!(Reason::Reward(*kind).as_str(), format!("reward_{}", kind.as_str()));
+    }
+    // Every kind was paid, and each reason's name is listed once.
+    let kinds: std::collections::BTreeSet<RewardKind> = expected.iter().map(|e| e.1).collect();
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), RewardKind::ALL);
+    let names: std::collections::BTreeSet<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(names.len(), Reason::ALL.len());
 }
 
 #[test]

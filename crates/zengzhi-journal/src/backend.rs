@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use zengzhi_core::engine::{Reason, RewardKind};
+
 use crate::{Entry, Hash, Result};
 
 /// A snapshot's description (without its bytes).
@@ -54,10 +56,22 @@ pub(crate) fn hash_from(bytes: Vec<u8>, seq: u64) -> Result<Hash> {
     bytes.try_into().map_err(|_| crate::Error::Corrupt { seq, what: "stored hash is not 32 bytes".into() })
 }
 
-/// The `'static` name of a stored ledger reason.
+/// The `'static` name of a stored ledger reason (one of the engine's [`Reason::ALL`]; rewards
+/// by kind, `reward_direct` … `reward_peer`), or `unknown`.
 pub(crate) fn reason_name(stored: &str) -> &'static str {
-    const ALL: [&str; 9] = ["order", "reward", "sell", "redeem", "withdraw", "exit", "release", "dividend", "coins"];
-    ALL.into_iter().find(|r| *r == stored).unwrap_or("unknown")
+    Reason::ALL.into_iter().map(Reason::as_str).find(|r| *r == stored).unwrap_or("unknown")
+}
+
+/// A member's reward sums by kind from `(reason, sum of cash)` rows: every kind, in
+/// [`RewardKind::ALL`]'s order (0 where none); rows of other reasons are ignored.
+pub(crate) fn rewards_by_kind(rows: impl IntoIterator<Item = (String, i64)>) -> Vec<(RewardKind, i64)> {
+    let mut out: Vec<(RewardKind, i64)> = RewardKind::ALL.iter().map(|&k| (k, 0)).collect();
+    for (reason, sum) in rows {
+        if let Some(slot) = out.iter_mut().find(|(k, _)| k.reason() == reason) {
+            slot.1 += sum;
+        }
+    }
+    out
 }
 
 /// A candle interval.
@@ -173,6 +187,9 @@ pub trait ProjectionStore: Send {
     /// newest `limit` rows' entries. A page never splits an entry (so it may hold more than
     /// `limit` rows when its last entry has several); the last row's seq is the next cursor.
     fn member_history(&mut self, member: &str, before_seq: u64, limit: usize) -> Result<Vec<LedgerRow>>;
+    /// A member's rewards by kind: the sums of its ledger rows of each reward reason
+    /// (`reward_<kind>`), every kind in [`RewardKind::ALL`]'s order, 0 where none.
+    fn member_rewards(&mut self, member: &str) -> Result<Vec<(RewardKind, i64)>>;
     /// The newest `limit` candles of an interval, oldest first.
     fn candles(&mut self, interval: Interval, limit: usize) -> Result<Vec<Candle>>;
 }

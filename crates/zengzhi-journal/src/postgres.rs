@@ -312,6 +312,11 @@ impl ProjectionStore for Postgres {
             .collect())
     }
 
+    fn member_rewards(&mut self, member: &str) -> Result<Vec<(zengzhi_core::engine::RewardKind, i64)>> {
+        let rows = self.client.query(crate::schema::MEMBER_REWARDS_POSTGRES, &[&member])?;
+        Ok(crate::backend::rewards_by_kind(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))))
+    }
+
     fn candles(&mut self, interval: Interval, limit: usize) -> Result<Vec<Candle>> {
         let rows = self.client.query(
             "SELECT start, open, high, low, close, pool_fen, supply_units FROM candles

@@ -131,13 +131,42 @@ pub fn migrations(d: Dialect) -> Vec<String> {
         // the service now).
         "CREATE INDEX orders_seq ON orders (seq);".to_string(),
     ];
-    if d == Dialect::Sqlite {
+    match d {
         // 5: the query tables moved to their own file (see `query_migrations`); the projector
         // rebuilds them there from the journal.
-        all.push("DROP VIEW exits; DROP VIEW rewards; DROP TABLE orders; DROP TABLE ledger; DROP TABLE candles; DROP TABLE projection;".into());
+        Dialect::Sqlite => all.push(
+            "DROP VIEW exits; DROP VIEW rewards; DROP TABLE orders; DROP TABLE ledger; DROP TABLE candles; DROP TABLE projection;".into(),
+        ),
+        // 5 (PostgreSQL's fifth; SQLite's query file has its own, `query_migrations` 2):
+        // rewards by kind.
+        Dialect::Postgres => all.push(format!(
+            "{} TRUNCATE orders, ledger, candles; UPDATE projection SET watermark = 0 WHERE id = 1;",
+            rewards_by_kind_view("")
+        )),
     }
     all
 }
+
+/// Rewards by kind: the ledger records each reward with its kind (`reward_direct`,
+/// `reward_indirect`, `reward_recruiter`, `reward_district`, `reward_city`, `reward_province`,
+/// `reward_peer`) where it used to say `reward`. The `rewards` view takes every kind and names
+/// it in a `reason` column; the query tables are emptied, so the projector rebuilds them from
+/// the journal and no row keeps the old reason.
+fn rewards_by_kind_view(prefix: &str) -> String {
+    format!(
+        "DROP VIEW {prefix}rewards;
+     CREATE VIEW {prefix}rewards AS
+        SELECT seq, member, cash_fen AS amount_fen, reason FROM ledger WHERE reason LIKE 'reward_%';"
+    )
+}
+
+/// A member's reward sums by reason (SQLite's query file).
+pub(crate) const MEMBER_REWARDS_SQLITE: &str =
+    "SELECT reason, SUM(cash_fen) FROM q.ledger WHERE member = ?1 AND reason LIKE 'reward_%' GROUP BY reason";
+
+/// A member's reward sums by reason (PostgreSQL; its `SUM` of `BIGINT` is `NUMERIC`).
+pub(crate) const MEMBER_REWARDS_POSTGRES: &str =
+    "SELECT reason, CAST(SUM(cash_fen) AS BIGINT) FROM ledger WHERE member = $1 AND reason LIKE 'reward_%' GROUP BY reason";
 
 /// The query tables' secondary indexes of a backend (name, then its definition after `ON`):
 /// what a bulk load into empty tables drops first and builds again at its end (one sort per
@@ -167,7 +196,7 @@ pub fn query_migrations() -> Vec<String> {
     //    Lean on indexes, as the projector inserts about seven rows an order: an order's seq
     //    is its row id (one order per entry), and only exits, which are rare, are indexed by
     //    reason.
-    vec![format!(
+    let v1 = format!(
         "CREATE TABLE q.orders (
         seq            INTEGER PRIMARY KEY,
         order_id       TEXT NOT NULL UNIQUE,
@@ -192,5 +221,12 @@ pub fn query_migrations() -> Vec<String> {
      INSERT INTO q.projection (id, watermark) VALUES (1, 0);",
         ledger = ledger_table(d, "q."),
         candles = candles_table(d, "q."),
-    )]
+    );
+    // 2: rewards by kind (see `rewards_by_kind_view`); the tables are emptied and rebuilt.
+    let v2 = format!(
+        "{} DELETE FROM q.orders; DELETE FROM q.ledger; DELETE FROM q.candles;
+     UPDATE q.projection SET watermark = 0, chain = NULL WHERE id = 1;",
+        rewards_by_kind_view("q.")
+    );
+    vec![v1, v2]
 }

@@ -459,6 +459,12 @@ impl ProjectionStore for Sqlite {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn member_rewards(&mut self, member: &str) -> Result<Vec<(zengzhi_core::engine::RewardKind, i64)>> {
+        let mut q = self.conn.prepare_cached(crate::schema::MEMBER_REWARDS_SQLITE)?;
+        let rows = q.query_map([member], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        Ok(crate::backend::rewards_by_kind(rows.collect::<rusqlite::Result<Vec<_>>>()?))
+    }
+
     fn candles(&mut self, interval: Interval, limit: usize) -> Result<Vec<Candle>> {
         let mut q = self.conn.prepare_cached(
             "SELECT start, open, high, low, close, pool_fen, supply_units FROM q.candles

@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use common::{at_plus, cmd, digest, export_and_replay, script, state_json, text_literal, Kind, Script, Store};
 use zengzhi_core::command::{valid_at, Command};
+use zengzhi_core::engine::{Reason, RewardKind};
 use zengzhi_core::num::{Fen, Ppm, Units};
 use zengzhi_core::{Engine, Rejection, Rules};
 use zengzhi_journal::projector::Projector;
@@ -42,6 +43,7 @@ both_backends!(
     state_before_a_cutoff_starts_from_a_snapshot_and_equals_a_replay,
     bulk_load_writes_the_same_tables_and_builds_the_indexes,
     history_reads_match_the_tables,
+    legacy_reward_rows_are_rebuilt_by_kind,
     newer_schema_version_is_refused,
     concurrent_submitters_get_gapless_seqs,
     back_pressure_says_busy_and_loses_nothing,
@@ -694,12 +696,33 @@ fn check_tables(store: &Store, engine: &Engine, orders: &OrderRows, head: u64) {
     assert!(
         store.query_int("SELECT COUNT(*) FROM ledger WHERE seq < 1 OR seq > (SELECT watermark FROM projection)") == 0
     );
-    for reason in ["order", "reward", "sell", "withdraw", "coins", "release"] {
+    for reason in ["order", "reward_direct", "reward_indirect", "sell", "withdraw", "coins", "release"] {
         assert!(
             store.query_int(&format!("SELECT COUNT(*) FROM ledger WHERE reason = '{reason}'")) > 0,
             "ledger rows for {reason}"
         );
     }
+    // Every row's reason is one the engine names (rewards by kind, never the bare `reward`).
+    let names: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+    for r in store.query("SELECT DISTINCT reason FROM ledger") {
+        assert!(names.contains(&r[0].text()), "ledger reason {:?}", r[0].text());
+    }
+    // The rewards view holds every reward row, with its reason, and adds up to what the engine
+    // says each member was rewarded.
+    let reward_sums: BTreeMap<String, i64> = store
+        .query("SELECT member, CAST(SUM(amount_fen) AS BIGINT) FROM rewards GROUP BY member")
+        .into_iter()
+        .map(|r| (r[0].text().to_string(), r[1].int()))
+        .collect();
+    for i in engine.members_by_id() {
+        let id = engine.member_id(i).to_string();
+        let want = engine.members()[i as usize].rewards_fen.to_fen();
+        assert_eq!(reward_sums.get(&id).copied().unwrap_or(0), want, "rewards of {id}");
+    }
+    assert_eq!(
+        store.query_int("SELECT COUNT(*) FROM rewards"),
+        store.query_int("SELECT COUNT(*) FROM ledger WHERE reason LIKE 'reward%'")
+    );
     assert_eq!(store.query_int("SELECT COUNT(*) FROM exits") as u64, engine.totals().exits, "one exits row per exit");
 
     // Candles, exactly.
@@ -1024,6 +1047,15 @@ fn history_reads_match_the_tables(store: &Store) {
         let want = store.query_int(&format!("SELECT COUNT(*) FROM ledger WHERE member = {}", text_literal(&id)));
         assert_eq!(rows.len() as i64, want, "the whole history of {id}");
         let m = &s.engine.members()[i as usize];
+        // Rewards by kind: each kind's sum of the history's rows of its reason, adding up to
+        // the member's rewards.
+        let by_kind = b.member_rewards(&id).expect("rewards by kind");
+        assert_eq!(by_kind.iter().map(|k| k.0).collect::<Vec<_>>(), RewardKind::ALL);
+        for (kind, sum) in &by_kind {
+            let want: i64 = rows.iter().filter(|r| r.reason == kind.reason()).map(|r| r.cash_fen).sum();
+            assert_eq!(*sum, want, "{id}: {kind:?}");
+        }
+        assert_eq!(by_kind.iter().map(|k| k.1).sum::<i64>(), m.rewards_fen.to_fen(), "{id}: rewards");
         let sums = rows
             .iter()
             .fold([0i64; 4], |a, r| [a[0] + r.points, a[1] + r.locked, a[2] + r.cash_fen, a[3] + r.coins_fen]);
@@ -1061,6 +1093,43 @@ fn history_reads_match_the_tables(store: &Store) {
 
 /// A store written by a newer program (a schema version this one does not know) is refused
 /// with `Config`, not migrated or used.
+/// A store whose query tables were projected when every reward had the one reason `reward`
+/// (SQLite's query file at version 1, PostgreSQL's schema at version 4): opening it empties
+/// them, and the projector writes them again with each reward's kind.
+fn legacy_reward_rows_are_rebuilt_by_kind(store: &Store) {
+    let s = script(Engine::new(Rules::default()), "", 40, 400, 5, 0);
+    let run = run_commands(start(store, WriterConfig::default()), &s.commands, &[25]);
+    assert_eq!(project_all(store), run.head);
+    let reference = dump_tables(store);
+    assert!(store.query_int("SELECT COUNT(*) FROM rewards") > 0, "the script pays rewards");
+
+    // What the previous version left: the bare reason, the old view, the old version.
+    store.exec(sqlite_or_pg(
+        store,
+        "UPDATE q.ledger SET reason = 'reward' WHERE reason LIKE 'reward_%';
+         DROP VIEW q.rewards;
+         CREATE VIEW q.rewards AS SELECT seq, member, cash_fen AS amount_fen FROM ledger WHERE reason = 'reward';
+         PRAGMA q.user_version = 1;",
+        "UPDATE ledger SET reason = 'reward' WHERE reason LIKE 'reward_%';
+         DROP VIEW rewards;
+         CREATE VIEW rewards AS SELECT seq, member, cash_fen AS amount_fen FROM ledger WHERE reason = 'reward';
+         UPDATE schema_version SET version = 4;",
+    ));
+    assert!(store.query_int("SELECT COUNT(*) FROM ledger WHERE reason = 'reward'") > 0);
+
+    let mut b = store.open();
+    assert_eq!(b.watermark().expect("watermark"), 0, "the query tables are emptied");
+    assert_eq!(store.query_int("SELECT COUNT(*) FROM ledger"), 0);
+    drop(b);
+    assert_eq!(project_all(store), run.head);
+    assert_eq!(dump_tables(store), reference, "rebuilt as a new store has them");
+    assert_eq!(store.query_int("SELECT COUNT(*) FROM ledger WHERE reason = 'reward'"), 0);
+    let orders = expected_orders(&s.commands, &run.outcomes);
+    check_tables(store, &s.engine, &orders, run.head);
+    // Opening it again keeps the tables.
+    assert_eq!(store.open().watermark().expect("watermark"), run.head);
+}
+
 fn newer_schema_version_is_refused(store: &Store) {
     drop(store.open());
     store.exec(sqlite_or_pg(store, "PRAGMA user_version = 99", "UPDATE schema_version SET version = 99"));

@@ -522,7 +522,9 @@ pub struct WithdrawalPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerItem {
     pub seq: u64,
-    /// `order`, `reward`, `sell`, `redeem`, `withdraw`, `exit`, `release`, `dividend` or `coins`.
+    /// `order`, a reward by kind (`reward_direct`, `reward_indirect`, `reward_recruiter`,
+    /// `reward_district`, `reward_city`, `reward_province`, `reward_peer`), `sell`, `redeem`,
+    /// `withdraw`, `exit`, `release`, `dividend` or `coins`.
     pub reason: String,
     pub points: Points,
     pub locked: Points,

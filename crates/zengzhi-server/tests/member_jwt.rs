@@ -283,3 +283,100 @@ async fn the_demo_lists_members_and_registers_new_ones() {
     app.post("/v1/demo/join", None, &json!({"store": "nowhere"})).await.err(404, "unknown_merchant");
     app.shutdown().await;
 }
+
+/// `rewards_by_kind` on the invite page's referrals: one member earns every kind, each equal to
+/// what the rules' rates give (derived here from the rates, not pasted), and the kinds add up to
+/// the member's `rewards`. The ledger names each kind, and `reasons=reward` takes them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewards_by_kind_follow_the_rules_and_add_up() {
+    use zengzhi_core::num::{format_money, parse_rate, Fen, Ppm};
+    let app = spawn_app(Backend::Sqlite, "rewards-by-kind").await;
+    app.submit(&[
+        r#"{"op":"update_rules","rules":{"agents":{"peer":"0.5"}}}"#,
+        r#"{"op":"register_member","member":"me"}"#,
+        r#"{"op":"register_member","member":"b1","referrer":"me"}"#,
+        r#"{"op":"register_member","member":"x","referrer":"me"}"#,
+        r#"{"op":"register_member","member":"b2","referrer":"x"}"#,
+        r#"{"op":"register_member","member":"d2","referrer":"me"}"#,
+        r#"{"op":"register_member","member":"y"}"#,
+        r#"{"op":"appoint_agent","member":"me","level":"district","region":"440305"}"#,
+        r#"{"op":"appoint_agent","member":"me","level":"city","region":"440300"}"#,
+        r#"{"op":"appoint_agent","member":"me","level":"province","region":"440000"}"#,
+        r#"{"op":"appoint_agent","member":"d2","level":"district","region":"440306"}"#,
+        r#"{"op":"register_merchant","merchant":"shop","recruiter":"me","region":"440305"}"#,
+        r#"{"op":"register_merchant","merchant":"shop2","region":"440306"}"#,
+        r#"{"op":"register_merchant","merchant":"plain"}"#,
+        // me: direct, recruiter, district, city, province.
+        r#"{"op":"order","order":"o1","member":"b1","merchant":"shop","amount":"1000"}"#,
+        // me: indirect (x gets the direct reward).
+        r#"{"op":"order","order":"o2","member":"b2","merchant":"plain","amount":"1000"}"#,
+        // d2: district; me: peer (d2's referrer, a district agent too), city, province.
+        r#"{"op":"order","order":"o3","member":"y","merchant":"shop2","amount":"1000"}"#,
+    ])
+    .await;
+    let r =
+        zengzhi_core::Rules { agent_peer_ppm: parse_rate("0.5", Ppm::ONE).unwrap(), ..zengzhi_core::Rules::default() };
+    let amount = Fen::from_fen(100_000);
+    let due = |rate: Ppm| amount.mul_rate_floor(rate);
+    let district = due(r.agent_district_ppm);
+    let city = due(r.agent_city_ppm - r.agent_district_ppm);
+    let province = due(r.agent_province_ppm - r.agent_city_ppm);
+    // Each order's rewards stay within its budget (nothing is cut).
+    let budget = due(r.default_rate_ppm).mul_rate_floor(r.distribution_share_ppm);
+    let o1 = due(r.referral_direct_ppm) + due(r.referral_merchant_recruiter_ppm) + district + city + province;
+    assert!(o1 <= budget && district + district.mul_rate_floor(r.agent_peer_ppm) + city + province <= budget);
+    let want = [
+        ("direct", due(r.referral_direct_ppm)),
+        ("indirect", due(r.referral_indirect_ppm)),
+        ("recruiter", due(r.referral_merchant_recruiter_ppm)),
+        ("district", district),
+        ("city", city + city),
+        ("province", province + province),
+        ("peer", district.mul_rate_floor(r.agent_peer_ppm)),
+    ];
+    let me = app.member_token("me").await;
+    let refs = app.get("/v1/me/referrals", Some(&me)).await.ok();
+    let got: Vec<(String, String)> = refs["rewards_by_kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kind"].as_str().unwrap().to_string(), k["amount"].as_str().unwrap().to_string()))
+        .collect();
+    let expected: Vec<(String, String)> = want.iter().map(|(k, x)| (k.to_string(), format_money(*x))).collect();
+    assert_eq!(got, expected);
+    let total = want.iter().fold(Fen::ZERO, |a, (_, x)| a + *x);
+    assert_eq!(refs["rewards"], format_money(total).as_str(), "the kinds add up to my rewards");
+    assert_eq!(app.get("/v1/me", Some(&me)).await.ok()["rewards"], refs["rewards"]);
+
+    // d2: the district reward only; a member without rewards has every kind at 0.00.
+    let d2 = app.get("/v1/me/referrals", Some(&app.member_token("d2").await)).await.ok();
+    for k in d2["rewards_by_kind"].as_array().unwrap() {
+        let x = if k["kind"] == "district" { district } else { Fen::ZERO };
+        assert_eq!(k["amount"], format_money(x).as_str(), "d2 {k}");
+    }
+
+    // The ledger names each kind; `reward` filters every kind, a kind filters itself.
+    let history = app.get("/v1/me/history", Some(&me)).await.ok();
+    let mut reasons: Vec<&str> =
+        history["items"].as_array().unwrap().iter().map(|i| i["reason"].as_str().unwrap()).collect();
+    reasons.sort();
+    let mut kinds: Vec<String> =
+        ["direct", "indirect", "recruiter", "district", "city", "city", "province", "province", "peer"]
+            .iter()
+            .map(|k| format!("reward_{k}"))
+            .collect();
+    kinds.sort();
+    assert_eq!(reasons, kinds);
+    let all = app.admin_get("/v1/admin/members/me/ledger?reasons=reward").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), kinds.len());
+    let peer = app.admin_get("/v1/admin/members/me/ledger?reasons=reward_peer,order").await;
+    let peer: Vec<(&str, &str)> = peer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["reason"].as_str().unwrap(), i["cash"].as_str().unwrap()))
+        .collect();
+    assert_eq!(peer, vec![("reward_peer", format_money(want[6].1).as_str())]);
+    app.get("/v1/admin/members/me/ledger?reasons=reward_gift", Some(&app.admin)).await.err(400, "invalid_query");
+    app.shutdown().await;
+}

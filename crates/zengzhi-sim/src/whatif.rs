@@ -82,7 +82,7 @@ fn replay_side(input: &[u8], rules: Rules, skip_rule_updates: bool) -> (Engine, 
         for c in engine.take_changes() {
             match c.reason {
                 Reason::Sell | Reason::Exit => out.payouts_fen += c.cash_fen.to_fen(),
-                Reason::Reward => out.rewards_fen += c.cash_fen.to_fen(),
+                Reason::Reward(_) => out.rewards_fen += c.cash_fen.to_fen(),
                 _ => {}
             }
         }

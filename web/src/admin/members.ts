@@ -16,7 +16,25 @@ export type ReferralNode = Schemas['ReferralNode']
 
 export const MEMBER_STATUSES: MemberStatus[] = ['holding', 'exited', 'never_bought', 'idle']
 export const ORDER_STATUSES: OrderStatus[] = ['pending', 'settled', 'refunded', 'rejected']
-export const LEDGER_REASONS = ['order', 'reward', 'sell', 'redeem', 'withdraw', 'exit', 'release', 'dividend', 'coins'] as const
+/** The ledger's reasons as the filter offers them: `reward` is every reward kind. */
+export const LEDGER_REASONS = [
+  'order',
+  'reward',
+  'reward_direct',
+  'reward_indirect',
+  'reward_recruiter',
+  'reward_district',
+  'reward_city',
+  'reward_province',
+  'reward_peer',
+  'sell',
+  'redeem',
+  'withdraw',
+  'exit',
+  'release',
+  'dividend',
+  'coins',
+] as const
 export const MEMBER_SORTS = ['joined', 'points', 'value', 'cash', 'coins', 'cycle_consumption', 'lifetime_consumption'] as const
 export type MemberSort = (typeof MEMBER_SORTS)[number]
 export const PAGE_SIZES = [20, 50, 100, 200]

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { capProgress, complement, isPositiveAmount, sparkline, tokenFromHash } from './lib'
+import zhCN from '@shared/i18n/zh-CN'
+import en from '@shared/i18n/en'
+import { capProgress, complement, isPositiveAmount, REWARD_KINDS, rewardsShown, sparkline, tokenFromHash } from './lib'
 
 describe('tokenFromHash', () => {
   it('reads the token the platform puts in the fragment', () => {
@@ -52,5 +54,39 @@ describe('input checks and helpers', () => {
     expect(sparkline(['1.00000000', '2.00000000', '3.00000000'], 100, 20)).toBe('0,20 50,10 100,0')
     expect(sparkline(['5.00000000', '5.00000000'], 10, 20)).toBe('0,10 10,10')
     expect(sparkline([], 10, 10)).toBe('')
+  })
+})
+
+describe('rewardsShown', () => {
+  const all = (amounts: Record<string, string>) => REWARD_KINDS.map((kind) => ({ kind, amount: amounts[kind] ?? '0.00' }))
+  it('lists direct and indirect always and the other kinds when not zero, in order', () => {
+    expect(rewardsShown(all({ direct: '3.00', city: '0.01' })).map((r) => r.kind)).toEqual(['direct', 'indirect', 'city'])
+    expect(rewardsShown(all({ peer: '0.50' })).map((r) => [r.kind, r.amount])).toEqual([
+      ['direct', '0.00'],
+      ['indirect', '0.00'],
+      ['peer', '0.50'],
+    ])
+  })
+  it('lists nothing while every kind is zero, however the zero is written', () => {
+    expect(rewardsShown(all({ direct: '0', indirect: '0.0', recruiter: '-0.00' }))).toEqual([])
+    expect(rewardsShown([])).toEqual([])
+  })
+  it('compares exactly, not as floats', () => {
+    expect(rewardsShown(all({ province: '0.001' })).map((r) => r.kind)).toEqual([])
+    expect(rewardsShown(all({ province: '90071992547409.93' })).map((r) => r.kind)).toEqual(['direct', 'indirect', 'province'])
+  })
+})
+
+describe('REWARD_KINDS', () => {
+  it('are worded in both languages, in the member app and the console', () => {
+    for (const kind of REWARD_KINDS) {
+      const key = `reward_${kind}` as const
+      for (const cat of [zhCN, en]) {
+        expect(cat.m.history.reason[key], `${kind}`).toBeTruthy()
+        expect(cat.members.ledger.reason[key], `${kind}`).toBeTruthy()
+      }
+    }
+    expect(zhCN.m.history.reason.reward_direct).toBe('直推奖励')
+    expect(zhCN.m.history.reason.reward_district).toBe('区代奖励')
   })
 })

@@ -1,6 +1,8 @@
 // Pure helpers of the member app (tested in lib.test.ts): the token a platform passes in the
 // address's fragment, progress to the cap from the API's decimal strings, input checks, and a
-// sparkline's points. No floats in money: everything is BigInt on fen / point units.
+// sparkline's points, which rewards by kind the invite page lists. No floats in money:
+// everything is BigInt on fen / point units.
+import type { components } from '@shared/api/schema'
 import { parseScaled, scaledToString } from '@shared/format'
 
 /** The member token of a fragment such as `#token=abc` or `#/sell?x=1&token=abc`, if any. */
@@ -64,4 +66,29 @@ export function sparkline(prices: string[], width: number, height: number): stri
       return `${px},${py}`
     })
     .join(' ')
+}
+
+/** Every reward kind of the API, in its order (each is worded as `m.history.reason.reward_<kind>`). */
+export const REWARD_KINDS = [
+  'direct',
+  'indirect',
+  'recruiter',
+  'district',
+  'city',
+  'province',
+  'peer',
+] as const satisfies readonly components['schemas']['RewardKindName'][]
+
+/** The kinds every member can earn (they refer friends); the others need a store or an agency. */
+const ALWAYS_SHOWN: readonly string[] = ['direct', 'indirect']
+
+/**
+ * The rewards by kind the invite page lists, in the API's order: direct and indirect always, the
+ * other kinds (recruiter, agents, peer) only when not zero; none at all while every kind is zero
+ * (the page says there are no rewards yet).
+ */
+export function rewardsShown<T extends { kind: string; amount: string }>(byKind: T[]): T[] {
+  const nonZero = (r: T) => (parseScaled(r.amount, 2) ?? 0n) !== 0n
+  if (!byKind.some(nonZero)) return []
+  return byKind.filter((r) => ALWAYS_SHOWN.includes(r.kind) || nonZero(r))
 }

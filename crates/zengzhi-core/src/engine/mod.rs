@@ -182,8 +182,8 @@ pub struct Applied {
 pub enum Reason {
     /// The buyer of an order: points minted, cash and coins spent.
     Order,
-    /// A referral, recruitment, agent or peer reward.
-    Reward,
+    /// A referral, recruitment, agent or peer reward, by kind (`reward_<kind>`).
+    Reward(RewardKind),
     Sell,
     Redeem,
     Withdraw,
@@ -196,11 +196,37 @@ pub enum Reason {
     Coins,
 }
 
+// A reward's kind makes no reason larger: one byte, as before kinds (recorded changes keep their
+// size).
+const _: () = assert!(std::mem::size_of::<Reason>() == 1);
+
 impl Reason {
-    pub fn as_str(self) -> &'static str {
+    /// Every reason, in the order of the enum (each reward kind in [`RewardKind::ALL`]'s).
+    pub const ALL: [Reason; 15] = [
+        Reason::Order,
+        Reason::Reward(RewardKind::Direct),
+        Reason::Reward(RewardKind::Indirect),
+        Reason::Reward(RewardKind::Recruiter),
+        Reason::Reward(RewardKind::District),
+        Reason::Reward(RewardKind::City),
+        Reason::Reward(RewardKind::Province),
+        Reason::Reward(RewardKind::Peer),
+        Reason::Sell,
+        Reason::Redeem,
+        Reason::Withdraw,
+        Reason::Exit,
+        Reason::Release,
+        Reason::Dividend,
+        Reason::Coins,
+    ];
+
+    /// The ledger's name of the reason: `order`, `reward_direct` … `reward_peer` (see
+    /// [`RewardKind::reason`]), `sell`, `redeem`, `withdraw`, `exit`, `release`, `dividend`,
+    /// `coins`.
+    pub const fn as_str(self) -> &'static str {
         match self {
             Reason::Order => "order",
-            Reason::Reward => "reward",
+            Reason::Reward(kind) => kind.reason(),
             Reason::Sell => "sell",
             Reason::Redeem => "redeem",
             Reason::Withdraw => "withdraw",
@@ -208,6 +234,71 @@ impl Reason {
             Reason::Release => "release",
             Reason::Dividend => "dividend",
             Reason::Coins => "coins",
+        }
+    }
+}
+
+/// What a reward was paid for. Its ledger reason is `reward_` and the kind's name:
+/// `reward_direct` (the buyer's referrer), `reward_indirect` (the referrer's referrer),
+/// `reward_recruiter` (the store's recruiter), `reward_district`, `reward_city`,
+/// `reward_province` (the store region's agent at that level) and `reward_peer` (an agent's
+/// referrer who is an agent at the same level, at any level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RewardKind {
+    Direct,
+    Indirect,
+    Recruiter,
+    District,
+    City,
+    Province,
+    Peer,
+}
+
+impl RewardKind {
+    /// Every kind, in the order an order pays them (peers between the agent levels).
+    pub const ALL: [RewardKind; 7] = [
+        RewardKind::Direct,
+        RewardKind::Indirect,
+        RewardKind::Recruiter,
+        RewardKind::District,
+        RewardKind::City,
+        RewardKind::Province,
+        RewardKind::Peer,
+    ];
+
+    /// The kind's name: `direct`, `indirect`, `recruiter`, `district`, `city`, `province`,
+    /// `peer`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RewardKind::Direct => "direct",
+            RewardKind::Indirect => "indirect",
+            RewardKind::Recruiter => "recruiter",
+            RewardKind::District => "district",
+            RewardKind::City => "city",
+            RewardKind::Province => "province",
+            RewardKind::Peer => "peer",
+        }
+    }
+
+    /// The ledger reason: `reward_` and [`as_str`](Self::as_str).
+    pub const fn reason(self) -> &'static str {
+        match self {
+            RewardKind::Direct => "reward_direct",
+            RewardKind::Indirect => "reward_indirect",
+            RewardKind::Recruiter => "reward_recruiter",
+            RewardKind::District => "reward_district",
+            RewardKind::City => "reward_city",
+            RewardKind::Province => "reward_province",
+            RewardKind::Peer => "reward_peer",
+        }
+    }
+
+    /// The agent reward of a level.
+    pub const fn agent(level: crate::command::Level) -> RewardKind {
+        match level {
+            crate::command::Level::District => RewardKind::District,
+            crate::command::Level::City => RewardKind::City,
+            crate::command::Level::Province => RewardKind::Province,
         }
     }
 }

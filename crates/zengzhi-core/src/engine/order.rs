@@ -3,7 +3,7 @@
 //! [`Engine::plan_order`] takes `&self`, so a rejected order changes nothing by construction;
 //! [`Engine::commit_order`] only writes what the plan holds, and cannot fail.
 
-use super::{agent_key, Applied, Delta, Engine, Merchant, Reason, NONE};
+use super::{agent_key, Applied, Delta, Engine, Merchant, Reason, RewardKind, NONE};
 use crate::command::Level;
 use crate::error::Rejection;
 use crate::num::{Fen, Units};
@@ -23,33 +23,37 @@ pub struct OrderArgs<'a> {
 /// At most: direct, indirect, recruiter, and an agent and a peer at each of three levels.
 const MAX_REWARDS: usize = 9;
 
-/// The rewards of one order, in the order they are paid.
+/// The rewards of one order, in the order they are paid: to whom, how much, for what (the
+/// kind fits in the padding of the pair: no larger than without it).
 #[derive(Debug, Clone, Copy)]
 struct Rewards {
-    paid: [(u32, Fen); MAX_REWARDS],
+    paid: [(u32, Fen, RewardKind); MAX_REWARDS],
     len: usize,
     /// What is left of the distribution budget.
     left: Fen,
 }
 
+// The kind rides in the padding of `(u32, Fen)`: the plan is no larger for it.
+const _: () = assert!(std::mem::size_of::<(u32, Fen, RewardKind)>() == std::mem::size_of::<(u32, Fen)>());
+
 impl Rewards {
     #[inline(always)]
     fn new() -> Self {
-        Rewards { paid: [(NONE, Fen::ZERO); MAX_REWARDS], len: 0, left: Fen::ZERO }
+        Rewards { paid: [(NONE, Fen::ZERO, RewardKind::Direct); MAX_REWARDS], len: 0, left: Fen::ZERO }
     }
 
     /// Pays `due`, capped by what is left of the budget; returns what was paid.
     #[inline(always)]
-    fn pay(&mut self, to: u32, due: Fen) -> Fen {
+    fn pay(&mut self, to: u32, kind: RewardKind, due: Fen) -> Fen {
         let x = due.min(self.left);
         self.left -= x;
-        self.paid[self.len] = (to, x);
+        self.paid[self.len] = (to, x, kind);
         self.len += 1;
         x
     }
 
     #[inline(always)]
-    fn paid(&self) -> &[(u32, Fen)] {
+    fn paid(&self) -> &[(u32, Fen, RewardKind)] {
         &self.paid[..self.len]
     }
 }
@@ -185,17 +189,21 @@ impl Engine {
         rewards.left = budget;
         let direct = self.members[buyer as usize].referrer;
         if direct != NONE {
-            rewards.pay(direct, amount.mul_rate_floor(rules.referral_direct_ppm));
+            rewards.pay(direct, RewardKind::Direct, amount.mul_rate_floor(rules.referral_direct_ppm));
             let indirect = self.members[direct as usize].referrer;
             if indirect != NONE {
-                rewards.pay(indirect, amount.mul_rate_floor(rules.referral_indirect_ppm));
+                rewards.pay(indirect, RewardKind::Indirect, amount.mul_rate_floor(rules.referral_indirect_ppm));
             }
         }
         let Some(s) = store else {
             return;
         };
         if s.recruiter != NONE {
-            rewards.pay(s.recruiter, amount.mul_rate_floor(rules.referral_merchant_recruiter_ppm));
+            rewards.pay(
+                s.recruiter,
+                RewardKind::Recruiter,
+                amount.mul_rate_floor(rules.referral_merchant_recruiter_ppm),
+            );
         }
         if s.region == NONE {
             return;
@@ -211,14 +219,14 @@ impl Engine {
             let Some(&agent) = self.agents.get(&agent_key(level, level.normalise(s.region))) else {
                 continue;
             };
-            let x = rewards.pay(agent, amount.mul_rate_floor(rate - paid_rate));
+            let x = rewards.pay(agent, RewardKind::agent(level), amount.mul_rate_floor(rate - paid_rate));
             paid_rate = rate;
             let up = self.members[agent as usize].referrer;
             if rules.agent_peer_ppm.is_positive()
                 && up != NONE
                 && self.members[up as usize].agent_levels & level as u8 != 0
             {
-                rewards.pay(up, x.mul_rate_floor(rules.agent_peer_ppm));
+                rewards.pay(up, RewardKind::Peer, x.mul_rate_floor(rules.agent_peer_ppm));
             }
         }
     }
@@ -227,9 +235,9 @@ impl Engine {
     #[inline(always)]
     fn commit_order(&mut self, order: &str, p: &OrderPlan, rewards: &Rewards) -> Applied {
         self.order_ids.insert_new_hashed(p.order_hash, order);
-        for &(to, x) in rewards.paid() {
+        for &(to, x, kind) in rewards.paid() {
             self.members[to as usize].rewards_fen += x;
-            self.post_cash(to, Reason::Reward, x);
+            self.post_cash(to, Reason::Reward(kind), x);
         }
         self.dividend_pool += p.dividend;
         self.platform_revenue += p.platform_net;

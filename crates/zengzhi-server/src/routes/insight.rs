@@ -235,7 +235,7 @@ impl Aggregator {
                     day.exit_units -= held;
                     day.exit_payout += cash;
                 }
-                Reason::Reward => {
+                Reason::Reward(_) => {
                     day.rewards += cash;
                     *day.referrers.entry(engine.member_id(c.member).to_string()).or_default() += cash;
                 }

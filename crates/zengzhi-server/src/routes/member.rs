@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use zengzhi_core::engine::RewardKind;
 use zengzhi_core::num::{format_price, PPM};
 use zengzhi_core::{Command, Rejection};
 
@@ -243,7 +244,53 @@ pub struct Referrals {
     pub indirect: Vec<Referral>,
     /// All reward money ever credited to me (referral, recruitment, agent and peer rewards).
     pub rewards: Money,
+    /// My rewards by kind, every kind in this order: direct, indirect, recruiter, district,
+    /// city, province, peer (0.00 where none). Summed from my ledger rows in the query tables,
+    /// so it follows the projection (it waits briefly for it): right after an order it can lag
+    /// `rewards`, which is the engine's own figure.
+    pub rewards_by_kind: Vec<RewardByKind>,
     pub referral_link: String,
+}
+
+/// What a reward was paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardKindName {
+    /// 直推: I referred the buyer.
+    Direct,
+    /// 间推: I referred the buyer's referrer.
+    Indirect,
+    /// 招商: I recruited the store.
+    Recruiter,
+    /// 区代: I am the store region's district agent.
+    District,
+    /// 市代: the city agent.
+    City,
+    /// 省代: the province agent.
+    Province,
+    /// 平级: I referred the store region's agent and hold the same level.
+    Peer,
+}
+
+impl From<RewardKind> for RewardKindName {
+    fn from(kind: RewardKind) -> Self {
+        match kind {
+            RewardKind::Direct => RewardKindName::Direct,
+            RewardKind::Indirect => RewardKindName::Indirect,
+            RewardKind::Recruiter => RewardKindName::Recruiter,
+            RewardKind::District => RewardKindName::District,
+            RewardKind::City => RewardKindName::City,
+            RewardKind::Province => RewardKindName::Province,
+            RewardKind::Peer => RewardKindName::Peer,
+        }
+    }
+}
+
+/// My rewards of one kind.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RewardByKind {
+    pub kind: RewardKindName,
+    pub amount: Money,
 }
 
 /// How many referrals of each kind the list shows.
@@ -253,6 +300,11 @@ pub const REFERRALS_SHOWN: usize = 200;
 #[utoipa::path(get, path = "/v1/me/referrals", tag = "member", responses((status = 200, body = Referrals)))]
 pub async fn me_referrals(MemberToken(id): MemberToken, State(state): S) -> ApiResult<Json<Referrals>> {
     let link = format!("{}/join?ref={id}", state.public_url.trim_end_matches('/'));
+    state.wait_projected(Duration::from_secs(1)).await;
+    let m = id.clone();
+    let by_kind = state.read(move |b| b.member_rewards(&m)).await?;
+    let rewards_by_kind: Vec<RewardByKind> =
+        by_kind.into_iter().map(|(kind, fen)| RewardByKind { kind: kind.into(), amount: Money::fen(fen) }).collect();
     let m = id.clone();
     let view = state
         .query(move |e| {
@@ -282,6 +334,7 @@ pub async fn me_referrals(MemberToken(id): MemberToken, State(state): S) -> ApiR
                 direct: direct_idx.iter().take(REFERRALS_SHOWN).map(|&i| item(i)).collect(),
                 indirect: indirect_idx.iter().take(REFERRALS_SHOWN).map(|&i| item(i)).collect(),
                 rewards: Money::fen(rewards),
+                rewards_by_kind,
                 referral_link: link,
             })
         })

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use zengzhi_core::command::parse_line;
-use zengzhi_core::engine::{Member, NONE};
+use zengzhi_core::engine::{Member, Reason, RewardKind, NONE};
 use zengzhi_core::num::{format_price, PPM};
 use zengzhi_core::{Command, Engine, Rejection};
 use zengzhi_journal::backend::OrderRow;
@@ -529,12 +529,21 @@ async fn known(state: &Arc<AppState>, id: &str) -> ApiResult<()> {
     }
 }
 
-/// Ledger reasons.
+/// Ledger reasons, as the `reasons` filter takes them: each stored reason, and `reward` for
+/// every reward kind (`reward_direct` … `reward_peer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerReason {
     Order,
+    /// Every reward kind.
     Reward,
+    RewardDirect,
+    RewardIndirect,
+    RewardRecruiter,
+    RewardDistrict,
+    RewardCity,
+    RewardProvince,
+    RewardPeer,
     Sell,
     Redeem,
     Withdraw,
@@ -545,17 +554,33 @@ pub enum LedgerReason {
 }
 
 impl LedgerReason {
-    fn name(self) -> &'static str {
-        match self {
-            LedgerReason::Order => "order",
-            LedgerReason::Reward => "reward",
-            LedgerReason::Sell => "sell",
-            LedgerReason::Redeem => "redeem",
-            LedgerReason::Withdraw => "withdraw",
-            LedgerReason::Exit => "exit",
-            LedgerReason::Release => "release",
-            LedgerReason::Dividend => "dividend",
-            LedgerReason::Coins => "coins",
+    /// The engine's reason (`None` for `reward`, which stands for every kind).
+    fn reason(self) -> Option<Reason> {
+        Some(match self {
+            LedgerReason::Order => Reason::Order,
+            LedgerReason::Reward => return None,
+            LedgerReason::RewardDirect => Reason::Reward(RewardKind::Direct),
+            LedgerReason::RewardIndirect => Reason::Reward(RewardKind::Indirect),
+            LedgerReason::RewardRecruiter => Reason::Reward(RewardKind::Recruiter),
+            LedgerReason::RewardDistrict => Reason::Reward(RewardKind::District),
+            LedgerReason::RewardCity => Reason::Reward(RewardKind::City),
+            LedgerReason::RewardProvince => Reason::Reward(RewardKind::Province),
+            LedgerReason::RewardPeer => Reason::Reward(RewardKind::Peer),
+            LedgerReason::Sell => Reason::Sell,
+            LedgerReason::Redeem => Reason::Redeem,
+            LedgerReason::Withdraw => Reason::Withdraw,
+            LedgerReason::Exit => Reason::Exit,
+            LedgerReason::Release => Reason::Release,
+            LedgerReason::Dividend => Reason::Dividend,
+            LedgerReason::Coins => Reason::Coins,
+        })
+    }
+
+    /// Whether a stored ledger reason is one this filter takes.
+    fn matches(self, stored: &str) -> bool {
+        match self.reason() {
+            Some(r) => r.as_str() == stored,
+            None => RewardKind::ALL.iter().any(|k| k.reason() == stored),
         }
     }
 }
@@ -578,7 +603,9 @@ pub struct MemberLedgerItem {
     pub seq: u64,
     /// When the journal entry was made (RFC 3339, Beijing time).
     pub at: String,
-    /// `order`, `reward`, `sell`, `redeem`, `withdraw`, `exit`, `release`, `dividend` or `coins`.
+    /// `order`, a reward by kind (`reward_direct`, `reward_indirect`, `reward_recruiter`,
+    /// `reward_district`, `reward_city`, `reward_province`, `reward_peer`), `sell`, `redeem`,
+    /// `withdraw`, `exit`, `release`, `dividend` or `coins`.
     pub reason: String,
     pub points: Points,
     pub locked: Points,
@@ -608,19 +635,19 @@ pub async fn member_ledger(
     if limit == 0 || limit > 200 {
         return Err(ApiError::bad_request(ApiCode::InvalidQuery, "limit is 1 to 200 / 每页 1 至 200 条"));
     }
-    let reasons: Option<Vec<&'static str>> = match q.reasons.as_deref() {
+    let reasons: Option<Vec<LedgerReason>> = match q.reasons.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
             text.split(',')
                 .map(|r| {
-                    serde_json::from_value::<LedgerReason>(serde_json::Value::String(r.trim().to_string()))
-                        .map(LedgerReason::name)
-                        .map_err(|_| {
+                    serde_json::from_value::<LedgerReason>(serde_json::Value::String(r.trim().to_string())).map_err(
+                        |_| {
                             ApiError::bad_request(
                                 ApiCode::InvalidQuery,
                                 format!("unknown reason {r} / 未知的流水类型 {r}"),
                             )
-                        })
+                        },
+                    )
                 })
                 .collect::<ApiResult<_>>()?,
         ),
@@ -640,7 +667,7 @@ pub async fn member_ledger(
                 let full = rows.len() >= 500;
                 for r in rows {
                     cursor = r.seq;
-                    if reasons.as_ref().is_some_and(|list| !list.contains(&r.reason)) {
+                    if reasons.as_ref().is_some_and(|list| !list.iter().any(|x| x.matches(r.reason))) {
                         continue;
                     }
                     if items.len() == limit {

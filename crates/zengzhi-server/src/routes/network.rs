@@ -623,8 +623,7 @@ pub struct AgentRegion {
     pub names: Vec<String>,
     /// The agent, if appointed; without one the region's agent share stays with the platform.
     pub agent: Option<Id>,
-    /// All reward money the agent has earned (every kind of reward: the ledger keeps agent,
-    /// referral and recruitment rewards under one reason).
+    /// All reward money the agent has earned (every kind of reward, all regions and stores).
     pub agent_rewards: Option<Money>,
     /// The share of this level goes to the platform here (no agent appointed).
     pub platform_keeps_share: bool,

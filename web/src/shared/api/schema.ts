@@ -1909,7 +1909,11 @@ export interface components {
             coins: components["schemas"]["Money"];
             locked: components["schemas"]["Points"];
             points: components["schemas"]["Points"];
-            /** @description `order`, `reward`, `sell`, `redeem`, `withdraw`, `exit`, `release`, `dividend` or `coins`. */
+            /**
+             * @description `order`, a reward by kind (`reward_direct`, `reward_indirect`, `reward_recruiter`,
+             *     `reward_district`, `reward_city`, `reward_province`, `reward_peer`), `sell`, `redeem`,
+             *     `withdraw`, `exit`, `release`, `dividend` or `coins`.
+             */
             reason: string;
             /** Format: u-int64 */
             seq: number;
@@ -2024,7 +2028,11 @@ export interface components {
             coins: components["schemas"]["Money"];
             locked: components["schemas"]["Points"];
             points: components["schemas"]["Points"];
-            /** @description `order`, `reward`, `sell`, `redeem`, `withdraw`, `exit`, `release`, `dividend` or `coins`. */
+            /**
+             * @description `order`, a reward by kind (`reward_direct`, `reward_indirect`, `reward_recruiter`,
+             *     `reward_district`, `reward_city`, `reward_province`, `reward_peer`), `sell`, `redeem`,
+             *     `withdraw`, `exit`, `release`, `dividend` or `coins`.
+             */
             reason: string;
             /** Format: u-int64 */
             seq: number;
@@ -2352,6 +2360,13 @@ export interface components {
             referral_link: string;
             /** @description All reward money ever credited to me (referral, recruitment, agent and peer rewards). */
             rewards: components["schemas"]["Money"];
+            /**
+             * @description My rewards by kind, every kind in this order: direct, indirect, recruiter, district,
+             *     city, province, peer (0.00 where none). Summed from my ledger rows in the query tables,
+             *     so it follows the projection (it waits briefly for it): right after an order it can lag
+             *     `rewards`, which is the engine's own figure.
+             */
+            rewards_by_kind: components["schemas"]["RewardByKind"][];
         };
         ReferrerRank: {
             member: string;
@@ -2395,6 +2410,16 @@ export interface components {
             /** @description Shown to the member, at most 500 characters. */
             reason?: string | null;
         };
+        /** @description My rewards of one kind. */
+        RewardByKind: {
+            amount: components["schemas"]["Money"];
+            kind: components["schemas"]["RewardKindName"];
+        };
+        /**
+         * @description What a reward was paid for.
+         * @enum {string}
+         */
+        RewardKindName: "direct" | "indirect" | "recruiter" | "district" | "city" | "province" | "peer";
         /**
          * @description An operator's role.
          * @enum {string}
