@@ -12,7 +12,7 @@ mod encode;
 mod validate;
 
 pub use decode::{parse_fields, parse_line};
-pub use validate::{valid_at, valid_id};
+pub use validate::{beijing_day, valid_at, valid_id};
 
 /// An agent level; the discriminant is the bit used in a member's set of held levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -193,7 +193,8 @@ impl Command<'_> {
     }
 }
 
-/// A command read from a line, with its optional `at` time (recorded, never used by the engine).
+/// A command read from a line, with its optional `at` time (recorded; the engine reads it only
+/// for `limits.max_mint_value_per_member_day`, see [`Engine::apply_at`](crate::Engine::apply_at)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<'a> {
     pub command: Command<'a>,
