@@ -58,7 +58,7 @@ pub fn cases() -> Vec<Case> {
 /// Every case of `dir` (a folder laid out as `conformance/`), as [`cases`] reads them.
 pub fn cases_in(dir: &Path) -> Vec<Case> {
     let entries =
-        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("the cases folder {} cannot be read: {e}", dir.display()));
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("the cases folder {} cannot be read: {e}", dir.display()));
     let mut cases: Vec<Case> = entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
