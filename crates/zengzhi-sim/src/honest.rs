@@ -160,22 +160,32 @@ fn statements(loaded: &Loaded, runs: &[RunResult], h: &Honest) -> Vec<Statement>
 fn attackers(loaded: &Loaded, h: &Honest) -> Statement {
     let a = &loaded.scenario.attacks;
     let days = |b: &Option<Band>| b.map_or("—".to_string(), |b| format!("{:.0}", b.p50));
+    let mut who: Vec<(String, String)> = Vec::new();
+    if a.wash_stores > 0 {
+        who.push((
+            format!("{} 家门店的店主在本店刷单", a.wash_stores),
+            format!("{} store owners wash-trading at their own store", a.wash_stores),
+        ));
+    }
+    if a.farmers > 0 {
+        who.push((
+            format!("{} 个刷奖励的推荐人各带 {} 个假会员", a.farmers, a.fake_referees),
+            format!("{} referral farmers with {} fake members each", a.farmers, a.fake_referees),
+        ));
+    }
+    let (who_zh, who_en): (Vec<String>, Vec<String>) = who.into_iter().unzip();
     let (mut zh, mut en) = (
         format!(
-            "本情景含攻击者（{} 家门店的店主在本店刷单，{} 个刷奖励的推荐人各带 {} 个假会员）。诚实会员中 {} 封顶出局，出局天数中位数 {}，现金拿回消费额的 {}，连同期末积分价值共 {}。",
-            a.wash_stores,
-            a.farmers,
-            a.fake_referees,
+            "本情景含攻击者（{}）。诚实会员中 {} 封顶出局，出局天数中位数 {}，现金拿回消费额的 {}，连同期末积分价值共 {}。",
+            who_zh.join("，"),
             pct(h.honest_cap_reached_share.p50),
             days(&h.honest_median_days_to_exit),
             pct(h.honest_net_rebate_share.p50),
             pct(h.honest_value_share.p50)
         ),
         format!(
-            "This scenario has attackers ({} store owners wash-trading at their own store, {} referral farmers with {} fake members each). Of the honest members {} reached the cap, after {} days (median), and got back {} of what they spent in cash, {} with the value of their points at the end.",
-            a.wash_stores,
-            a.farmers,
-            a.fake_referees,
+            "This scenario has attackers ({}). Of the honest members {} reached the cap, after {} days (median), and got back {} of what they spent in cash, {} with the value of their points at the end.",
+            who_en.join(", "),
             pct(h.honest_cap_reached_share.p50),
             days(&h.honest_median_days_to_exit),
             pct(h.honest_net_rebate_share.p50),
