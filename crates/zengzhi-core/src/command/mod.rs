@@ -211,6 +211,24 @@ mod tests {
     }
 
     #[test]
+    fn beijing_days_of_at_times() {
+        // 2026-12-01 is day 20,788 since 1970-01-01 (56 years · 365 + 14 leap days = 20,454 to
+        // 2026-01-01, plus the 334 days of January to November).
+        let d = |at: &str| beijing_day(at).unwrap();
+        assert_eq!(d("2026-12-01T00:00:00+08:00"), 20_788);
+        assert_eq!(d("2026-12-01T23:59:59+08:00"), 20_788);
+        // 16:00 UTC is midnight in Beijing: the next day; 15:59:59.999 UTC is still the same.
+        assert_eq!(d("2026-11-30T16:00:00Z"), 20_788);
+        assert_eq!(d("2026-11-30T15:59:59.999Z"), 20_787);
+        assert_eq!(d("2026-12-01 08:00:00-08:00"), 20_789); // 16:00 UTC
+        // A leap second at Beijing midnight counts as the next day's first second.
+        assert_eq!(d("2026-12-01T23:59:60+08:00"), 20_789);
+        assert_eq!(d("1970-01-01T00:00:00+08:00"), 0);
+        assert_eq!(d("1969-12-31T15:59:59Z"), -1);
+        assert_eq!(beijing_day("2026-02-29T00:00:00Z"), None);
+    }
+
+    #[test]
     fn at_calendar() {
         for ok in [
             "2026-11-25T08:00:00+08:00",
