@@ -220,7 +220,8 @@ mod tests {
         // 16:00 UTC is midnight in Beijing: the next day; 15:59:59.999 UTC is still the same.
         assert_eq!(d("2026-11-30T16:00:00Z"), 20_788);
         assert_eq!(d("2026-11-30T15:59:59.999Z"), 20_787);
-        assert_eq!(d("2026-12-01 08:00:00-08:00"), 20_789); // 16:00 UTC
+        // 08:00 at UTC−8 is 16:00 UTC: midnight of the next Beijing day.
+        assert_eq!(d("2026-12-01 08:00:00-08:00"), 20_789);
         // A leap second at Beijing midnight counts as the next day's first second.
         assert_eq!(d("2026-12-01T23:59:60+08:00"), 20_789);
         assert_eq!(d("1970-01-01T00:00:00+08:00"), 0);
