@@ -18,7 +18,8 @@ use zengzhi_sim::scenario::{load_file, Loaded};
 pub struct SimulateArgs {
     /// The scenario file (TOML); or use --preset.
     scenario: Option<PathBuf>,
-    /// A built-in scenario: seed, steady, boom-bust, legacy-conversion, inventory-clearance.
+    /// A built-in scenario: seed, steady, boom-bust, legacy-conversion, inventory-clearance,
+    /// wash-trading, referral-farming.
     #[arg(long, conflicts_with = "scenario")]
     preset: Option<String>,
     /// Folder for summary.json, timeseries.csv, the charts and report.html.

@@ -19,12 +19,14 @@ pub enum Rejection {
     RegionTaken,
     CampaignActive,
     NoCampaign,
+    /// An order at a store by its own owner or recruiter, under `limits.self_dealing = "reject"`.
+    SelfDealing,
     Overflow,
 }
 
 impl Rejection {
     /// Every code, for documentation and tests.
-    pub const ALL: [Rejection; 17] = [
+    pub const ALL: [Rejection; 18] = [
         Rejection::InvalidCommand,
         Rejection::InvalidAmount,
         Rejection::InvalidRules,
@@ -41,6 +43,7 @@ impl Rejection {
         Rejection::RegionTaken,
         Rejection::CampaignActive,
         Rejection::NoCampaign,
+        Rejection::SelfDealing,
         Rejection::Overflow,
     ];
 
@@ -63,6 +66,7 @@ impl Rejection {
             Rejection::RegionTaken => "region_taken",
             Rejection::CampaignActive => "campaign_active",
             Rejection::NoCampaign => "no_campaign",
+            Rejection::SelfDealing => "self_dealing",
             Rejection::Overflow => "overflow",
         }
     }

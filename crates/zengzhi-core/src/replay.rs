@@ -43,7 +43,7 @@ pub fn replay(
     }
     let base = input.as_ptr() as usize;
     for (n, line) in lines(input).enumerate() {
-        let result = parse_line(line).and_then(|p| engine.apply(&p.command)).map(|_| ());
+        let result = parse_line(line).and_then(|p| engine.apply_at(&p.command, p.at.as_deref())).map(|_| ());
         results.push(result);
         if check {
             checker.check(&engine).map_err(|violation| Box::new(BrokenAt { line: n + 1, violation }))?;

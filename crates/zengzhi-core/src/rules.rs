@@ -29,6 +29,41 @@ pub struct Rules {
     pub withdraw_min_fen: Fen,
     pub withdraw_fee_ppm: Ppm,
     pub max_mint_value_per_order_fen: Fen,
+    /// What an order whose buyer is the store's owner or recruiter does (刷单).
+    pub self_dealing: SelfDealing,
+    /// Most value minted to one member per Beijing calendar day; 0 = no cap.
+    pub max_mint_value_per_member_day_fen: Fen,
+}
+
+/// `limits.self_dealing`: what an order whose buyer is the store's own owner or recruiter does
+/// (wash trading through one's own store, 刷单).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SelfDealing {
+    /// An order like any other (the seed's behaviour).
+    #[default]
+    Allow,
+    /// Accepted and its commission split as usual, but it mints no points, draws no subsidy,
+    /// pays no referral or recruiter reward and does not count as consumption.
+    NoMint,
+    /// Rejected with `self_dealing`.
+    Reject,
+}
+
+impl SelfDealing {
+    /// Every mode, in the order of its snapshot value (0, 1, 2).
+    const ALL: [SelfDealing; 3] = [SelfDealing::Allow, SelfDealing::NoMint, SelfDealing::Reject];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelfDealing::Allow => "allow",
+            SelfDealing::NoMint => "no_mint",
+            SelfDealing::Reject => "reject",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SelfDealing> {
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
+    }
 }
 
 impl Default for Rules {
@@ -55,6 +90,8 @@ impl Default for Rules {
             withdraw_min_fen: Fen::from_fen(0),
             withdraw_fee_ppm: Ppm::from_ppm(0),
             max_mint_value_per_order_fen: Fen::from_fen(0),
+            self_dealing: SelfDealing::Allow,
+            max_mint_value_per_member_day_fen: Fen::from_fen(0),
         }
     }
 }
@@ -68,6 +105,8 @@ enum Field {
     Multiple(fn(&mut Rules) -> &mut Ppm),
     /// A money value, at most 100,000,000.00.
     Money(fn(&mut Rules) -> &mut Fen),
+    /// `limits.self_dealing`: one of its words.
+    SelfDealing(fn(&mut Rules) -> &mut SelfDealing),
 }
 
 impl Field {
@@ -77,6 +116,7 @@ impl Field {
             Field::Rate(_) => PPM,
             Field::Multiple(_) => MAX_MULTIPLE_PPM,
             Field::Money(_) => MAX_MONEY_ARG_FEN,
+            Field::SelfDealing(_) => SelfDealing::ALL.len() as i64 - 1,
         }
     }
 
@@ -85,6 +125,7 @@ impl Field {
         match self {
             Field::Rate(f) | Field::Multiple(f) => parse_rate(text, Ppm::from_ppm(self.max())).map(|v| *f(rules) = v),
             Field::Money(f) => parse_money(text).map(|v| *f(rules) = v),
+            Field::SelfDealing(f) => SelfDealing::parse(text).map(|v| *f(rules) = v),
         }
         .is_some()
     }
@@ -94,6 +135,7 @@ impl Field {
         match self {
             Field::Rate(f) | Field::Multiple(f) => f(rules).to_ppm(),
             Field::Money(f) => f(rules).to_fen(),
+            Field::SelfDealing(f) => SelfDealing::ALL.iter().position(|m| m == f(rules)).expect("a mode") as i64,
         }
     }
 
@@ -105,6 +147,7 @@ impl Field {
         match self {
             Field::Rate(f) | Field::Multiple(f) => *f(rules) = Ppm::from_ppm(v),
             Field::Money(f) => *f(rules) = Fen::from_fen(v),
+            Field::SelfDealing(f) => *f(rules) = SelfDealing::ALL[v as usize],
         }
         true
     }
@@ -114,6 +157,7 @@ impl Field {
         match self {
             Field::Rate(f) | Field::Multiple(f) => format_rate(*f(rules)),
             Field::Money(f) => format_money(*f(rules)),
+            Field::SelfDealing(f) => f(rules).as_str().to_string(),
         }
     }
 
@@ -134,6 +178,11 @@ impl Field {
                 path,
                 format!("“{text}” 不是最多 2 位小数、不超过 100,000,000.00 的金额"),
                 format!("{text:?} is not an amount with at most 2 decimals, at most 100,000,000.00"),
+            ),
+            Field::SelfDealing(_) => problem(
+                path,
+                format!("“{text}” 不是 allow、no_mint 或 reject"),
+                format!("{text:?} is not allow, no_mint or reject"),
             ),
         }
     }
@@ -161,7 +210,13 @@ const KEYS: &[(&str, &str, Field)] = &[
     ("withdraw", "min", Field::Money(|r| &mut r.withdraw_min_fen)),
     ("withdraw", "fee", Field::Rate(|r| &mut r.withdraw_fee_ppm)),
     ("limits", "max_mint_value_per_order", Field::Money(|r| &mut r.max_mint_value_per_order_fen)),
+    ("limits", "self_dealing", Field::SelfDealing(|r| &mut r.self_dealing)),
+    ("limits", "max_mint_value_per_member_day", Field::Money(|r| &mut r.max_mint_value_per_member_day_fen)),
 ];
+
+/// How many keys the first snapshot format (which had no `limits.self_dealing` and
+/// `limits.max_mint_value_per_member_day`) stored: the first keys of [`KEYS`].
+pub(crate) const KEYS_V1: usize = 20;
 
 /// One problem found in a rules document, in Chinese and English.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,6 +363,15 @@ impl Rules {
         if values.len() != KEYS.len() {
             return None;
         }
+        Self::from_first_values(values)
+    }
+
+    /// Rules from the values of the first `values.len()` keys, the later keys at their
+    /// defaults (for snapshots of an older format); `None` if the values do not make valid rules.
+    pub(crate) fn from_first_values(values: &[i64]) -> Option<Rules> {
+        if values.len() > KEYS.len() {
+            return None;
+        }
         let mut rules = Rules::default();
         for ((_, _, field), &v) in KEYS.iter().zip(values) {
             if !field.set_raw(&mut rules, v) {
@@ -445,6 +509,26 @@ mod tests {
         let mut bad = r.to_values();
         bad[0] = 0; // initial price 0
         assert_eq!(Rules::from_values(&bad), None);
+    }
+
+    #[test]
+    fn self_dealing_and_the_daily_cap() {
+        let r = Rules::from_toml("[limits]\nself_dealing = \"no_mint\"\nmax_mint_value_per_member_day = \"500.5\"")
+            .unwrap();
+        assert_eq!(r.self_dealing, SelfDealing::NoMint);
+        assert_eq!(r.max_mint_value_per_member_day_fen, Fen::from_fen(50_050));
+        assert_eq!(Rules::from_values(&r.to_values()), Some(r.clone()));
+        assert_eq!(Rules::default().updated(&r.to_doc()), Ok(r.clone()));
+        for bad in ["\"No_mint\"", "\"\"", "\"deny\"", "1"] {
+            let err = Rules::from_toml(&format!("[limits]\nself_dealing = {bad}")).unwrap_err();
+            assert_eq!(err[0].path, "limits.self_dealing", "{bad}");
+        }
+        assert!(Rules::from_toml("[limits]\nmax_mint_value_per_member_day = \"100000000.01\"").is_err());
+        // A mode's snapshot value is 0, 1 or 2; 3 is refused.
+        let mut values = r.to_values();
+        let at = KEYS.iter().position(|(_, k, _)| *k == "self_dealing").unwrap();
+        values[at] = 3;
+        assert_eq!(Rules::from_values(&values), None);
     }
 
     #[test]

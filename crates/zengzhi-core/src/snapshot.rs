@@ -3,13 +3,20 @@
 //! The format is private to this crate and versioned by its magic. Decoding checks every
 //! length and value and returns an error for bytes that do not make a valid state; it never
 //! panics. The exit index is not stored: it is rebuilt from the members.
+//!
+//! Versions: `ZZSNAP02` (written) is the first format with, at the end, the values of the rule
+//! keys added since (`limits.self_dealing`, `limits.max_mint_value_per_member_day`) and the
+//! daily mint tally; everything before keeps its place. `ZZSNAP01` (the first format: 20 rule
+//! values, no tail) still loads, the later rules at their defaults.
 
 use crate::command::{valid_id, Level};
-use crate::engine::{Aggregates, Campaign, CascadeMode, Engine, Member, Merchant, Totals, NONE};
+use crate::engine::{Aggregates, Campaign, CascadeMode, Engine, Member, Merchant, MintTally, Totals, NONE};
 use crate::num::{Fen, Ppm, Units};
 use crate::rules::Rules;
 
-const MAGIC: &[u8; 8] = b"ZZSNAP01";
+const MAGIC: &[u8; 8] = b"ZZSNAP02";
+/// The first format's magic.
+const MAGIC_V1: &[u8; 8] = b"ZZSNAP01";
 
 /// Why snapshot bytes could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,8 +131,9 @@ impl Engine {
         let mut w = Writer(Vec::with_capacity(64 + self.members.len() * 96 + self.order_ids.len() * 10));
         w.0.extend_from_slice(MAGIC);
         let values = self.rules.to_values();
-        w.u64(values.len() as u64);
-        values.iter().for_each(|&v| w.i64(v));
+        let (first, later) = values.split_at(crate::rules::KEYS_V1);
+        w.u64(first.len() as u64);
+        first.iter().for_each(|&v| w.i64(v));
         w.fens(&[self.pool]);
         w.units(self.supply);
         match self.last_positive {
@@ -201,18 +209,41 @@ impl Engine {
             w.u32(m);
             w.u32(weight);
         }
+        w.u64(later.len() as u64);
+        later.iter().for_each(|&v| w.i64(v));
+        let tally = &self.mint_tally;
+        match tally.day {
+            Some(d) => {
+                w.u8(1);
+                w.i64(d);
+            }
+            None => w.u8(0),
+        }
+        let mut minted: Vec<(u32, Fen)> = tally.minted.iter().map(|(&m, &v)| (m, v)).collect();
+        minted.sort_unstable();
+        w.u64(minted.len() as u64);
+        for (m, v) in minted {
+            w.u32(m);
+            w.fens(&[v]);
+        }
         w.0
     }
 
     /// The state from snapshot bytes, with the exit index rebuilt.
     pub fn from_snapshot(bytes: &[u8], mode: CascadeMode) -> Result<Engine, SnapshotError> {
         let mut r = Reader { bytes, at: 0 };
-        if r.take(MAGIC.len())? != MAGIC {
-            return Err(bad("not a zengzhi snapshot (or another version)"));
-        }
+        let v1 = match r.take(MAGIC.len())? {
+            m if m == MAGIC => false,
+            m if m == MAGIC_V1 => true,
+            _ => return Err(bad("not a zengzhi snapshot (or another version)")),
+        };
         let n = r.count(8)?;
         let values = (0..n).map(|_| r.i64()).collect::<Read<Vec<i64>>>()?;
-        let rules = Rules::from_values(&values).ok_or_else(|| bad("invalid rules"))?;
+        if values.len() != crate::rules::KEYS_V1 {
+            return Err(bad("invalid rules"));
+        }
+        // The later rules come at the end: decode with these, then set the whole.
+        let rules = Rules::from_first_values(&values).ok_or_else(|| bad("invalid rules"))?;
         let mut e = Engine::with_mode(rules, mode);
         e.pool = r.fen("pool")?;
         e.supply = r.units("supply")?;
@@ -333,6 +364,15 @@ impl Engine {
                 return Err(bad("bad shareholder"));
             }
         }
+        if !v1 {
+            let n = r.count(8)?;
+            let mut all = values;
+            for _ in 0..n {
+                all.push(r.i64()?);
+            }
+            e.rules = Rules::from_values(&all).ok_or_else(|| bad("invalid rules"))?;
+            e.mint_tally = read_tally(&mut r, &e)?;
+        }
         if r.at != bytes.len() {
             return Err(bad("trailing bytes"));
         }
@@ -347,6 +387,34 @@ impl Engine {
         e.rebuild_index();
         Ok(e)
     }
+}
+
+/// The daily mint tally: a day flag and day, then (member, value) records in member order, each
+/// value positive and within the money that entered (the cap may have been lowered since); none
+/// while the cap is off.
+fn read_tally(r: &mut Reader<'_>, e: &Engine) -> Read<MintTally> {
+    let day = match r.u8()? {
+        0 => None,
+        1 => Some(r.i64()?),
+        _ => return Err(bad("bad flag")),
+    };
+    let n = r.count(12)?;
+    let cap = e.rules.max_mint_value_per_member_day_fen;
+    if n > 0 && !cap.is_positive() {
+        return Err(bad("a mint tally while the daily cap is off"));
+    }
+    let mut tally = MintTally { day, minted: Default::default() };
+    let mut last = None;
+    for _ in 0..n {
+        let m = r.member_ref(e.members.len())?;
+        let v = r.fen("minted today")?;
+        if m == NONE || last.is_some_and(|l| l >= m) || !v.is_positive() || i128::from(v) > e.totals.money_in() {
+            return Err(bad("bad mint tally"));
+        }
+        last = Some(m);
+        tally.minted.insert(m, v);
+    }
+    Ok(tally)
 }
 
 /// The bounds a reached state keeps and commands rely on to add without overflow: money in fits
@@ -378,4 +446,75 @@ fn check_bounds(e: &Engine) -> Read<()> {
         return Err(bad("campaign money above the budgets"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse_line;
+
+    fn engine(rules: &str, lines: &[&str]) -> Engine {
+        let mut e = Engine::new(Rules::from_toml(rules).unwrap());
+        for line in lines {
+            let p = parse_line(line.as_bytes()).unwrap();
+            e.apply_at(&p.command, p.at.as_deref()).unwrap();
+        }
+        e
+    }
+
+    /// The state JSON (hash-set order of ids differs between engines, so bytes may not).
+    fn state(e: &Engine) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::state::write_state(e, None, &mut out).unwrap();
+        out
+    }
+
+    const HISTORY: &[&str] = &[
+        r#"{"op":"register_member","member":"a"}"#,
+        r#"{"op":"register_member","member":"b"}"#,
+        r#"{"op":"register_merchant","merchant":"s","owner":"b"}"#,
+        r#"{"op":"order","order":"o1","member":"a","merchant":"s","amount":"1000","at":"2026-12-01T10:00:00+08:00"}"#,
+        r#"{"op":"order","order":"o2","member":"b","merchant":"s","amount":"1000"}"#,
+    ];
+
+    #[test]
+    fn the_new_rules_and_the_tally_round_trip() {
+        let e = engine("[limits]\nself_dealing = \"no_mint\"\nmax_mint_value_per_member_day = \"50\"", HISTORY);
+        // a minted the cap, 5000 fen; b's own-store order minted nothing and is not counted.
+        assert_eq!(e.mint_tally.minted.len(), 1);
+        assert_eq!(e.mint_tally.minted.get(&0), Some(&Fen::from_fen(5_000)));
+        let bytes = e.to_snapshot();
+        let back = Engine::from_snapshot(&bytes, CascadeMode::Indexed).unwrap();
+        assert_eq!(back.rules, e.rules);
+        assert_eq!(back.mint_tally, e.mint_tally);
+        assert_eq!(state(&back), state(&e));
+        // A tally value of 0 or above all the money that entered (the last 8 bytes) is refused.
+        for v in [0i64, 400_001] {
+            let mut bad = bytes.clone();
+            let n = bad.len();
+            bad[n - 8..].copy_from_slice(&v.to_le_bytes());
+            assert!(Engine::from_snapshot(&bad, CascadeMode::Indexed).is_err(), "{v}");
+        }
+    }
+
+    /// A snapshot of the first format (20 rule values, no tail) loads, the later rules at
+    /// their defaults: it is this format's bytes less the tail, under the old magic.
+    #[test]
+    fn a_first_format_snapshot_still_loads() {
+        let e = engine("", HISTORY);
+        let bytes = e.to_snapshot();
+        // The tail of a state with the later rules at their defaults and no tally: a count of
+        // 2 and two zero values, then a flag 0 and a count 0.
+        let tail = 8 + 2 * 8 + 1 + 8;
+        let mut v1 = bytes[..bytes.len() - tail].to_vec();
+        v1[..8].copy_from_slice(MAGIC_V1);
+        let back = Engine::from_snapshot(&v1, CascadeMode::Indexed).unwrap();
+        assert_eq!(back.rules, Rules::default());
+        assert_eq!(state(&back), state(&e));
+        assert_eq!(back.to_snapshot().len(), bytes.len());
+        // The old magic with the new tail is trailing bytes.
+        let mut mixed = bytes.clone();
+        mixed[..8].copy_from_slice(MAGIC_V1);
+        assert!(Engine::from_snapshot(&mixed, CascadeMode::Indexed).is_err());
+    }
 }

@@ -14,8 +14,20 @@ fn conformance_dir() -> PathBuf {
     zengzhi_testkit::conformance::dir()
 }
 
+/// This crate's own cases of rules beyond the upstream set (`tests/cases/`, laid out as
+/// `conformance/`; their README derives each expected figure).
+fn own_cases_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
+}
+
+/// The conformance cases, then this crate's own cases: each with its folder.
 fn cases() -> Vec<(String, PathBuf)> {
-    zengzhi_testkit::conformance::cases().into_iter().map(|c| (c.name, conformance_dir())).collect()
+    let own = own_cases_dir();
+    zengzhi_testkit::conformance::cases()
+        .into_iter()
+        .map(|c| (c.name, conformance_dir()))
+        .chain(zengzhi_testkit::conformance::cases_in(&own).into_iter().map(|c| (c.name, own.clone())))
+        .collect()
 }
 
 fn run_case(name: &str, dir: &std::path::Path, mode: CascadeMode, check: bool) -> Result<(), String> {
@@ -78,13 +90,13 @@ fn every_case_through_a_snapshot_midway() {
         let mut engine = Engine::new(rules);
         let mut results = Vec::new();
         for line in &all[..half] {
-            results.push(parse_line(line).and_then(|p| engine.apply(&p.command)).map(|_| ()));
+            results.push(parse_line(line).and_then(|p| engine.apply_at(&p.command, p.at.as_deref())).map(|_| ()));
         }
         let bytes = engine.to_snapshot();
         let mut engine = Engine::from_snapshot(&bytes, CascadeMode::Indexed).expect("own snapshot reads back");
         assert_eq!(engine.to_snapshot().len(), bytes.len());
         for line in &all[half..] {
-            results.push(parse_line(line).and_then(|p| engine.apply(&p.command)).map(|_| ()));
+            results.push(parse_line(line).and_then(|p| engine.apply_at(&p.command, p.at.as_deref())).map(|_| ()));
         }
         let mut text = Vec::new();
         write_state(&engine, Some(&results), &mut text).unwrap();
@@ -135,7 +147,7 @@ fn recorded_changes_add_up_to_the_balances() {
         for line in lines(&input) {
             let before = engine.take_changes();
             assert!(before.is_empty());
-            if parse_line(line).and_then(|p| engine.apply(&p.command)).is_err() {
+            if parse_line(line).and_then(|p| engine.apply_at(&p.command, p.at.as_deref())).is_err() {
                 assert!(engine.take_changes().is_empty(), "{name}: a rejected command recorded changes");
             }
             for c in engine.take_changes() {

@@ -62,6 +62,7 @@ fn run_sequence(rules: &Rules, lines: &[String], cov: &RefCell<Coverage>) -> Res
     let mut results: Vec<Result<(), Rejection>> = Vec::new();
     // The commands that parsed, and their results one by one, for `apply_batch`.
     let mut batch = Vec::new();
+    let mut batch_ats: Vec<Option<String>> = Vec::new();
     let mut batch_expected = Vec::new();
 
     for (n, line) in lines.iter().enumerate() {
@@ -77,12 +78,14 @@ fn run_sequence(rules: &Rules, lines: &[String], cov: &RefCell<Coverage>) -> Res
             let again = parse_line(canonical.as_bytes());
             prop_assert_eq!(again.as_ref().ok(), Some(p), "line {}: {} → {}", at, line, canonical);
             batch.push(p.command.clone());
+            batch_ats.push(p.at.as_deref().map(str::to_string));
         }
-        let result = parsed.and_then(|p| indexed.apply(&p.command));
+        // With its `at`: the daily mint cap counts by it.
+        let result = parsed.and_then(|p| indexed.apply_at(&p.command, p.at.as_deref()));
         if op.is_some() {
             batch_expected.push(result);
         }
-        let naive_result = parse_line(line.as_bytes()).and_then(|p| naive.apply(&p.command));
+        let naive_result = parse_line(line.as_bytes()).and_then(|p| naive.apply_at(&p.command, p.at.as_deref()));
 
         // (d) same result and same state for both cascade implementations.
         prop_assert_eq!(result, naive_result, "line {}: {}: indexed and naive results differ", at, line);
@@ -138,7 +141,8 @@ fn run_sequence(rules: &Rules, lines: &[String], cov: &RefCell<Coverage>) -> Res
     // `apply_batch` gives exactly the results and state of applying one by one.
     let mut batched = Engine::with_mode(rules.clone(), CascadeMode::Indexed);
     let mut batch_results = Vec::new();
-    batched.apply_batch(&batch, &mut batch_results);
+    let ats: Vec<Option<&str>> = batch_ats.iter().map(Option::as_deref).collect();
+    batched.apply_batch_at(&batch, &ats, &mut batch_results);
     prop_assert_eq!(batch_results, batch_expected, "apply_batch results differ");
     prop_assert_eq!(snapshot(&batched), snapshot(&indexed), "apply_batch state differs");
 
@@ -365,6 +369,8 @@ const RULE_CHOICES: &[(&str, &str, &[&str])] = &[
     ("withdraw", "min", &["0", "1", "50"]),
     ("withdraw", "fee", &["0", "0.01", "0.1"]),
     ("limits", "max_mint_value_per_order", &["0", "10", "500", "100000000.01"]),
+    ("limits", "self_dealing", &["allow", "no_mint", "reject", "reject", "Reject"]),
+    ("limits", "max_mint_value_per_member_day", &["0", "20", "300", "100000000.01"]),
     ("nope", "x", &["1"]),
     ("exit", "nope", &["1"]),
 ];
@@ -580,10 +586,16 @@ fn starting_rules() -> BoxedStrategy<String> {
             select(&["0.00", "0.00", "50"][..]),
             select(&["0.20", "0.1", "0.35", "1"][..]),
         ),
+        (select(&["allow", "no_mint", "reject", "reject"][..]), select(&["0.00", "0.00", "50", "300"][..])),
     )
-        .prop_map(|((retention, multiple, mint, price, peer, release), (wmin, fee, maxmint, div, minlife, rate))| {
-            format!(
-                "[points]\ninitial_price = \"{price}\"\nmint_ratio = \"{mint}\"\n\
+        .prop_map(
+            |(
+                (retention, multiple, mint, price, peer, release),
+                (wmin, fee, maxmint, div, minlife, rate),
+                (dealing, daycap),
+            )| {
+                format!(
+                    "[points]\ninitial_price = \"{price}\"\nmint_ratio = \"{mint}\"\n\
                  [commission]\ndefault_rate = \"{rate}\"\n\
                  [sell]\nretention = \"{}\"\nmin_lifetime_consumption = \"{minlife}\"\n\
                  [exit]\nmultiple = \"{multiple}\"\n\
@@ -591,10 +603,12 @@ fn starting_rules() -> BoxedStrategy<String> {
                  [dividends]\nshare_of_platform = \"{div}\"\n\
                  [vesting]\nrelease = \"{release}\"\n\
                  [withdraw]\nmin = \"{wmin}\"\nfee = \"{fee}\"\n\
-                 [limits]\nmax_mint_value_per_order = \"{maxmint}\"\n",
-                ppm_text(retention)
-            )
-        })
+                 [limits]\nmax_mint_value_per_order = \"{maxmint}\"\nself_dealing = \"{dealing}\"\n\
+                 max_mint_value_per_member_day = \"{daycap}\"\n",
+                    ppm_text(retention)
+                )
+            },
+        )
         .boxed()
 }
 

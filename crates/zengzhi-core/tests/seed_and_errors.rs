@@ -455,9 +455,61 @@ fn error_overflow_of_supply() {
     h.err(&order("o10", "whale", "store1", "0.01"), "overflow");
 }
 
+#[test]
+fn error_self_dealing() {
+    // Under `self_dealing = "reject"` an order at a store by its owner or by its recruiter is
+    // refused and (via `err`) changes nothing; the same member buying at another store, and
+    // anyone else buying at this one, is an ordinary order.
+    let mut h = Harness::with_toml("[limits]\nself_dealing = \"reject\"");
+    for id in ["owner", "recruiter", "buyer"] {
+        h.ok(&member(id));
+    }
+    h.ok(r#"{"op":"register_merchant","merchant":"s","owner":"owner","recruiter":"recruiter"}"#);
+    h.ok(r#"{"op":"register_merchant","merchant":"t"}"#);
+    h.ok(&order("o1", "buyer", "s", "1000"));
+    h.err(&order("o2", "owner", "s", "1000"), "self_dealing");
+    h.err(&order("o2", "recruiter", "s", "1000"), "self_dealing");
+    // With an explicit commission too: the store is still named.
+    h.err(
+        r#"{"op":"order","order":"o2","member":"owner","merchant":"s","amount":"10","commission":"1"}"#,
+        "self_dealing",
+    );
+    // A fault checked earlier wins: the order id is used.
+    h.err(&order("o1", "owner", "s", "1000"), "duplicate_id");
+    h.ok(&order("o2", "owner", "t", "1000"));
+    // A platform order names no store, so it is never self-dealing.
+    h.ok(r#"{"op":"order","order":"o3","member":"owner","amount":"10","commission":"1"}"#);
+    // `allow` (set by update_rules) accepts it again.
+    h.ok(r#"{"op":"update_rules","rules":{"limits":{"self_dealing":"allow"}}}"#);
+    h.ok(&order("o4", "owner", "s", "1000"));
+}
+
+#[test]
+fn self_dealing_no_mint_keeps_consumption_and_points_unchanged() {
+    // `no_mint`: the owner's order of 1000 yuan moves cash and coins as asked, puts
+    // I = ⌊200000 · 0.8⌋ = 160000 fen in the pool, pays the owner's referrer nothing and the
+    // whole D = 20000 fen goes to the platform: platform = 200000 − 160000 − 20000 + 20000.
+    let mut h = Harness::with_toml("[limits]\nself_dealing = \"no_mint\"");
+    h.ok(&member("up"));
+    h.ok(&member_ref("owner", "up"));
+    h.ok(r#"{"op":"register_merchant","merchant":"s","owner":"owner"}"#);
+    h.ok(r#"{"op":"grant_coins","member":"owner","amount":"300"}"#);
+    let applied =
+        h.ok(r#"{"op":"order","order":"o1","member":"owner","merchant":"s","amount":"1000","pay_coins":"300"}"#);
+    assert_eq!(applied.minted, Units::ZERO);
+    assert_eq!(applied.commission_fen.to_fen(), 20_000);
+    assert_eq!(h.pool(), 16_000);
+    assert_eq!(h.supply(), 0);
+    let o = h.m("owner");
+    assert_eq!((o.points, o.locked, o.coins_fen.to_fen()), (Units::ZERO, Units::ZERO, 0));
+    assert_eq!((o.cycle_consumption_fen.to_fen(), o.lifetime_consumption_fen.to_fen()), (0, 0));
+    assert_eq!(h.m("up").cash_fen.to_fen(), 0);
+    assert_eq!(h.engine.platform_revenue_fen().to_fen(), 4_000);
+}
+
 /// The codes the `error_*` tests above assert. Keeps this file honest if SPEC §8 (or the
 /// engine's list of codes) gains one.
-const CODES_TESTED_HERE: [&str; 17] = [
+const CODES_TESTED_HERE: [&str; 18] = [
     "invalid_command",
     "invalid_amount",
     "invalid_rules",
@@ -474,6 +526,7 @@ const CODES_TESTED_HERE: [&str; 17] = [
     "region_taken",
     "campaign_active",
     "no_campaign",
+    "self_dealing",
     "overflow",
 ];
 

@@ -62,7 +62,7 @@ pub fn reapply<'a>(engine: &mut Engine, seq: u64, command: &'a str) -> Result<(C
     let parsed = parse_line(command.as_bytes())
         .map_err(|r| Error::Corrupt { seq, what: format!("the command no longer reads ({r})") })?;
     let applied = engine
-        .apply(&parsed.command)
+        .apply_at(&parsed.command, parsed.at.as_deref())
         .map_err(|r| Error::Corrupt { seq, what: format!("the accepted command is now rejected ({r})") })?;
     Ok((parsed.command, applied))
 }

@@ -364,21 +364,29 @@ impl State {
         // rejected here and never reaches the engine or the journal.
         let (commands, ats): (Vec<Command<'static>>, Vec<Option<String>>) = commands.into_iter().unzip();
         let at_ok: Vec<bool> = ats.iter().map(|at| at.as_deref().is_none_or(zengzhi_core::command::valid_at)).collect();
+        // A command without a time is stamped now, before it is applied: the engine reads the
+        // time the journal keeps (the daily mint cap counts by it), so a replay matches.
+        let now = now_rfc3339();
+        let stamped: Vec<Option<&str>> = ats.iter().map(|at| Some(at.as_deref().unwrap_or(&now))).collect();
         let mut applied = Vec::with_capacity(commands.len());
         if at_ok.iter().all(|ok| *ok) {
-            self.engine.apply_batch(&commands, &mut applied);
+            self.engine.apply_batch_at(&commands, &stamped, &mut applied);
         } else {
             // Rare: copy out the commands whose time is good.
-            let good: Vec<Command<'static>> =
-                commands.iter().zip(&at_ok).filter(|(_, ok)| **ok).map(|(c, _)| c.clone()).collect();
-            self.engine.apply_batch(&good, &mut applied);
+            let (good, good_ats): (Vec<Command<'static>>, Vec<Option<&str>>) = commands
+                .iter()
+                .zip(&stamped)
+                .zip(&at_ok)
+                .filter(|(_, ok)| **ok)
+                .map(|((c, at), _)| (c.clone(), *at))
+                .unzip();
+            self.engine.apply_batch_at(&good, &good_ats, &mut applied);
         }
         let mut applied = applied.into_iter();
         let results: Vec<_> = at_ok
             .iter()
             .map(|ok| if *ok { applied.next().expect("one result per command") } else { Err(Rejection::InvalidCommand) })
             .collect();
-        let now = now_rfc3339();
         let mut entries = Vec::new();
         let mut outcomes = Vec::with_capacity(results.len());
         let (mut seq, mut prev) = self.head;

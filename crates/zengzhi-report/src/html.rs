@@ -263,6 +263,47 @@ fn honest_cards(h: &mut String, m: &Honest) {
             ),
         ),
     );
+    attack_cards(h, m);
+}
+
+/// The cards of the economy's own attacks: rewards to members who never bought (always), and,
+/// with wash traders, the honest members' figures and what wash trading paid.
+fn attack_cards(h: &mut String, m: &Honest) {
+    card(
+        h,
+        bi("奖励流向从未消费的会员", "Rewards to members who never bought"),
+        band_big(&m.rewards_to_non_buyers_share, format::pct),
+        bi(
+            "全部奖励中付给自己从未消费的会员（只拉人不消费，包括刷奖励的假推荐链）的比例。",
+            "Share of all reward money paid to members who never bought anything (they only brought others in; referral farmers included).",
+        ),
+    );
+    let Some(wash) = &m.wash_return_on_commission else { return };
+    card(
+        h,
+        bi("诚实会员：封顶比例 / 所得占消费", "Honest members: reached the cap / got back"),
+        format!(
+            "{} / {}",
+            band_big(&m.honest_cap_reached_share, format::pct),
+            band_big(&m.honest_value_share, format::pct)
+        ),
+        {
+            let days = m.honest_median_days_to_exit.map_or_else(|| "—".to_string(), |b| format::band(&b, format::days));
+            bi(
+                &format!("不含刷单店主等攻击者；所得 = 卖出与出局现金 + 期末积分价值；出局天数中位数 {days}。"),
+                &format!("Attackers left out; got back = cash from sales and exits + the value of points at the end; median days to exit {days}."),
+            )
+        },
+    );
+    card(
+        h,
+        bi("刷单回报：每元佣金拿回", "Wash trading: back per yuan of commission"),
+        band_big(wash, format::ratio),
+        bi(
+            "刷单店主所得（卖出与出局现金、奖励、期末积分价值）除以其刷单订单的佣金。大于 1 表示刷单有利可图。",
+            "What wash-trading owners got (cash from sales and exits, rewards, the value of their points at the end) divided by the commission of their own-store orders. Above 1: wash trading paid.",
+        ),
+    );
 }
 
 /// The table of days to exit by join cohort.

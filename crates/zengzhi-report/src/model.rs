@@ -88,6 +88,27 @@ pub struct Honest {
     pub retention: f64,
     /// Price growth over the last 30 days of the horizon, as a share (0.0 = flat).
     pub price_growth_last_30_days: Band,
+    /// Share of all reward money paid to members who never bought (lifetime consumption 0):
+    /// referrers of others who did not consume themselves, referral farmers among them.
+    #[serde(default)]
+    pub rewards_to_non_buyers_share: Band,
+    /// The honest members' figures: every member but the scenario's attackers (wash-trading
+    /// owners, referral farmers and their fakes; without attackers, every member).
+    #[serde(default)]
+    pub honest_cap_reached_share: Band,
+    #[serde(default)]
+    pub honest_net_rebate_share: Band,
+    /// What honest members got from the pool, cash and the value of the points they still hold
+    /// at the end, ÷ their consumption.
+    #[serde(default)]
+    pub honest_value_share: Band,
+    #[serde(default)]
+    pub honest_median_days_to_exit: Option<Band>,
+    /// Wash-trading owners: what they got (cash from sales and exits, rewards, the value of their
+    /// points at the end) ÷ the commission their own-store orders cost them, their only cost.
+    /// Above 1: wash trading paid. `None` without wash traders.
+    #[serde(default)]
+    pub wash_return_on_commission: Option<Band>,
     /// Plain-language statements, Chinese and English, that the report shows verbatim, such as
     /// "增长停止后价格持平；任何人仍可按 80% 卖出" — the simulator writes them from the figures.
     pub statements: Vec<Statement>,

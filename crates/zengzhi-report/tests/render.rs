@@ -102,6 +102,12 @@ fn sample() -> ReportData {
             sell_value_per_point_at_end: band(1.18, 1.2345, 1.29),
             retention: 0.2,
             price_growth_last_30_days: band(0.0, 0.004, 0.009),
+            rewards_to_non_buyers_share: band(0.05, 0.061, 0.07),
+            honest_cap_reached_share: band(0.2, 0.25, 0.3),
+            honest_net_rebate_share: band(0.09, 0.1, 0.11),
+            honest_value_share: band(0.12, 0.134, 0.15),
+            honest_median_days_to_exit: Some(band(50.0, 60.0, 70.0)),
+            wash_return_on_commission: Some(band(1.2, 1.38, 1.5)),
             statements: vec![
                 Statement { zh: STATEMENT_ZH.into(), en: STATEMENT_EN.into() },
                 Statement {
@@ -328,6 +334,11 @@ fn report_html_is_self_contained_bilingual_and_honest() {
         "66 (61–72)", // cohort 1 p90
         "无人出局",
         "no exits",
+        "6.1% (5.0%–7.0%)", // rewards to members who never bought
+        "Rewards to members who never bought",
+        "25.0% (20.0%–30.0%) / 13.4% (12.0%–15.0%)", // honest: reached the cap / got back
+        "1.38× (1.20×–1.50×)",                       // wash trading's return on commission
+        "Wash trading: back per yuan of commission",
     ] {
         assert!(h.contains(figure), "honest section lacks {figure:?}: {h}");
     }

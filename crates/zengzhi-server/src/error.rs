@@ -109,6 +109,8 @@ api_codes! {
     RegionTaken = "region_taken",
     CampaignActive = "campaign_active",
     NoCampaign = "no_campaign",
+    /// An order at a store by its own owner or recruiter, refused by `limits.self_dealing`.
+    SelfDealing = "self_dealing",
     Overflow = "overflow",
 }
 
@@ -138,6 +140,7 @@ impl From<Rejection> for ApiCode {
             RegionTaken => ApiCode::RegionTaken,
             CampaignActive => ApiCode::CampaignActive,
             NoCampaign => ApiCode::NoCampaign,
+            SelfDealing => ApiCode::SelfDealing,
             Overflow => ApiCode::Overflow,
         }
     }
@@ -257,6 +260,11 @@ pub fn rejection(r: Rejection) -> ApiError {
         RegionTaken => (StatusCode::CONFLICT, "该地区该级别已有代理", "that region already has an agent of that level"),
         CampaignActive => (StatusCode::CONFLICT, "已有进行中的补贴活动", "a campaign is already active"),
         NoCampaign => (StatusCode::CONFLICT, "没有进行中的补贴活动", "no campaign is active"),
+        SelfDealing => (
+            StatusCode::CONFLICT,
+            "门店的店主或招商人不能在本店下单（刷单）",
+            "a store's owner or recruiter may not order at that store (self-dealing)",
+        ),
         Overflow => (StatusCode::UNPROCESSABLE_ENTITY, "数值超出上限", "a 64-bit bound would be exceeded"),
     };
     ApiError::new(status, r.into(), format!("{zh} / {en}"))

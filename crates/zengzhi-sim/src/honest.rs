@@ -34,6 +34,15 @@ fn pct(x: f64) -> String {
     }
 }
 
+/// What wash-trading owners got per yuan of commission their orders cost (0 without cost).
+pub fn wash_return(m: &crate::run::RunMetrics) -> f64 {
+    if m.wash_commission_fen > 0 {
+        m.wash_received_fen as f64 / m.wash_commission_fen as f64
+    } else {
+        0.0
+    }
+}
+
 /// Computes the honest metrics over the runs of the base scenario.
 pub fn honest(loaded: &Loaded, runs: &[RunResult]) -> Honest {
     let m = |get: &dyn Fn(&RunResult) -> f64| band(runs.iter().map(get));
@@ -47,6 +56,14 @@ pub fn honest(loaded: &Loaded, runs: &[RunResult]) -> Honest {
         sell_value_per_point_at_end: m(&|r| r.metrics.final_price * (1.0 - retention)),
         retention,
         price_growth_last_30_days: m(&|r| r.metrics.price_growth_last_30_days),
+        rewards_to_non_buyers_share: m(&|r| r.metrics.rewards_to_non_buyers_share),
+        honest_cap_reached_share: m(&|r| r.metrics.honest_cap_reached_share),
+        honest_net_rebate_share: m(&|r| r.metrics.honest_net_rebate_share),
+        honest_value_share: m(&|r| r.metrics.honest_value_share),
+        honest_median_days_to_exit: band_of_some(runs.iter().map(|r| r.metrics.honest_median_days_to_exit)),
+        wash_return_on_commission: (loaded.scenario.attacks.wash_stores > 0)
+            .then(|| m(&|r| wash_return(&r.metrics)))
+            .filter(|_| runs.iter().any(|r| r.metrics.wash_commission_fen > 0)),
         statements: Vec::new(),
     };
     h.statements = statements(loaded, runs, &h);
@@ -122,8 +139,72 @@ fn statements(loaded: &Loaded, runs: &[RunResult], h: &Honest) -> Vec<Statement>
         }),
         _ => {}
     }
+    out.push(Statement {
+        zh: format!(
+            "奖励中有 {} 付给了从未消费过的会员（只拉人、自己不买）。",
+            pct(h.rewards_to_non_buyers_share.p50)
+        ),
+        en: format!(
+            "{} of the reward money went to members who never bought anything themselves (they only brought others in).",
+            pct(h.rewards_to_non_buyers_share.p50)
+        ),
+    });
+    if loaded.scenario.attacks.any() {
+        out.push(attackers(loaded, h));
+    }
     out.push(growth_stops(h));
     out
+}
+
+/// What the scenario's attackers did to the honest members, and what wash trading paid.
+fn attackers(loaded: &Loaded, h: &Honest) -> Statement {
+    let a = &loaded.scenario.attacks;
+    let days = |b: &Option<Band>| b.map_or("—".to_string(), |b| format!("{:.0}", b.p50));
+    let mut who: Vec<(String, String)> = Vec::new();
+    if a.wash_stores > 0 {
+        who.push((
+            format!("{} 家门店的店主在本店刷单", a.wash_stores),
+            format!("{} store owners wash-trading at their own store", a.wash_stores),
+        ));
+    }
+    if a.farmers > 0 {
+        who.push((
+            format!("{} 个刷奖励的推荐人各带 {} 个假会员", a.farmers, a.fake_referees),
+            format!("{} referral farmers with {} fake members each", a.farmers, a.fake_referees),
+        ));
+    }
+    let (who_zh, who_en): (Vec<String>, Vec<String>) = who.into_iter().unzip();
+    let (mut zh, mut en) = (
+        format!(
+            "本情景含攻击者（{}）。诚实会员中 {} 封顶出局，出局天数中位数 {}，现金拿回消费额的 {}，连同期末积分价值共 {}。",
+            who_zh.join("，"),
+            pct(h.honest_cap_reached_share.p50),
+            days(&h.honest_median_days_to_exit),
+            pct(h.honest_net_rebate_share.p50),
+            pct(h.honest_value_share.p50)
+        ),
+        format!(
+            "This scenario has attackers ({}). Of the honest members {} reached the cap, after {} days (median), and got back {} of what they spent in cash, {} with the value of their points at the end.",
+            who_en.join(", "),
+            pct(h.honest_cap_reached_share.p50),
+            days(&h.honest_median_days_to_exit),
+            pct(h.honest_net_rebate_share.p50),
+            pct(h.honest_value_share.p50)
+        ),
+    );
+    if let Some(r) = h.wash_return_on_commission {
+        zh.push_str(&format!(
+            "刷单店主每付 1 元佣金拿回 {:.2} 元（现金、奖励和期末积分价值）；规则 self_dealing = \"{}\"。",
+            r.p50,
+            loaded.rules.self_dealing.as_str()
+        ));
+        en.push_str(&format!(
+            " Wash-trading owners got {:.2} yuan back (cash, rewards and the value of their points at the end) per yuan of commission paid; rules: self_dealing = \"{}\".",
+            r.p50,
+            loaded.rules.self_dealing.as_str()
+        ));
+    }
+    Statement { zh, en }
 }
 
 /// What happens when growth stops: the price stays flat and anyone can still sell at the

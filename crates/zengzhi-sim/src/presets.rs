@@ -15,6 +15,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("boom-bust", include_str!("../presets/boom-bust.toml")),
     ("legacy-conversion", include_str!("../presets/legacy-conversion.toml")),
     ("inventory-clearance", include_str!("../presets/inventory-clearance.toml")),
+    ("wash-trading", include_str!("../presets/wash-trading.toml")),
+    ("referral-farming", include_str!("../presets/referral-farming.toml")),
 ];
 
 /// Every preset name, `seed` first.

@@ -35,6 +35,11 @@ const PESSIMIST: u8 = 2;
 const BEHAVIOUR: u8 = 3;
 /// A member flag: holds coins (so a purchase reads `coins_fen`).
 const HAS_COINS: u8 = 4;
+/// A member flag: an attacker (a wash-trading owner, a referral farmer or a fake referee), left
+/// out of the honest members' figures.
+const ATTACKER: u8 = 8;
+/// A member flag: a wash-trading store owner.
+const WASH: u8 = 16;
 
 const WAITING: u8 = 0;
 const HOLDING: u8 = 1;
@@ -97,6 +102,24 @@ pub struct RunMetrics {
     pub late_vs_early_wait_ratio: Option<f64>,
     /// Value of all points still held at the end, at the current price.
     pub held_value_fen: i64,
+    /// Honest members (not attackers): their number, the share who reached the cap at least
+    /// once, their net rebate (payouts ÷ consumption) and median days to the first exit.
+    pub honest_members: u64,
+    pub honest_cap_reached_share: f64,
+    pub honest_net_rebate_share: f64,
+    /// (payouts + the value of their points at the end) ÷ consumption of honest members: all
+    /// they got from the pool. Over all members these add up to the pool's inflows.
+    pub honest_value_share: f64,
+    pub honest_median_days_to_exit: Option<f64>,
+    /// Reward money paid to members who never bought (lifetime consumption 0), share of all
+    /// reward money (0 without rewards).
+    pub rewards_to_non_buyers_share: f64,
+    pub rewards_to_non_buyers_fen: i64,
+    /// Wash-trading owners: the commission their own-store orders cost them (their only cost:
+    /// the rest of the money comes back as the store's takings), and what they got (cash paid
+    /// by sales and exits, rewards, and the value of their points at the end).
+    pub wash_commission_fen: i64,
+    pub wash_received_fen: i64,
 }
 
 /// What one run produced.
@@ -178,6 +201,9 @@ struct Sim<'s> {
     s: &'s Loaded,
     engine: Engine,
     rng: Rng,
+    /// The attackers' own draws, apart from `rng`: adding attackers leaves the honest members'
+    /// draws as they were (until the economy itself diverges).
+    attack_rng: Rng,
     /// Scratch space for the ids of one command.
     ids: String,
     stores: Names,
@@ -203,6 +229,12 @@ struct Sim<'s> {
     arena: Vec<u8>,
     buys: Vec<Buy>,
     results: Vec<Result<Applied, Rejection>>,
+    /// Wash-trading owners and their stores; fake referees.
+    wash: Vec<(u32, u32)>,
+    fakes: Vec<u32>,
+    wash_commission_fen: i64,
+    /// Today's `at` (noon, Beijing time): the day the daily mint cap counts orders on.
+    at: String,
     prices: Vec<f64>,
     days: Vec<DayStats>,
     rejected: u64,
@@ -246,6 +278,7 @@ impl<'s> Sim<'s> {
             s,
             engine,
             rng: Rng::new(seed),
+            attack_rng: Rng::new(seed ^ 0x5eed_a77a_c45e_ed00),
             ids: String::new(),
             stores: Names::default(),
             category_cum: Vec::new(),
@@ -268,16 +301,46 @@ impl<'s> Sim<'s> {
             arena: Vec::new(),
             buys: Vec::new(),
             results: Vec::new(),
+            wash: Vec::new(),
+            fakes: Vec::new(),
+            wash_commission_fen: 0,
+            at: String::new(),
             prices: Vec::new(),
             days: Vec::with_capacity(s.scenario.horizon_days as usize),
             rejected: 0,
             sells: 0,
         };
-        sim.register_stores();
+        sim.register_attackers();
         sim
     }
 
-    fn register_stores(&mut self) {
+    /// The attackers of `[attacks]`, on day 1 before anyone else (with the stores, so that a
+    /// wash-trading owner owns one): owners, then each farmer and its fake referees.
+    fn register_attackers(&mut self) {
+        let a = &self.s.scenario.attacks;
+        let (wash_stores, farmers, fakes) = (a.wash_stores, a.farmers, a.fake_referees);
+        let owners: Vec<u32> = (0..wash_stores).map(|_| self.register_attacker(None, WASH)).collect();
+        self.register_stores(&owners);
+        self.wash = owners.into_iter().enumerate().map(|(i, m)| (m, i as u32)).collect();
+        for _ in 0..farmers {
+            let farmer = self.register_attacker(None, 0);
+            for _ in 0..fakes {
+                let fake = self.register_attacker(Some(farmer), 0);
+                self.fakes.push(fake);
+            }
+        }
+    }
+
+    /// Registers an attacker of day 1: holds to the cap, never among the ordinary buyers.
+    fn register_attacker(&mut self, referrer: Option<u32>, flags: u8) -> u32 {
+        let m = self.register_as(1, referrer, Some(HOLD_TO_CAP));
+        self.deactivate(m);
+        self.flags[m as usize] |= ATTACKER | flags;
+        m
+    }
+
+    /// Registers the stores; store `i` is owned by `owners[i]` where there is one.
+    fn register_stores(&mut self, owners: &[u32]) {
         let total: f64 = self.s.scenario.stores.iter().map(|c| c.share).sum();
         let mut cum = 0.0;
         let mut n = 0u32;
@@ -289,10 +352,15 @@ impl<'s> Sim<'s> {
             for _ in 0..category.count {
                 self.stores.push('s', u64::from(n));
                 let id = self.stores.get(n).to_string();
+                let owner = owners.get(n as usize).map(|&m| {
+                    let mut id = String::new();
+                    push_id(&mut id, 'm', u64::from(m));
+                    Cow::Owned(id)
+                });
                 let command = Command::RegisterMerchant {
                     merchant: Cow::Owned(id),
                     commission_ppm: Some(Ppm::from_ppm(rate)),
-                    owner: None,
+                    owner,
                     recruiter: None,
                     region: None,
                 };
@@ -300,6 +368,12 @@ impl<'s> Sim<'s> {
                 n += 1;
             }
         }
+    }
+
+    /// A store for an attacker's order, drawn from the attackers' own draws.
+    fn attack_store(&mut self) -> u32 {
+        let n: u32 = self.category_count.iter().sum();
+        self.attack_rng.below(u64::from(n)) as u32
     }
 
     fn pick_store(&mut self) -> u32 {
@@ -317,6 +391,7 @@ impl<'s> Sim<'s> {
     // ---- one day ---------------------------------------------------------------------------
 
     fn day(&mut self, d: u32) {
+        self.at = day_at(d);
         self.operator_before(d);
         let existing = self.active.len();
         self.arrivals(d);
@@ -340,7 +415,11 @@ impl<'s> Sim<'s> {
             if start == d {
                 self.next_campaign += 1;
                 let id = format!("c{}", self.next_campaign);
-                self.apply(&Command::StartCampaign { campaign: Cow::Owned(id), rate_ppm: Ppm::from_ppm(rate_ppm), budget_fen: Fen::from_fen(budget_fen) });
+                self.apply(&Command::StartCampaign {
+                    campaign: Cow::Owned(id),
+                    rate_ppm: Ppm::from_ppm(rate_ppm),
+                    budget_fen: Fen::from_fen(budget_fen),
+                });
             }
         }
         if let Some(legacy) = &self.s.scenario.legacy {
@@ -350,7 +429,8 @@ impl<'s> Sim<'s> {
                     let amount_fen = self.rng.draw_fen(&legacy.coins);
                     self.ids.clear();
                     push_id(&mut self.ids, 'm', u64::from(m));
-                    let command = Command::GrantCoins { member: Cow::Borrowed(&self.ids), amount_fen: Fen::from_fen(amount_fen) };
+                    let command =
+                        Command::GrantCoins { member: Cow::Borrowed(&self.ids), amount_fen: Fen::from_fen(amount_fen) };
                     let ok = self.engine.apply(&command).is_ok();
                     if ok {
                         self.coins_fen[m as usize] = amount_fen;
@@ -416,6 +496,13 @@ impl<'s> Sim<'s> {
         let m = self.join_day.len() as u32;
         let referred = may_be_referred && m > 0 && self.rng.chance(self.s.scenario.arrivals.referred_share);
         let referrer = referred.then(|| self.rng.below(u64::from(m)) as u32);
+        self.register_as(d, referrer, None)
+    }
+
+    /// Registers member `m` (the next index) with this referrer and behaviour (`None`: drawn
+    /// from the scenario's shares) and makes it an active buyer. Returns its index.
+    fn register_as(&mut self, d: u32, referrer: Option<u32>, behaviour: Option<u8>) -> u32 {
+        let m = self.join_day.len() as u32;
         self.ids.clear();
         push_id(&mut self.ids, 'm', u64::from(m));
         let split = self.ids.len();
@@ -428,14 +515,16 @@ impl<'s> Sim<'s> {
         };
         self.engine.apply(&command).expect("member ids are fresh and referrers exist");
         let sell = &self.s.scenario.selling;
-        let u = self.rng.unit();
-        let behaviour = if u < sell.take_profit {
-            TAKE_PROFIT
-        } else if u < sell.take_profit + sell.pessimist {
-            PESSIMIST
-        } else {
-            HOLD_TO_CAP
-        };
+        let behaviour = behaviour.unwrap_or_else(|| {
+            let u = self.rng.unit();
+            if u < sell.take_profit {
+                TAKE_PROFIT
+            } else if u < sell.take_profit + sell.pessimist {
+                PESSIMIST
+            } else {
+                HOLD_TO_CAP
+            }
+        });
         if behaviour == PESSIMIST {
             self.pessimists.push(m);
         }
@@ -496,6 +585,27 @@ impl<'s> Sim<'s> {
             let m = self.active[self.rng.below(existing as u64) as usize];
             self.plan_buy(m);
         }
+        self.plan_attacks();
+    }
+
+    /// The attackers' orders of the day: each owner at their own store, each fake anywhere.
+    fn plan_attacks(&mut self) {
+        let a = &self.s.scenario.attacks;
+        for k in 0..self.wash.len() {
+            let (member, store) = self.wash[k];
+            for _ in 0..self.attack_rng.poisson(a.wash_orders_per_day) {
+                let amount_fen = self.attack_rng.draw_fen(&a.wash_amount);
+                self.buys.push(Buy { member, store, amount_fen, pay_coins_fen: 0 });
+            }
+        }
+        for k in 0..self.fakes.len() {
+            let member = self.fakes[k];
+            for _ in 0..self.attack_rng.poisson(a.fake_orders_per_day) {
+                let amount_fen = self.attack_rng.draw_fen(&a.fake_amount);
+                let store = self.attack_store();
+                self.buys.push(Buy { member, store, amount_fen, pay_coins_fen: 0 });
+            }
+        }
     }
 
     /// Applies the day's planned orders in batches; returns (accepted orders, their GMV).
@@ -529,13 +639,18 @@ impl<'s> Sim<'s> {
                 })
                 .collect();
             self.results.clear();
-            self.engine.apply_batch(&commands, &mut self.results);
+            let ats = [Some(self.at.as_str()); ORDER_BATCH];
+            self.engine.apply_batch_at(&commands, &ats[..commands.len()], &mut self.results);
             for (b, r) in chunk.iter().zip(&self.results) {
-                if r.is_ok() {
-                    orders += 1;
-                    gmv += b.amount_fen;
-                } else {
-                    self.rejected += 1;
+                match r {
+                    Ok(applied) => {
+                        orders += 1;
+                        gmv += b.amount_fen;
+                        if self.flags[b.member as usize] & WASH != 0 {
+                            self.wash_commission_fen += applied.commission_fen.to_fen();
+                        }
+                    }
+                    Err(_) => self.rejected += 1,
                 }
             }
         }
@@ -668,7 +783,9 @@ impl<'s> Sim<'s> {
         let mut cohort_waits: Vec<Vec<f64>> = vec![Vec::new(); months];
         let (mut rewards, mut still_waiting, mut held_units) = (0i64, 0u64, 0i64);
         let mut all_waits = Vec::new();
+        let mut a = AttackSums::default();
         for (m, rec) in self.engine.members().iter().enumerate() {
+            a.add(&self.engine, rec, self.flags[m], self.payouts_fen[m], self.first_exit_day[m], self.join_day[m]);
             let month = ((self.join_day[m] - 1) / COHORT_DAYS) as usize;
             cohort_members[month] += 1;
             if self.first_exit_day[m] > 0 {
@@ -699,7 +816,8 @@ impl<'s> Sim<'s> {
             })
             .collect();
         all_waits.sort_by(f64::total_cmp);
-        let metrics = self.metrics(&cohorts, rewards, still_waiting, held_units, percentile(&all_waits, 0.5));
+        let mut metrics = self.metrics(&cohorts, rewards, still_waiting, held_units, percentile(&all_waits, 0.5));
+        a.fill(&mut metrics, self.wash_commission_fen);
         RunResult { days: self.days, cohorts, histogram, histogram_max, metrics }
     }
 
@@ -748,8 +866,84 @@ impl<'s> Sim<'s> {
             median_days_to_exit,
             late_vs_early_wait_ratio: late_vs_early(cohorts),
             held_value_fen,
+            ..RunMetrics::default()
         }
     }
+}
+
+/// The figures of honest members, of rewards to members who never bought and of wash traders,
+/// summed over the members at the end of a run.
+#[derive(Default)]
+struct AttackSums {
+    honest: u64,
+    honest_exited: u64,
+    honest_payouts_fen: i64,
+    honest_held_fen: i64,
+    honest_consumption_fen: i64,
+    honest_waits: Vec<f64>,
+    rewards_fen: i64,
+    non_buyer_rewards_fen: i64,
+    wash_received_fen: i64,
+}
+
+impl AttackSums {
+    fn add(
+        &mut self,
+        e: &Engine,
+        m: &zengzhi_core::engine::Member,
+        flags: u8,
+        payouts: i64,
+        first_exit: u32,
+        joined: u32,
+    ) {
+        let rewards = m.rewards_fen.to_fen();
+        self.rewards_fen += rewards;
+        if m.lifetime_consumption_fen.is_zero() {
+            self.non_buyer_rewards_fen += rewards;
+        }
+        if flags & WASH != 0 {
+            self.wash_received_fen += payouts + rewards + e.held_value_fen(m).to_fen();
+        }
+        if flags & ATTACKER == 0 {
+            self.honest += 1;
+            self.honest_payouts_fen += payouts;
+            self.honest_held_fen += e.held_value_fen(m).to_fen();
+            self.honest_consumption_fen += m.lifetime_consumption_fen.to_fen();
+            if first_exit > 0 {
+                self.honest_exited += 1;
+                self.honest_waits.push(f64::from(first_exit - joined));
+            }
+        }
+    }
+
+    fn fill(mut self, out: &mut RunMetrics, wash_commission_fen: i64) {
+        let share = |x: i64, of: i64| if of > 0 { x as f64 / of as f64 } else { 0.0 };
+        self.honest_waits.sort_by(f64::total_cmp);
+        out.honest_members = self.honest;
+        out.honest_cap_reached_share = share(self.honest_exited as i64, self.honest as i64);
+        out.honest_net_rebate_share = share(self.honest_payouts_fen, self.honest_consumption_fen);
+        out.honest_value_share = share(self.honest_payouts_fen + self.honest_held_fen, self.honest_consumption_fen);
+        out.honest_median_days_to_exit = percentile(&self.honest_waits, 0.5);
+        out.rewards_to_non_buyers_fen = self.non_buyer_rewards_fen;
+        out.rewards_to_non_buyers_share = share(self.non_buyer_rewards_fen, self.rewards_fen);
+        out.wash_commission_fen = wash_commission_fen;
+        out.wash_received_fen = self.wash_received_fen;
+    }
+}
+
+/// The `at` of simulated day `d`: noon (Beijing time) of the `d`-th day from 2026-01-01.
+fn day_at(d: u32) -> String {
+    // Days since 1970-01-01 → civil date (H. Hinnant's `civil_from_days`).
+    let z = 20_454 + i64::from(d) - 1 + 719_468; // 2026-01-01 is day 20,454
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T12:00:00+08:00")
 }
 
 /// The histogram's upper edge: the most a member can get back per cycle, at least 1.
@@ -764,4 +958,21 @@ fn late_vs_early(cohorts: &[CohortStats]) -> Option<f64> {
     let first = cohorts.first()?.median_days_to_exit.filter(|&d| d > 0.0)?;
     let last = cohorts.iter().skip(1).rev().find_map(|c| c.median_days_to_exit)?;
     Some(last / first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day_at;
+
+    #[test]
+    fn simulated_days_are_consecutive_beijing_days() {
+        assert_eq!(day_at(1), "2026-01-01T12:00:00+08:00");
+        assert_eq!(day_at(59), "2026-02-28T12:00:00+08:00");
+        assert_eq!(day_at(60), "2026-03-01T12:00:00+08:00");
+        assert_eq!(day_at(366), "2027-01-01T12:00:00+08:00");
+        let day = |d| zengzhi_core::command::beijing_day(&day_at(d)).unwrap();
+        for d in 1..3650 {
+            assert_eq!(day(d + 1), day(d) + 1, "day {d}");
+        }
+    }
 }

@@ -65,6 +65,17 @@
 //! coins = { dist = "uniform", min = 500.0, max = 5000.0 }
 //! release_every_days = 1        # release_locked every this many days from `day`
 //!
+//! [attacks]                     # the economy's own attacks (default: none)
+//! wash_stores = 0               # 刷单: the first this many stores get an owner (a member of
+//!                               # day 1) who buys at their own store and nowhere else
+//! wash_orders_per_day = 1.0     # each such owner's expected orders a day
+//! wash_amount = { dist = "fixed", value = 1000.0 }
+//! farmers = 0                   # referral farmers: members of day 1 who never buy
+//! fake_referees = 0             # fake members registered under each farmer on day 1; they
+//!                               # buy only to earn the farmer the direct reward
+//! fake_orders_per_day = 0.1     # each fake's expected orders a day
+//! fake_amount = { dist = "fixed", value = 10.0 }
+//!
 //! [sweep]                       # optional: run once per value of one parameter
 //! parameter = "rules.exit.multiple"   # any rules key, or any scenario key (e.g. "arrivals.rate")
 //! values = ["1.2", "1.5", "2"]
@@ -138,8 +149,68 @@ pub struct Scenario {
     #[serde(default)]
     pub legacy: Option<Legacy>,
     #[serde(default)]
+    pub attacks: Attacks,
+    #[serde(default)]
     pub sweep: Option<SweepPlan>,
 }
+
+/// The economy's own attacks: wash trading through one's own store (刷单) and referral farming
+/// with fake members. Attackers are not honest members: the honest metrics leave them out.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Attacks {
+    /// Stores (the first of the list) whose owner wash-trades.
+    #[serde(default)]
+    pub wash_stores: u32,
+    #[serde(default = "one_f64")]
+    pub wash_orders_per_day: f64,
+    #[serde(default = "default_wash_amount")]
+    pub wash_amount: Dist,
+    /// Referral farmers: members who never buy.
+    #[serde(default)]
+    pub farmers: u32,
+    /// Fake members registered under each farmer.
+    #[serde(default)]
+    pub fake_referees: u32,
+    #[serde(default = "default_fake_orders")]
+    pub fake_orders_per_day: f64,
+    #[serde(default = "default_fake_amount")]
+    pub fake_amount: Dist,
+}
+
+impl Default for Attacks {
+    fn default() -> Self {
+        Attacks {
+            wash_stores: 0,
+            wash_orders_per_day: 1.0,
+            wash_amount: default_wash_amount(),
+            farmers: 0,
+            fake_referees: 0,
+            fake_orders_per_day: default_fake_orders(),
+            fake_amount: default_fake_amount(),
+        }
+    }
+}
+
+impl Attacks {
+    /// Are there any attackers?
+    pub fn any(&self) -> bool {
+        self.wash_stores > 0 || self.farmers > 0
+    }
+}
+
+fn default_wash_amount() -> Dist {
+    Dist::fixed(1000.0)
+}
+fn default_fake_orders() -> f64 {
+    0.1
+}
+fn default_fake_amount() -> Dist {
+    Dist::fixed(10.0)
+}
+
+/// At most this many fake members in all (`farmers × fake_referees`).
+pub const MAX_FAKE_MEMBERS: u64 = 1_000_000;
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -597,6 +668,7 @@ fn validate(s: &Scenario) -> Result<(), ScenarioError> {
             return Err(err("legacy.release_every_days", "至少 1 天 / at least 1 day"));
         }
     }
+    check_attacks(s)?;
     if let Some(sweep) = &s.sweep {
         if sweep.values.is_empty() {
             return Err(err("sweep.values", "至少一个值 / at least one value"));
@@ -604,6 +676,40 @@ fn validate(s: &Scenario) -> Result<(), ScenarioError> {
         if sweep.parameter.starts_with("sweep") || sweep.parameter.is_empty() {
             return Err(err("sweep.parameter", "不能扫描这个参数 / this parameter cannot be swept"));
         }
+    }
+    Ok(())
+}
+
+fn check_attacks(s: &Scenario) -> Result<(), ScenarioError> {
+    let a = &s.attacks;
+    let stores: u64 = s.stores.iter().map(|c| u64::from(c.count)).sum();
+    if u64::from(a.wash_stores) > stores {
+        return Err(err(
+            "attacks.wash_stores",
+            format!("不能多于门店数 {stores} / must not exceed the {stores} stores"),
+        ));
+    }
+    for (field, v) in
+        [("attacks.wash_orders_per_day", a.wash_orders_per_day), ("attacks.fake_orders_per_day", a.fake_orders_per_day)]
+    {
+        non_negative(field, v)?;
+        if v > 20.0 {
+            return Err(err(field, "每人每天至多 20 单 / at most 20 orders per member per day"));
+        }
+    }
+    check_dist("attacks.wash_amount", &a.wash_amount)?;
+    check_dist("attacks.fake_amount", &a.fake_amount)?;
+    if u64::from(a.farmers) * u64::from(a.fake_referees) > MAX_FAKE_MEMBERS {
+        return Err(err(
+            "attacks.fake_referees",
+            format!("farmers × fake_referees 至多 {MAX_FAKE_MEMBERS} / at most {MAX_FAKE_MEMBERS} fake members in all"),
+        ));
+    }
+    if a.fake_referees > 0 && a.farmers == 0 {
+        return Err(err(
+            "attacks.farmers",
+            "fake_referees 需要至少一个 farmer / fake referees need at least one farmer",
+        ));
     }
     Ok(())
 }

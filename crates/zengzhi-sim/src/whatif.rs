@@ -75,7 +75,7 @@ fn replay_side(input: &[u8], rules: Rules, skip_rule_updates: bool) -> (Engine, 
             out.skipped_rule_updates += 1;
             continue;
         }
-        match engine.apply(&parsed.command) {
+        match engine.apply_at(&parsed.command, parsed.at.as_deref()) {
             Ok(_) => out.accepted += 1,
             Err(_) => out.rejected += 1,
         }

@@ -442,3 +442,90 @@ fn whatif_replays_a_history_under_other_rules() {
     let csv = zengzhi_sim::whatif::members_csv(&w);
     assert!(csv.lines().nth(1).unwrap().starts_with("u1,1,0,960.00,0.00,400.00,1360.00,"), "{csv}");
 }
+
+// ---- the economy's own attacks ----------------------------------------------------------------
+
+/// SMALL with the owner of one store in five buying 2000 yuan a day at their own store.
+const WASH: &str =
+    "\n[attacks]\nwash_stores = 1\nwash_orders_per_day = 1.0\nwash_amount = { dist = \"fixed\", value = 2000.0 }\n";
+
+/// What members got from the pool: cash of sales and exits, and the value of what they hold.
+fn payouts_plus_held(r: &RunResult) -> i64 {
+    r.metrics.payouts_fen + r.metrics.held_value_fen
+}
+
+#[test]
+fn wash_trading_pays_the_owner_and_costs_honest_members_and_no_mint_ends_it() {
+    let plain = load(SMALL);
+    let washed = load(&format!("{SMALL}{WASH}"));
+    let no_mint = load(&format!("{SMALL}{WASH}\n[rules.limits]\nself_dealing = \"no_mint\"\n"));
+    let (r0, e0) = run_with_engine(&plain, 3);
+    let (rw, ew) = run_with_engine(&washed, 3);
+    let (rn, en) = run_with_engine(&no_mint, 3);
+    for (r, e) in [(&r0, &e0), (&rw, &ew), (&rn, &en)] {
+        // What members got from the pool (cash of sales and exits, the value of what they
+        // hold) is what entered it: the pool parts of the commissions. Rounding: each member's
+        // held value is floored, so the sum may fall short by less than 1 fen per member.
+        let inflow = e.totals().commissions_fen.to_fen() - e.platform_revenue_fen().to_fen() - r.metrics.rewards_fen;
+        let got = payouts_plus_held(r);
+        assert!(got <= inflow && inflow - got < r.metrics.members as i64, "{got} vs {inflow}");
+    }
+    // The owner's only cost is the commission (the rest of each order comes back as the
+    // store's takings); with points minted on each order, what they get back is more.
+    assert!(rw.metrics.wash_commission_fen > 0);
+    assert!(rw.metrics.wash_received_fen > rw.metrics.wash_commission_fen, "{:?}", rw.metrics);
+    // What the pool pays the owner comes out of what the honest members would get: per fen
+    // consumed, honest members get back less than without the wash trader.
+    assert!(rw.metrics.honest_value_share < r0.metrics.honest_value_share, "{:?} vs {:?}", rw.metrics, r0.metrics);
+    // `no_mint`: the owner's orders mint nothing and pay no referral reward, so the owner holds
+    // no points and is paid no sale or exit: all they can get is rewards as someone else's
+    // referrer, far below the commission their orders cost.
+    assert_eq!(en.members()[0].held_units(), zengzhi_core::num::Units::ZERO);
+    assert_eq!(en.members()[0].lifetime_consumption_fen.to_fen(), 0);
+    assert!(rn.metrics.wash_commission_fen > 0);
+    assert!(rn.metrics.wash_received_fen * 10 < rn.metrics.wash_commission_fen, "{:?}", rn.metrics);
+    // And the pool parts of those commissions stay with the honest members.
+    assert!(rn.metrics.honest_value_share > rw.metrics.honest_value_share);
+}
+
+#[test]
+fn referral_farming_shows_rewards_paid_to_members_who_never_bought() {
+    let farmed = load(&format!(
+        "{SMALL}\n[attacks]\nfarmers = 2\nfake_referees = 20\nfake_orders_per_day = 0.2\nfake_amount = {{ dist = \"fixed\", value = 100.0 }}\n"
+    ));
+    let (r, e) = run_with_engine(&farmed, 5);
+    // Farmers are members 0 and 21 (each followed by its 20 fakes): they never bought, and
+    // each earned the direct reward ⌊10000 · 0.003⌋ = 30 fen on every fake order of theirs
+    // (fake orders are all 100.00, so a fake's orders are its consumption ÷ 10000 fen), and
+    // more when an honest newcomer happened to name them as referrer.
+    for farmer in [0usize, 21] {
+        let m = &e.members()[farmer];
+        assert_eq!(m.lifetime_consumption_fen.to_fen(), 0);
+        let fakes: i64 = e.members()[farmer + 1..farmer + 21].iter().map(|f| f.lifetime_consumption_fen.to_fen()).sum();
+        assert!(fakes > 0);
+        assert!(m.rewards_fen.to_fen() >= fakes / 10_000 * 30, "{} vs {fakes}", m.rewards_fen);
+    }
+    let non_buyers: i64 =
+        e.members().iter().filter(|m| m.lifetime_consumption_fen.is_zero()).map(|m| m.rewards_fen.to_fen()).sum();
+    assert_eq!(r.metrics.rewards_to_non_buyers_fen, non_buyers);
+    assert!(r.metrics.rewards_to_non_buyers_share > 0.0 && r.metrics.rewards_to_non_buyers_share < 1.0);
+    assert_eq!(r.metrics.rewards_to_non_buyers_share, non_buyers as f64 / r.metrics.rewards_fen as f64);
+    // Attackers are left out of the honest members.
+    assert_eq!(r.metrics.honest_members, r.metrics.members - 42);
+}
+
+#[test]
+fn attacks_are_validated_by_name() {
+    for (extra, field) in [
+        ("wash_stores = 6", "attacks.wash_stores"),
+        ("wash_orders_per_day = -1.0", "attacks.wash_orders_per_day"),
+        ("fake_orders_per_day = 21.0", "attacks.fake_orders_per_day"),
+        ("fake_referees = 3", "attacks.farmers"),
+        ("farmers = 1001\nfake_referees = 1000", "attacks.fake_referees"),
+        ("wash_amount = { dist = \"fixed\" }", "attacks.wash_amount.value"),
+    ] {
+        let e = load_str(&format!("{SMALL}\n[attacks]\n{extra}\n"), Path::new(".")).unwrap_err();
+        assert_eq!(e.field, field, "{extra}: {e}");
+    }
+    assert!(load_str(&format!("{SMALL}\n[attacks]\nnope = 1\n"), Path::new(".")).is_err());
+}

@@ -52,9 +52,13 @@ impl Case {
 /// Every case of the folder, sorted by name. Panics when the folder cannot be read or holds no
 /// case, and when a case lacks its expected output.
 pub fn cases() -> Vec<Case> {
-    let dir = dir();
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the conformance folder {} cannot be read: {e}", dir.display()));
+    cases_in(&dir())
+}
+
+/// Every case of `dir` (a folder laid out as `conformance/`), as [`cases`] reads them.
+pub fn cases_in(dir: &Path) -> Vec<Case> {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("the cases folder {} cannot be read: {e}", dir.display()));
     let mut cases: Vec<Case> = entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;

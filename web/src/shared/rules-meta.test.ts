@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest'
-import { changesToPatch, diffRules, RULE_FIELDS, sameDecimal, validRuleValue } from './rules-meta'
+import { changesToPatch, diffRules, RULE_CHOICES, RULE_FIELDS, sameDecimal, validRuleValue } from './rules-meta'
 
 describe('rules metadata', () => {
   it('names every key of the rulebook once', () => {
     const names = RULE_FIELDS.map((f) => `${f.section}.${f.key}`)
     expect(new Set(names).size).toBe(names.length)
-    expect(names).toHaveLength(20) // the keys of SPEC §4: 2 + 3 + 2 + 1 + 3 + 4 + 1 + 1 + 2 + 1
+    expect(names).toHaveLength(22) // the keys of SPEC §4: 2 + 3 + 2 + 1 + 3 + 4 + 1 + 1 + 2 + 3
     expect(names).toContain('exit.multiple')
     expect(names).toContain('limits.max_mint_value_per_order')
+    expect(names).toContain('limits.max_mint_value_per_member_day')
+    // every choice key lists its words
+    for (const f of RULE_FIELDS.filter((f) => f.kind === 'choice')) expect(RULE_CHOICES[`${f.section}.${f.key}`]?.length).toBeGreaterThan(1)
+    expect(RULE_CHOICES['limits.self_dealing']).toEqual(['allow', 'no_mint', 'reject'])
   })
   it('checks the form of a value by its kind', () => {
     expect(validRuleValue('rate', '0.003')).toBe(true)
@@ -16,6 +20,8 @@ describe('rules metadata', () => {
     expect(validRuleValue('money', '1.001')).toBe(false)
     expect(validRuleValue('multiple', '-1')).toBe(false)
     expect(validRuleValue('rate', '')).toBe(false)
+    expect(validRuleValue('choice', 'no_mint')).toBe(true)
+    expect(validRuleValue('choice', '1')).toBe(false)
   })
   it('compares decimals by value', () => {
     expect(sameDecimal('0.20', '0.2')).toBe(true)

@@ -1,6 +1,6 @@
 // Every rules key of the rulebook (SPEC §4) with its kind; labels and help are in the i18n
 // catalogue under rules.keys.<section>.<key>.
-export type RuleKind = 'rate' | 'multiple' | 'money'
+export type RuleKind = 'rate' | 'multiple' | 'money' | 'choice'
 
 export interface RuleField {
   section: string
@@ -18,8 +18,16 @@ export const RULE_SECTIONS: { section: string; keys: [string, RuleKind][] }[] = 
   { section: 'dividends', keys: [['share_of_platform', 'rate']] },
   { section: 'vesting', keys: [['release', 'rate']] },
   { section: 'withdraw', keys: [['min', 'money'], ['fee', 'rate']] },
-  { section: 'limits', keys: [['max_mint_value_per_order', 'money']] },
+  {
+    section: 'limits',
+    keys: [['max_mint_value_per_order', 'money'], ['self_dealing', 'choice'], ['max_mint_value_per_member_day', 'money']],
+  },
 ]
+
+/** The words a `choice` key takes (labels under rules.choices.<section>.<key>.<word>). */
+export const RULE_CHOICES: Record<string, string[]> = {
+  'limits.self_dealing': ['allow', 'no_mint', 'reject'],
+}
 
 export const RULE_FIELDS: RuleField[] = RULE_SECTIONS.flatMap(({ section, keys }) =>
   keys.map(([key, kind]) => ({ section, key, kind })),
@@ -29,6 +37,7 @@ const PATTERNS: Record<RuleKind, RegExp> = {
   rate: /^\d+(\.\d{1,6})?$/,
   multiple: /^\d+(\.\d{1,6})?$/,
   money: /^\d+(\.\d{1,2})?$/,
+  choice: /^[a-z_]+$/,
 }
 
 /** The client-side check of one value's form (the server checks ranges and the whole). */

@@ -12,7 +12,7 @@ mod encode;
 mod validate;
 
 pub use decode::{parse_fields, parse_line};
-pub use validate::{valid_at, valid_id};
+pub use validate::{beijing_day, valid_at, valid_id};
 
 /// An agent level; the discriminant is the bit used in a member's set of held levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -193,7 +193,8 @@ impl Command<'_> {
     }
 }
 
-/// A command read from a line, with its optional `at` time (recorded, never used by the engine).
+/// A command read from a line, with its optional `at` time (recorded; the engine reads it only
+/// for `limits.max_mint_value_per_member_day`, see [`Engine::apply_at`](crate::Engine::apply_at)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<'a> {
     pub command: Command<'a>,
@@ -207,6 +208,25 @@ mod tests {
 
     fn code(line: &str) -> Result<Command<'_>, &'static str> {
         parse_line(line.as_bytes()).map(|p| p.command).map_err(Rejection::code)
+    }
+
+    #[test]
+    fn beijing_days_of_at_times() {
+        // 2026-12-01 is day 20,788 since 1970-01-01 (56 years · 365 + 14 leap days = 20,454 to
+        // 2026-01-01, plus the 334 days of January to November).
+        let d = |at: &str| beijing_day(at).unwrap();
+        assert_eq!(d("2026-12-01T00:00:00+08:00"), 20_788);
+        assert_eq!(d("2026-12-01T23:59:59+08:00"), 20_788);
+        // 16:00 UTC is midnight in Beijing: the next day; 15:59:59.999 UTC is still the same.
+        assert_eq!(d("2026-11-30T16:00:00Z"), 20_788);
+        assert_eq!(d("2026-11-30T15:59:59.999Z"), 20_787);
+        // 08:00 at UTC−8 is 16:00 UTC: midnight of the next Beijing day.
+        assert_eq!(d("2026-12-01 08:00:00-08:00"), 20_789);
+        // A leap second at Beijing midnight counts as the next day's first second.
+        assert_eq!(d("2026-12-01T23:59:60+08:00"), 20_789);
+        assert_eq!(d("1970-01-01T00:00:00+08:00"), 0);
+        assert_eq!(d("1969-12-31T15:59:59Z"), -1);
+        assert_eq!(beijing_day("2026-02-29T00:00:00Z"), None);
     }
 
     #[test]

@@ -89,6 +89,32 @@ pub fn valid_id(id: &str) -> bool {
 
 /// Is `at` an RFC 3339 date-time as SPEC §10 reads it.
 pub fn valid_at(at: &str) -> bool {
+    unix_seconds(at).is_some()
+}
+
+/// Seconds from Beijing midnight to UTC midnight: Beijing time is UTC+8 all year.
+const BEIJING_OFFSET_S: i64 = 8 * 3600;
+
+/// The Beijing calendar day of `at` (days since 1970-01-01 in Beijing time); `None` when `at`
+/// is not a date-time that SPEC §10 reads. A leap second (`:60`) counts as the next second.
+pub fn beijing_day(at: &str) -> Option<i64> {
+    Some((unix_seconds(at)? + BEIJING_OFFSET_S).div_euclid(86_400))
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since 1970-01-01T00:00:00Z of an RFC 3339 date-time as SPEC §10 reads it (the
+/// fraction dropped); `None` when it is not one.
+fn unix_seconds(at: &str) -> Option<i64> {
     let b = at.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let s = b.get(r)?;
@@ -97,10 +123,10 @@ pub fn valid_at(at: &str) -> bool {
     let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
         (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19))
     else {
-        return false;
+        return None;
     };
     if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
-        return false;
+        return None;
     }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days_in_month = match month {
@@ -108,10 +134,10 @@ pub fn valid_at(at: &str) -> bool {
         4 | 6 | 9 | 11 => 30,
         2 if leap => 29,
         2 => 28,
-        _ => return false,
+        _ => return None,
     };
     if day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
-        return false;
+        return None;
     }
     let mut i = 19;
     if b.get(i) == Some(&b'.') {
@@ -121,17 +147,31 @@ pub fn valid_at(at: &str) -> bool {
             i += 1;
         }
         if i == start {
-            return false;
+            return None;
         }
     }
-    match b.get(i) {
-        Some(b'Z' | b'z') => i + 1 == b.len(),
-        Some(b'+' | b'-') => {
+    let offset_s = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) => {
             if b.len() != i + 6 || b[i + 3] != b':' {
-                return false;
+                return None;
             }
-            matches!((num(i + 1..i + 3), num(i + 4..i + 6)), (Some(h), Some(m)) if h <= 23 && m <= 59)
+            let (Some(h), Some(m)) = (num(i + 1..i + 3), num(i + 4..i + 6)) else {
+                return None;
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let s = i64::from(h * 3600 + m * 60);
+            if sign == b'-' {
+                -s
+            } else {
+                s
+            }
         }
-        _ => false,
-    }
+        _ => return None,
+    };
+    let local = days_from_civil(i64::from(year), i64::from(month), i64::from(day)) * 86_400
+        + i64::from(hour * 3600 + minute * 60 + second);
+    Some(local - offset_s)
 }

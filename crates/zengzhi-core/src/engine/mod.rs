@@ -365,6 +365,50 @@ pub struct Engine {
     pub(crate) mode: CascadeMode,
     /// Changes recorded since the last `take_changes`, when recording is on.
     pub(crate) changes: Option<Vec<Change>>,
+    /// The tally of `limits.max_mint_value_per_member_day`.
+    pub(crate) mint_tally: MintTally,
+}
+
+/// The value minted to each member on the current Beijing day, kept only while the daily mint
+/// cap is on and only for members who minted that day (so it costs nothing per member).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MintTally {
+    /// The Beijing day the tally counts (days since 1970-01-01); `None` before the first dated
+    /// order counted.
+    pub day: Option<i64>,
+    /// member → mint value (fen) counted on `day`; only positive values.
+    pub minted: HashMap<u32, Fen>,
+}
+
+impl MintTally {
+    /// The day an order of Beijing day `at_day` (absent: undated) counts on: days never go
+    /// back, so an undated order or one dated before the tally's day counts on the tally's day.
+    pub fn day_of(&self, at_day: Option<i64>) -> Option<i64> {
+        match (self.day, at_day) {
+            (Some(d), Some(a)) => Some(d.max(a)),
+            (d, a) => d.or(a),
+        }
+    }
+
+    /// The value already counted for `member` on `day`.
+    pub fn minted_on(&self, day: Option<i64>, member: u32) -> Fen {
+        if day == self.day {
+            self.minted.get(&member).copied().unwrap_or(Fen::ZERO)
+        } else {
+            Fen::ZERO
+        }
+    }
+
+    /// Counts `value` minted to `member` on `day` (a later day starts a new tally).
+    pub fn count(&mut self, day: Option<i64>, member: u32, value: Fen) {
+        if day != self.day {
+            self.minted.clear();
+            self.day = day;
+        }
+        if value.is_positive() {
+            *self.minted.entry(member).or_insert(Fen::ZERO) += value;
+        }
+    }
 }
 
 pub(crate) fn agent_key(level: Level, region: u32) -> u64 {
@@ -407,6 +451,7 @@ impl Engine {
             index: ExitIndex::default(),
             mode,
             changes: None,
+            mint_tally: MintTally::default(),
         }
     }
 
@@ -500,6 +545,10 @@ impl Engine {
     /// The sums over all members, kept incrementally: O(1).
     pub fn aggregates(&self) -> &Aggregates {
         &self.aggregates
+    }
+    /// The tally of the daily mint cap (empty while it is off).
+    pub fn mint_tally(&self) -> &MintTally {
+        &self.mint_tally
     }
     pub fn campaign(&self) -> Option<&Campaign> {
         self.campaign.as_ref()
@@ -615,6 +664,7 @@ impl Engine {
             + self.merchant_ids.heap_bytes()
             + self.order_ids.heap_bytes()
             + self.index.heap_bytes()
+            + self.mint_tally.minted.capacity() * (std::mem::size_of::<(u32, Fen)>() + 1)
     }
 
     /// Records `(pool, supply)` as the reference after a step that left supply > 0.
@@ -626,9 +676,22 @@ impl Engine {
 
     // ---- commands ------------------------------------------------------------------------------
 
-    /// Applies one command: all of it, or nothing and a [`Rejection`].
+    /// Applies one command: all of it, or nothing and a [`Rejection`]. The same as
+    /// [`apply_at`](Self::apply_at) without a time.
     pub fn apply(&mut self, command: &Command<'_>) -> Result<Applied, Rejection> {
+        self.apply_at(command, None)
+    }
+
+    /// Applies one command with its `at` time (an RFC 3339 date-time as SPEC §10 reads it, else
+    /// `invalid_command`). The time changes the result only of an order while
+    /// `limits.max_mint_value_per_member_day` is on: it names the Beijing day the order's mint
+    /// counts on.
+    pub fn apply_at(&mut self, command: &Command<'_>, at: Option<&str>) -> Result<Applied, Rejection> {
         command.check()?;
+        let day = match at {
+            Some(at) => Some(crate::command::beijing_day(at).ok_or(Rejection::InvalidCommand)?),
+            None => None,
+        };
         let applied = match command {
             Command::RegisterMember { member, referrer } => self.register_member(member, referrer.as_deref()),
             Command::RegisterMerchant { merchant, commission_ppm, owner, recruiter, region } => {
@@ -648,6 +711,7 @@ impl Engine {
                     commission: *commission_fen,
                     pay_cash: *pay_cash_fen,
                     pay_coins: *pay_coins_fen,
+                    day,
                 }),
             Command::Sell { member, points } => self.sell(member, *points),
             Command::Redeem { member, amount_fen } => self.redeem(member, *amount_fen),
@@ -716,6 +780,10 @@ impl Engine {
     /// accepted `update_rules` command, the only way rules change after the start.
     pub(crate) fn set_rules(&mut self, rules: Rules) -> Applied {
         let rekey = rules.exit_multiple_ppm != self.rules.exit_multiple_ppm;
+        if !rules.max_mint_value_per_member_day_fen.is_positive() {
+            // The tally is kept only while the cap is on.
+            self.mint_tally = MintTally::default();
+        }
         self.rules = rules;
         if rekey {
             self.rebuild_index();

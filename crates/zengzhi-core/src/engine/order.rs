@@ -7,6 +7,7 @@ use super::{agent_key, Applied, Delta, Engine, Merchant, Reason, RewardKind, NON
 use crate::command::Level;
 use crate::error::Rejection;
 use crate::num::{Fen, Units};
+use crate::rules::SelfDealing;
 
 /// The arguments of an order command.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +19,8 @@ pub struct OrderArgs<'a> {
     pub commission: Option<Fen>,
     pub pay_cash: Fen,
     pub pay_coins: Fen,
+    /// The Beijing day of the command's `at`, if it has one (for the daily mint cap).
+    pub day: Option<i64>,
 }
 
 /// At most: direct, indirect, recruiter, and an agent and a peer at each of three levels.
@@ -64,9 +67,12 @@ impl Rewards {
 struct OrderPlan {
     order_hash: u64,
     buyer: u32,
-    amount: Fen,
     pay_cash: Fen,
     pay_coins: Fen,
+    /// What counts as consumption: the amount, or 0 for a `no_mint` self-dealing order.
+    consumption: Fen,
+    /// The mint value counted by the daily cap, and its day (`None`: the cap is off).
+    tally: Option<(Option<i64>, Fen)>,
     /// The commission `c`.
     commission: Fen,
     dividend: Fen,
@@ -123,8 +129,19 @@ impl Engine {
     fn plan_order(&self, a: &OrderArgs<'_>, rewards: &mut Rewards) -> Result<OrderPlan, Rejection> {
         // 1. Validate.
         let (order_hash, buyer, store) = self.check_order(a)?;
-        // 2. Split the commission.
         let rules = &self.rules;
+        // A store's own owner or recruiter buying there (刷单): `limits.self_dealing`.
+        let no_mint = match rules.self_dealing {
+            SelfDealing::Allow => false,
+            mode if store.is_some_and(|s| s.owner == buyer || s.recruiter == buyer) => {
+                if mode == SelfDealing::Reject {
+                    return Err(Rejection::SelfDealing);
+                }
+                true
+            }
+            _ => false,
+        };
+        // 2. Split the commission.
         let commission = match (a.commission, store) {
             (Some(c), _) => c,
             (None, Some(s)) => a.amount.mul_rate_floor(s.commission_ppm),
@@ -133,19 +150,28 @@ impl Engine {
         let inflow_pool = commission.mul_rate_floor(rules.pool_share_ppm);
         let budget = commission.mul_rate_floor(rules.distribution_share_ppm);
         // 3. Rewards, in order, each capped by what is left of the budget.
-        self.rewards(buyer, store, a.amount, budget, rewards);
+        self.rewards(buyer, store, a.amount, budget, !no_mint, rewards);
         let platform = commission - inflow_pool - budget + rewards.left;
         // 4. Dividends.
         let dividend = platform.mul_rate_floor(rules.dividend_share_of_platform_ppm);
         // 5. Subsidy.
-        let subsidy =
-            self.campaign.as_ref().map_or(Fen::ZERO, |cp| a.amount.mul_rate_floor(cp.rate_ppm).min(cp.remaining_fen));
+        let subsidy = match &self.campaign {
+            Some(cp) if !no_mint => a.amount.mul_rate_floor(cp.rate_ppm).min(cp.remaining_fen),
+            _ => Fen::ZERO,
+        };
         // 6. Mint.
         let inflow = inflow_pool + subsidy;
-        let mut value = inflow.mul_rate_floor(rules.mint_ratio_ppm);
+        let mut value = if no_mint { Fen::ZERO } else { inflow.mul_rate_floor(rules.mint_ratio_ppm) };
         if rules.max_mint_value_per_order_fen.is_positive() {
             value = value.min(rules.max_mint_value_per_order_fen);
         }
+        let tally = rules.max_mint_value_per_member_day_fen.is_positive().then(|| {
+            let day = self.mint_tally.day_of(a.day);
+            // Not below 0: the cap may have been lowered below what was counted today.
+            let left = (rules.max_mint_value_per_member_day_fen - self.mint_tally.minted_on(day, buyer)).max(Fen::ZERO);
+            value = value.min(left);
+            (day, value)
+        });
         let (p_ref, n_ref) = self.reference_price();
         let minted = value.to_units_floor(p_ref, n_ref);
 
@@ -159,9 +185,10 @@ impl Engine {
         };
         let free = minted - locked;
         let b = &self.members[buyer as usize];
+        let consumption = if no_mint { Fen::ZERO } else { a.amount };
         if !fits(i128::from(b.points) + i128::from(free))
             || !fits(i128::from(b.locked) + i128::from(locked))
-            || !fits(i128::from(b.lifetime_consumption_fen) + i128::from(a.amount))
+            || !fits(i128::from(b.lifetime_consumption_fen) + i128::from(consumption))
             || !fits(self.totals.money_in() + i128::from(commission) + i128::from(subsidy))
         {
             return Err(Rejection::Overflow);
@@ -169,9 +196,10 @@ impl Engine {
         Ok(OrderPlan {
             order_hash,
             buyer,
-            amount: a.amount,
             pay_cash: a.pay_cash,
             pay_coins: a.pay_coins,
+            consumption,
+            tally,
             commission,
             dividend,
             platform_net: platform - dividend,
@@ -182,12 +210,22 @@ impl Engine {
         })
     }
 
-    /// Step 3: the referral, recruiter, agent and peer rewards of an order from `buyer`.
+    /// Step 3: the referral, recruiter, agent and peer rewards of an order from `buyer`; the
+    /// referral and recruiter rewards only with `referrals` (not for a `no_mint` self-dealing
+    /// order).
     #[inline(always)]
-    fn rewards(&self, buyer: u32, store: Option<&Merchant>, amount: Fen, budget: Fen, rewards: &mut Rewards) {
+    fn rewards(
+        &self,
+        buyer: u32,
+        store: Option<&Merchant>,
+        amount: Fen,
+        budget: Fen,
+        referrals: bool,
+        rewards: &mut Rewards,
+    ) {
         let rules = &self.rules;
         rewards.left = budget;
-        let direct = self.members[buyer as usize].referrer;
+        let direct = if referrals { self.members[buyer as usize].referrer } else { NONE };
         if direct != NONE {
             rewards.pay(direct, RewardKind::Direct, amount.mul_rate_floor(rules.referral_direct_ppm));
             let indirect = self.members[direct as usize].referrer;
@@ -198,7 +236,7 @@ impl Engine {
         let Some(s) = store else {
             return;
         };
-        if s.recruiter != NONE {
+        if referrals && s.recruiter != NONE {
             rewards.pay(
                 s.recruiter,
                 RewardKind::Recruiter,
@@ -245,9 +283,12 @@ impl Engine {
             cp.remaining_fen -= p.subsidy;
         }
         self.unindex(p.buyer);
+        if let Some((day, value)) = p.tally {
+            self.mint_tally.count(day, p.buyer, value);
+        }
         let m = &mut self.members[p.buyer as usize];
-        m.cycle_consumption_fen += p.amount;
-        m.lifetime_consumption_fen += p.amount;
+        m.cycle_consumption_fen += p.consumption;
+        m.lifetime_consumption_fen += p.consumption;
         self.post(
             p.buyer,
             Reason::Order,

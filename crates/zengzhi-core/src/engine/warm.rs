@@ -16,9 +16,23 @@ impl Engine {
     /// batch first, in stages, so the cache misses of different commands overlap instead of
     /// waiting one after another. The results are exactly those of applying one by one.
     pub fn apply_batch(&mut self, commands: &[Command<'_>], results: &mut Vec<Result<Applied, Rejection>>) {
-        for chunk in commands.chunks(WARM_BATCH) {
+        self.apply_batch_at(commands, &[], results);
+    }
+
+    /// [`apply_batch`](Self::apply_batch) with each command's `at` time, as
+    /// [`apply_at`](Self::apply_at) takes it: `ats[k]` is the time of `commands[k]` (commands
+    /// past the end of `ats` have none).
+    pub fn apply_batch_at(
+        &mut self,
+        commands: &[Command<'_>],
+        ats: &[Option<&str>],
+        results: &mut Vec<Result<Applied, Rejection>>,
+    ) {
+        for (k, chunk) in commands.chunks(WARM_BATCH).enumerate() {
             std::hint::black_box(self.warm(chunk));
-            results.extend(chunk.iter().map(|c| self.apply(c)));
+            let base = k * WARM_BATCH;
+            results
+                .extend(chunk.iter().enumerate().map(|(j, c)| self.apply_at(c, ats.get(base + j).copied().flatten())));
         }
     }
 

@@ -25,5 +25,10 @@ pub fn snapshot(e: &Engine) -> String {
     for m in e.members() {
         s.push_str(&format!("{} {}\n", m.referrer, m.agent_levels));
     }
+    // The daily mint tally, in member order.
+    let tally = e.mint_tally();
+    let mut minted: Vec<_> = tally.minted.iter().collect();
+    minted.sort_unstable();
+    s.push_str(&format!("{:?} {minted:?}\n", tally.day));
     s
 }

@@ -30,6 +30,13 @@ export interface Honest {
   sell_value_per_point_at_end: Band
   retention: number
   price_growth_last_30_days: Band
+  // The economy's own attacks (absent in reports written before them).
+  rewards_to_non_buyers_share?: Band
+  honest_cap_reached_share?: Band
+  honest_net_rebate_share?: Band
+  honest_value_share?: Band
+  honest_median_days_to_exit?: Band | null
+  wash_return_on_commission?: Band | null
   statements: { zh: string; en: string }[]
 }
 
@@ -64,6 +71,9 @@ export type HonestKey =
   | 'sell_value_per_point_at_end'
   | 'price_growth_last_30_days'
   | 'retention'
+  | 'rewards_to_non_buyers_share'
+  | 'honest_value_share'
+  | 'wash_return_on_commission'
 
 export type Shown = 'pct' | 'yuan' | 'ratio'
 
@@ -77,6 +87,9 @@ export const HONEST: { key: HonestKey; shown: Shown }[] = [
   { key: 'sell_value_per_point_at_end', shown: 'yuan' },
   { key: 'price_growth_last_30_days', shown: 'pct' },
   { key: 'retention', shown: 'pct' },
+  { key: 'rewards_to_non_buyers_share', shown: 'pct' },
+  { key: 'honest_value_share', shown: 'pct' },
+  { key: 'wash_return_on_commission', shown: 'ratio' },
 ]
 
 /** A statistic as text: a share as "12.3%", yuan as "¥1.23", a ratio as "1.50×". */

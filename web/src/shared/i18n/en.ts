@@ -224,6 +224,7 @@ const en: Shape<typeof zh> = {
       rate: 'rate (0–1, up to 6 decimals)',
       multiple: 'multiple (0–100)',
       money: 'yuan (up to 2 decimals)',
+      choice: 'one of the listed options',
     },
     sections: {
       points: 'Points',
@@ -277,6 +278,19 @@ const en: Shape<typeof zh> = {
       },
       limits: {
         max_mint_value_per_order: { label: 'Mint cap per order', help: 'Most points value (yuan) one order may mint; 0 = no cap.' },
+        self_dealing: {
+          label: 'Orders at one’s own store',
+          help: 'An order whose buyer is the store’s owner or recruiter (wash trading): allow it, accept it without minting points or paying referral and recruiter rewards (no_mint), or reject it.',
+        },
+        max_mint_value_per_member_day: {
+          label: 'Mint cap per member per day',
+          help: 'Most points value (yuan) minted to one member in one Beijing calendar day; an order over it mints up to the cap. 0 = no cap.',
+        },
+      },
+    },
+    choices: {
+      limits: {
+        self_dealing: { allow: 'Allow', no_mint: 'Accept, mint nothing', reject: 'Reject' },
       },
     },
   },

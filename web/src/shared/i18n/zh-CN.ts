@@ -220,6 +220,7 @@ export default {
       rate: '比例（0–1，最多 6 位小数）',
       multiple: '倍数（0–100）',
       money: '金额（元，最多 2 位小数）',
+      choice: '从列出的选项中选一个',
     },
     sections: {
       points: '积分',
@@ -273,6 +274,19 @@ export default {
       },
       limits: {
         max_mint_value_per_order: { label: '单笔赠送积分上限', help: '每笔订单赠送积分的价值上限（元）；0 表示不限。' },
+        self_dealing: {
+          label: '本店自购（刷单）',
+          help: '买家是门店店主或其招商人的订单：允许（allow）；接受但不赠送积分、不发直推间推和招商奖励（no_mint）；或拒绝（reject）。',
+        },
+        max_mint_value_per_member_day: {
+          label: '每人每日赠送积分上限',
+          help: '同一会员在一个北京时间自然日内获赠积分的价值上限（元）；超出的订单只赠送到上限为止。0 表示不限。',
+        },
+      },
+    },
+    choices: {
+      limits: {
+        self_dealing: { allow: '允许', no_mint: '接受但不赠送积分', reject: '拒绝' },
       },
     },
   },
