@@ -21,6 +21,17 @@ export const LEDGER_REASONS_ZH = {
   coins: '发放消费币',
 }
 
+/** The reward kinds' ledger reasons in English (the console and the member app alike). */
+export const REWARD_REASONS_EN = {
+  reward_direct: 'Direct referral reward',
+  reward_indirect: 'Indirect referral reward',
+  reward_recruiter: 'Store recruitment reward',
+  reward_district: 'District agent reward',
+  reward_city: 'City agent reward',
+  reward_province: 'Province agent reward',
+  reward_peer: 'Peer agent reward',
+}
+
 export const zh = {
   members: {
     search: '搜索会员编号',
@@ -186,13 +197,7 @@ export const en: typeof zh = {
       reason: {
         order: 'Points from a purchase',
         reward: 'Rewards (all kinds)',
-        reward_direct: 'Direct referral reward',
-        reward_indirect: 'Indirect referral reward',
-        reward_recruiter: 'Store recruitment reward',
-        reward_district: 'District agent reward',
-        reward_city: 'City agent reward',
-        reward_province: 'Province agent reward',
-        reward_peer: 'Peer agent reward',
+        ...REWARD_REASONS_EN,
         sell: 'Points sold',
         redeem: 'Points redeemed',
         withdraw: 'Cash withdrawal',

@@ -1,7 +1,7 @@
 // The messages of one area of the front end, in both languages; spread into zh-CN.ts and en.ts.
 // Every key of zh must exist in en (checked by a test).
 // The member app (会员, /m/) and the /join landing page.
-import { LEDGER_REASONS_ZH } from './members'
+import { LEDGER_REASONS_ZH, REWARD_REASONS_EN } from './members'
 
 export const zh = {
   m: {
@@ -263,13 +263,7 @@ export const en: typeof zh = {
       reason: {
         order: 'Points for a purchase',
         reward: 'Reward',
-        reward_direct: 'Direct referral reward',
-        reward_indirect: 'Indirect referral reward',
-        reward_recruiter: 'Store recruitment reward',
-        reward_district: 'District agent reward',
-        reward_city: 'City agent reward',
-        reward_province: 'Province agent reward',
-        reward_peer: 'Peer agent reward',
+        ...REWARD_REASONS_EN,
         sell: 'Points sold',
         redeem: 'Paid with points',
         withdraw: 'Cash withdrawn',
