@@ -16,7 +16,9 @@ export ZENGZHI_ADMIN_TOKEN="bench-admin-token"
 export BENCH_RUN="run$$"
 "$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" >"$DATA/serve.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
+# Each step may fail (the server already gone) without stopping the rest: errexit applies in traps.
+stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"; }
+trap stop_server EXIT
 for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
 python3 - "$URL" <<'PY'
 import json, sys, urllib.request

@@ -11,7 +11,9 @@ function setup(thread)
 end
 
 function init(args)
-  counter = 0
+  -- Separate counters for orders and member requests, so that every member buys and every
+  -- token is used (one counter for all would tie members to the mix's slots).
+  counter, orders, acts = 0, 0, 0
   admin = os.getenv("ZENGZHI_ADMIN_TOKEN") or "bench-admin-token"
   members = tonumber(os.getenv("BENCH_MEMBERS") or "1000")
   stores = tonumber(os.getenv("BENCH_STORES") or "10")
@@ -31,7 +33,8 @@ function delay()
 end
 
 local function as_member(method, path, body)
-  local token = tokens[counter % #tokens + 1]
+  acts = acts + 1
+  local token = tokens[acts % #tokens + 1]
   local headers = {["Authorization"] = "Bearer " .. token}
   if body then
     headers["Content-Type"] = "application/json"
@@ -43,9 +46,10 @@ request = function()
   counter = counter + 1
   local k = counter % 100
   if k < 80 then
+    orders = orders + 1
     return wrk.format("POST", "/v1/orders", json, string.format(
       '{"order":"%s-%d-%d","member":"m%d","merchant":"s%d","amount":"%d.%02d"}',
-      run, tid, counter, counter % members, counter % stores, 10 + counter % 490, counter % 100))
+      run, tid, orders, orders % members, orders % stores, 10 + orders % 490, orders % 100))
   elseif k < 88 then
     return as_member("GET", "/v1/me")
   elseif k < 92 then

@@ -43,10 +43,11 @@ export SOAK_DELAY_MS=$(( CONNECTIONS * 1000 / RATE ))
 [ "$SOAK_DELAY_MS" -ge 1 ] || SOAK_DELAY_MS=1
 python3 bench/soak/sample.py "$URL" "$DATA" "$SERVER" "$OUT" &
 SAMPLER=$!
-trap 'kill $SAMPLER 2>/dev/null; kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
+trap 'kill "$SAMPLER" 2>/dev/null || true; stop_server' EXIT
 echo "== soak: ${MINUTES} min at about ${RATE}/s (${CONNECTIONS} connections, ${SOAK_DELAY_MS} ms between a connection's requests); samples in $OUT"
 wrk -t2 -c"$CONNECTIONS" -d"${MINUTES}m" --timeout 10s -s bench/soak/mix.lua "$URL" | tee "$OUT/wrk.txt"
 curl -s "$URL/metrics" | awk '/^zengzhi_http_requests_total\{/ && !/status="2/ {print "  " $0}' | tee "$OUT/non-2xx.txt"
 kill -TERM "$SAMPLER"
 wait "$SAMPLER" || true
 echo "chart: $OUT/chart.svg"
+exit 0

@@ -17,6 +17,7 @@ LINE = re.compile(r'^([a-z_]+)(?:\{([^}]*)\})? (\S+)$')
 def scrape():
     text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
     gauges, buckets, statuses = {}, {}, {}
+    by_route = {}
     for line in text.splitlines():
         m = LINE.match(line)
         if not m:
@@ -25,11 +26,15 @@ def scrape():
         if name == "zengzhi_http_request_duration_seconds_bucket":
             le = re.search(r'le="([^"]+)"', labels).group(1)
             buckets[le] = buckets.get(le, 0) + value
+            route = re.search(r'route="([^"]+)"', labels).group(1)
+            by_route.setdefault(route, {})[le] = value
         elif name == "zengzhi_http_requests_total":
             status = re.search(r'status="(\d+)"', labels).group(1)
             statuses[status] = statuses.get(status, 0) + value
         elif not labels:
             gauges[name] = value
+    global routes_seen
+    routes_seen = by_route
     return gauges, buckets, statuses
 
 
@@ -56,6 +61,7 @@ def percentile(deltas, q):
     return float("inf")
 
 
+routes_seen = {}
 rows, prev, started = [], None, time.time()
 fields = ["t_s", "rss_mib", "engine_mib", "requests_per_s", "p50_ms", "p99_ms", "non_2xx_per_s", "status_5xx",
           "queue_depth", "projection_lag", "wal_mib", "db_mib", "query_db_mib", "orders"]
@@ -125,6 +131,9 @@ summary = {
     "projection_lag_max": max(r["projection_lag"] for r in rows),
     "queue_depth_max": max(r["queue_depth"] for r in rows),
     "wal_mib_max": max(r["wal_mib"] for r in rows),
+    # Over the whole run, by route (histogram bucket bounds, ms).
+    "routes": {r: {"requests": int(b.get("+Inf", 0)), "p50_ms": percentile(b, 0.5), "p99_ms": percentile(b, 0.99)}
+               for r, b in sorted(routes_seen.items())},
     "db_mib_end": rows[-1]["db_mib"], "query_db_mib_end": rows[-1]["query_db_mib"], "orders": rows[-1]["orders"],
 }
 with open(os.path.join(out, "summary.json"), "w") as f:
