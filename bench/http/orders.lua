@@ -1,19 +1,11 @@
 -- wrk script: new orders, ids unique across threads. BENCH_BATCH=N (N > 0) posts N orders per
 -- request to POST /v1/orders/batch; without it, one order per request to POST /v1/orders.
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
+dofile("bench/http/common.lua")
 
 function init(args)
   counter = 0
-  token = os.getenv("ZENGZHI_ADMIN_TOKEN") or "bench-admin-token"
-  members = tonumber(os.getenv("BENCH_MEMBERS") or "1000")
-  stores = tonumber(os.getenv("BENCH_STORES") or "10")
+  read_settings()
   batch = tonumber(os.getenv("BENCH_BATCH") or "0")
-  run = os.getenv("BENCH_RUN") or "r"
-  headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}
 end
 
 local function order(prefix)

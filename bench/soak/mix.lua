@@ -4,27 +4,19 @@
 --   3% admin reads (GET /v1/stats, /v1/admin/members, /v1/admin/stats/daily).
 -- SOAK_TOKENS: a file of "member token" lines; SOAK_DELAY_MS: the pause before each request
 -- of a connection (connections × 1000 / delay ≈ the rate when answers are fast).
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
+dofile("bench/http/common.lua")
 
 function init(args)
   -- Separate counters for orders and member requests, so that every member buys and every
   -- token is used (one counter for all would tie members to the mix's slots).
   counter, orders, acts = 0, 0, 0
-  admin = os.getenv("ZENGZHI_ADMIN_TOKEN") or "bench-admin-token"
-  members = tonumber(os.getenv("BENCH_MEMBERS") or "1000")
-  stores = tonumber(os.getenv("BENCH_STORES") or "10")
-  run = os.getenv("BENCH_RUN") or "r"
+  read_settings()
   pause = tonumber(os.getenv("SOAK_DELAY_MS") or "5")
   tokens = {}
   for line in io.lines(os.getenv("SOAK_TOKENS")) do
     local member, token = line:match("^(%S+) (%S+)$")
     tokens[#tokens + 1] = token
   end
-  json = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. admin}
   reads = {"/v1/stats", "/v1/admin/members?page_size=20", "/v1/admin/stats/daily"}
 end
 
@@ -47,7 +39,7 @@ request = function()
   local k = counter % 100
   if k < 80 then
     orders = orders + 1
-    return wrk.format("POST", "/v1/orders", json, string.format(
+    return wrk.format("POST", "/v1/orders", headers, string.format(
       '{"order":"%s-%d-%d","member":"m%d","merchant":"s%d","amount":"%d.%02d"}',
       run, tid, orders, orders % members, orders % stores, 10 + orders % 490, orders % 100))
   elseif k < 88 then
@@ -59,7 +51,7 @@ request = function()
   elseif k < 97 then
     return as_member("POST", "/v1/me/withdraw", '{"amount":"0.01"}')
   else
-    return wrk.format("GET", reads[counter % #reads + 1], json)
+    return wrk.format("GET", reads[counter % #reads + 1], headers)
   end
 end
 
